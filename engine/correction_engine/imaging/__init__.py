@@ -1,0 +1,1 @@
+"""Image operations: pure functions from arrays to arrays."""

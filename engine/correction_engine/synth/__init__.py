@@ -1,0 +1,1 @@
+"""Synthetic test images with exact ground truth (corners, rotation, masks, boxes)."""

@@ -1,0 +1,1 @@
+"""Runs the whole pipeline on one machine: moto for AWS, our engine for the API."""
