@@ -1,0 +1,19 @@
+"""RecordFailure: one JSON failure record for an object the state machine could not finish."""
+
+from correction_core.failures import record_from_state, write_failure_record
+from correction_core.objects import ObjectRef
+from correction_core.observability import MetricUnit, logger, metrics, tracer
+from correction_core.services import get_services
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event, context):
+    services = get_services()
+    record = record_from_state(event["state"], execution=event.get("execution"))
+    key = write_failure_record(services.s3, services.settings, ObjectRef.from_dict(event["state"]["object"]), record)
+    metrics.add_dimension(name="Reason", value=record.reason)
+    metrics.add_metric(name="Failed", unit=MetricUnit.Count, value=1)
+    logger.warning("failure recorded", extra={"reason": record.reason, "record_key": key, "task_id": record.task_id})
+    return {"failure_key": key, "reason": record.reason}

@@ -1,0 +1,31 @@
+"""Submit: an SQS batch of S3 upload notifications → one correction task per new object."""
+
+import json
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from correction_core.objects import NotAnUploadEvent, refs_from_notification
+from correction_core.observability import logger, metrics, tracer
+from correction_core.services import get_services
+from correction_core.submission import submit_object
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> list[str]:
+    try:
+        refs = list(refs_from_notification(json.loads(record.body)))
+    except NotAnUploadEvent as event:
+        logger.info("not an upload, consumed", extra={"event": str(event)})
+        return []
+    # A raise here fails only this message: SQS redelivers it, the rest of the batch is done.
+    return [submit_object(get_services(), ref).status for ref in refs]
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

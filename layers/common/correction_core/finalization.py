@@ -1,0 +1,84 @@
+"""Copies a finished task's result into the destination bucket.
+
+Idempotent: the destination key is a function of the source key and the result's real format,
+so a retried Finalize writes the same bytes to the same key. A stale failure record of the same
+object (an earlier attempt) is removed once the result is in place.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import contract
+from .errors import DestinationWriteFailed, ResultUnavailable
+from .failures import clear_failure_record
+from .objects import ObjectRef, result_key
+from .observability import MetricUnit, logger, metrics
+from .result_fetch import DownloadPolicy, fetch_result
+from .services import Services
+
+
+def download_policy(services: Services) -> DownloadPolicy:
+    settings = services.settings
+    return DownloadPolicy(
+        allowed_hosts=settings.result_hosts,
+        allow_http=settings.allow_http_results,
+        max_bytes=settings.max_result_bytes,
+    )
+
+
+def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[str, Any]:
+    ref = ObjectRef.from_dict(execution_input["object"])
+    task = execution_input["task"]
+    task_id = task["task_id"]
+    logger.append_keys(object_key=ref.key, task_id=task_id)
+
+    status = services.api.get_task(task_id)
+    if not status.is_done or not status.image:
+        raise ResultUnavailable(
+            f"task {task_id} reported done but now has state {status.state} and "
+            f"{'no' if not status.image else 'an'} image",
+            state=status.state,
+        )
+    fetched = fetch_result(status.image, download_policy(services), transport=services.transport)
+    key = result_key(ref, services.settings, fetched.image_format)
+    metadata = {
+        "source-bucket": ref.bucket,
+        "source-key": ref.key,
+        "source-version": ref.version_id or "",
+        "task-id": task_id,
+        "enhancement-type": str(task.get("enhancement_type", "")),
+    }
+    try:
+        services.s3.put_object(
+            Bucket=services.settings.destination_bucket,
+            Key=key,
+            Body=fetched.data,
+            ContentType=fetched.content_type,
+            # S3 user metadata must be ASCII; keys are URL-quoted in it to survive unicode names.
+            Metadata={k: _ascii(v) for k, v in metadata.items()},
+        )
+        clear_failure_record(services.s3, services.settings, ref)
+    except (ClientError, BotoCoreError) as exc:
+        raise DestinationWriteFailed(f"could not write s3://{services.settings.destination_bucket}/{key}: {exc}") from exc
+
+    latency = max(0.0, time.time() - float(execution_input.get("submitted_epoch") or time.time()))
+    metrics.add_metric(name="Succeeded", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="EndToEndLatency", unit=MetricUnit.Seconds, value=latency)
+    logger.info("result stored", extra={"result_key": key, "format": fetched.image_format, "bytes": len(fetched.data)})
+    return {
+        "result_bucket": services.settings.destination_bucket,
+        "result_key": key,
+        "format": fetched.image_format,
+        "bytes": len(fetched.data),
+        "credits": contract.CREDITS_PER_TASK,
+    }
+
+
+def _ascii(value: str) -> str:
+    from urllib.parse import quote
+
+    return value if value.isascii() else quote(value, safe="/")

@@ -1,0 +1,141 @@
+"""Which object an event is about, and where its result and failure record go.
+
+S3 event notifications carry keys URL-encoded with ``+`` for spaces (so do S3 events routed
+through EventBridge); every key is decoded here, once, before anything else sees it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Iterator, Mapping
+from urllib.parse import unquote_plus
+
+from .settings import Settings
+
+# Result extension per sniffed format: the key says what the bytes are.
+EXTENSION_BY_FORMAT = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
+
+_EXECUTION_NAME_MAX = 80
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """One version of one uploaded object: the unit of work and of idempotency."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = None
+    sequencer: str | None = None
+
+    @property
+    def identity(self) -> str:
+        """What makes two events "the same upload": bucket, key and version (or content tag).
+
+        Unversioned buckets have no version id; the ETag then separates a re-upload of new
+        content (new work) from a redelivered event (same work).
+        """
+        return json.dumps([self.bucket, self.key, self.version_id or "", (self.etag or "").strip('"')])
+
+    def execution_name(self) -> str:
+        """A deterministic Step Functions execution name (≤ 80 chars of [A-Za-z0-9-_])."""
+        digest = hashlib.sha256(self.identity.encode()).hexdigest()[:32]
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "-", self.key.rsplit("/", 1)[-1])[:40].strip("-") or "object"
+        return f"{stem}-{digest}"[:_EXECUTION_NAME_MAX]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ObjectRef":
+        return cls(
+            bucket=data["bucket"],
+            key=data["key"],
+            version_id=data.get("version_id"),
+            etag=data.get("etag"),
+            size=data.get("size"),
+            sequencer=data.get("sequencer"),
+        )
+
+
+class NotAnUploadEvent(ValueError):
+    """The message is not an S3 object-created notification (e.g. ``s3:TestEvent``)."""
+
+
+def refs_from_notification(body: Mapping[str, Any]) -> Iterator[ObjectRef]:
+    """Yield the objects of an S3 notification, a ``s3:TestEvent``, or an EventBridge event.
+
+    Raises NotAnUploadEvent for messages that describe no upload (S3 sends a test event when
+    notifications are configured; it must be consumed, not retried).
+    """
+    if body.get("Event") == "s3:TestEvent":
+        raise NotAnUploadEvent("s3:TestEvent")
+    if body.get("source") == "aws.s3" and "detail" in body:
+        if body.get("detail-type") != "Object Created":
+            raise NotAnUploadEvent(f"EventBridge {body.get('detail-type')!r}")
+        detail = body["detail"]
+        obj = detail["object"]
+        yield ObjectRef(
+            bucket=detail["bucket"]["name"],
+            key=unquote_plus(obj["key"]),
+            version_id=obj.get("version-id"),
+            etag=obj.get("etag"),
+            size=obj.get("size"),
+            sequencer=obj.get("sequencer"),
+        )
+        return
+    records = body.get("Records")
+    if not isinstance(records, list):
+        raise NotAnUploadEvent("no Records")
+    for record in records:
+        if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
+            continue
+        s3 = record["s3"]
+        obj = s3["object"]
+        yield ObjectRef(
+            bucket=s3["bucket"]["name"],
+            key=unquote_plus(obj["key"]),
+            version_id=obj.get("versionId"),
+            etag=obj.get("eTag"),
+            size=obj.get("size"),
+            sequencer=obj.get("sequencer"),
+        )
+
+
+def skip_reason(ref: ObjectRef, settings: Settings) -> str | None:
+    """Why this object must not be processed at all, or None.
+
+    Skipped objects are not failures: they are not uploads of photos (folder markers) or not
+    ours to process (outside the source prefix, or our own output if the buckets were shared).
+    """
+    if ref.key.endswith("/"):
+        return "folder marker"
+    if settings.source_prefix and not ref.key.startswith(settings.source_prefix):
+        return f"outside source prefix {settings.source_prefix!r}"
+    if ref.bucket == settings.destination_bucket:
+        return "object is in the destination bucket (would recurse)"
+    return None
+
+
+def relative_key(ref: ObjectRef, settings: Settings) -> str:
+    """The key below the source prefix: what the result and failure record are named after."""
+    if settings.source_prefix and ref.key.startswith(settings.source_prefix):
+        return ref.key[len(settings.source_prefix) :]
+    return ref.key
+
+
+def result_key(ref: ObjectRef, settings: Settings, image_format: str) -> str:
+    """Destination key: same relative name, extension fixed to the real format of the bytes."""
+    rel = relative_key(ref, settings)
+    head, slash, name = rel.rpartition("/")
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    return f"{settings.destination_prefix}{head}{slash}{stem}{EXTENSION_BY_FORMAT[image_format]}"
+
+
+def failure_key(ref: ObjectRef, settings: Settings) -> str:
+    """One failure record per source object; a later failure of the same object replaces it."""
+    return f"{settings.failure_prefix}{relative_key(ref, settings)}.json"

@@ -1,0 +1,86 @@
+"""The clients one Lambda container needs, built once and lazily.
+
+Handlers call ``get_services()``; tests and the local runner call ``reset_services()`` after
+changing the environment, so each run sees the settings it set up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable
+
+import boto3
+import httpx
+
+from .client import CorrectionClient, RetryPolicy
+from .redaction import register_secret
+from .settings import Settings, get_settings
+
+# Secrets Manager is read at most every 5 minutes per container; a rotated key is seen within that.
+SECRET_MAX_AGE_SECONDS = 300
+
+# Inside a Lambda the state machine owns long retries; the client only absorbs short blips.
+LAMBDA_RETRY = RetryPolicy(max_attempts=3, base_delay=0.2, max_delay=2.0)
+
+
+def _api_key_from_secrets_manager(secret_id: str) -> Callable[[], str]:
+    def fetch() -> str:
+        from aws_lambda_powertools.utilities import parameters
+
+        raw = parameters.get_secret(secret_id, max_age=SECRET_MAX_AGE_SECONDS)
+        key = raw.decode() if isinstance(raw, bytes) else str(raw)
+        key = key.strip()
+        register_secret(key)
+        return key
+
+    return fetch
+
+
+@dataclass
+class Services:
+    settings: Settings
+    transport: httpx.BaseTransport | None = None
+    api_key: Callable[[], str] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def s3(self) -> Any:
+        return boto3.client("s3")
+
+    @cached_property
+    def sfn(self) -> Any:
+        return boto3.client("stepfunctions")
+
+    @cached_property
+    def api(self) -> CorrectionClient:
+        key = self.api_key or _api_key_from_secrets_manager(self.settings.api_key_secret_id)
+        return CorrectionClient(
+            base_url=self.settings.api_base_url,
+            api_key=key,
+            timeout=httpx.Timeout(
+                connect=self.settings.connect_timeout,
+                read=self.settings.read_timeout,
+                write=self.settings.read_timeout,
+                pool=self.settings.connect_timeout,
+            ),
+            retry=LAMBDA_RETRY,
+            transport=self.transport,
+        )
+
+
+_services: Services | None = None
+
+
+def get_services() -> Services:
+    global _services
+    if _services is None:
+        _services = Services(settings=get_settings())
+    return _services
+
+
+def reset_services(services: Services | None = None) -> None:
+    """Forget cached settings and clients (tests, the local runner); optionally install some."""
+    global _services
+    get_settings.cache_clear()
+    _services = services

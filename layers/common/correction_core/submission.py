@@ -1,0 +1,151 @@
+"""Turns one uploaded object into one paid task and one state machine execution.
+
+Order matters for "nothing charged twice": validation first (free), then the task is created
+under an idempotency record keyed by the object's identity (bucket, key, version or ETag), then
+the execution starts under a deterministic name. A redelivered event finds the stored task id
+and creates nothing; a crash between the two steps re-runs only the free second one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable
+
+from .errors import CorrectionError, InvalidInput, RequestRejected
+from .failures import FailureRecord, utc_now, write_failure_record
+from .objects import ObjectRef, skip_reason
+from .observability import logger, metrics, MetricUnit
+from .options import TaskOptions, resolve_options
+from .services import Services
+from .validation import InspectedObject, SourceGone, inspect_object
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    ref: ObjectRef
+    status: str  # submitted | skipped | rejected
+    reason: str = ""
+    task_id: str | None = None
+    execution_arn: str | None = None
+
+
+@lru_cache(maxsize=4)
+def _idempotent_creator(table_name: str, ttl_seconds: int) -> Callable[..., dict[str, Any]]:
+    """The create step wrapped in Powertools Idempotency, built once per table."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    persistence = DynamoDBPersistenceLayer(table_name=table_name)
+    config = IdempotencyConfig(
+        event_key_jmespath="identity",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=ttl_seconds,
+    )
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
+    def create_once(*, request: dict[str, Any], create: Callable[[], str]) -> dict[str, Any]:
+        return {"task_id": create(), "submitted_at": utc_now(), "submitted_epoch": time.time()}
+
+    return create_once
+
+
+def _create_task(services: Services, inspected: InspectedObject, options: TaskOptions) -> str:
+    s3 = services.s3
+    ref = inspected.ref
+    version = {"VersionId": ref.version_id} if ref.version_id else {}
+    if options.source_mode == "file":
+        body = s3.get_object(Bucket=ref.bucket, Key=ref.key, **version)["Body"].read()
+        filename = ref.key.rsplit("/", 1)[-1] or "image"
+        created = services.api.create_task(
+            image_file=(filename, body, inspected.content_type),
+            enhancement_type=options.enhancement_type,
+            return_type=options.return_type,
+        )
+    else:
+        url = s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": ref.bucket, "Key": ref.key, **version},
+            ExpiresIn=services.settings.presign_seconds,
+        )
+        created = services.api.create_task(
+            image_url=url, enhancement_type=options.enhancement_type, return_type=options.return_type
+        )
+    return created.task_id
+
+
+def _start_execution(services: Services, ref: ObjectRef, options: TaskOptions, task: dict[str, Any]) -> str:
+    execution_input = {
+        "object": ref.to_dict(),
+        "task": {"task_id": task["task_id"], **options.to_dict()},
+        "submitted_at": task["submitted_at"],
+        "submitted_epoch": task["submitted_epoch"],
+        "poll": {"elapsed": 0},
+    }
+    sfn = services.sfn
+    try:
+        response = sfn.start_execution(
+            stateMachineArn=services.settings.state_machine_arn,
+            name=ref.execution_name(),
+            input=json.dumps(execution_input, sort_keys=True),
+        )
+        return response["executionArn"]
+    except sfn.exceptions.ExecutionAlreadyExists:
+        # Same name, already started by an earlier delivery: the work is under way or done.
+        arn = services.settings.state_machine_arn.replace(":stateMachine:", ":execution:")
+        return f"{arn}:{ref.execution_name()}"
+
+
+def _reject(services: Services, ref: ObjectRef, error: CorrectionError, **extra: Any) -> SubmitOutcome:
+    fields = error.to_record()
+    record = FailureRecord(
+        source=ref.to_dict(),
+        stage="submit",
+        reason=fields.pop("reason"),
+        message=fields.pop("message"),
+        error_type=fields.pop("error"),
+        code=fields.pop("code", None),
+        http_status=fields.pop("http_status", None),
+        details={**{k: v for k, v in fields.items() if v is not None}, **extra},
+    )
+    write_failure_record(services.s3, services.settings, ref, record)
+    metrics.add_metric(name="Rejected", unit=MetricUnit.Count, value=1)
+    logger.warning("object rejected", extra={"reason": record.reason, "code": record.code})
+    return SubmitOutcome(ref, "rejected", reason=record.code or record.reason)
+
+
+def submit_object(services: Services, ref: ObjectRef) -> SubmitOutcome:
+    """Validate, create the task (once), start the execution. Transient errors propagate."""
+    settings = services.settings
+    logger.append_keys(object_key=ref.key, bucket=ref.bucket)
+    reason = skip_reason(ref, settings)
+    if reason:
+        logger.info("skipped", extra={"why": reason})
+        return SubmitOutcome(ref, "skipped", reason=reason)
+    try:
+        inspected = inspect_object(services.s3, ref)
+        options = resolve_options(inspected.metadata, settings)
+    except SourceGone as gone:
+        logger.info("skipped", extra={"why": str(gone)})
+        return SubmitOutcome(ref, "skipped", reason="source gone or replaced")
+    except InvalidInput as invalid:
+        return _reject(services, ref, invalid)
+
+    create_once = _idempotent_creator(settings.idempotency_table, settings.idempotency_ttl_seconds)
+    try:
+        task = create_once(
+            request={"identity": ref.identity, "options": options.to_dict()},
+            create=lambda: _create_task(services, inspected, options),
+        )
+    except RequestRejected as rejected:
+        return _reject(services, ref, rejected, enhancement_type=options.enhancement_type)
+    logger.append_keys(task_id=task["task_id"])
+    arn = _start_execution(services, ref, options, task)
+    metrics.add_metric(name="Submitted", unit=MetricUnit.Count, value=1)
+    logger.info("task submitted", extra={"type": options.enhancement_type, **inspected.summary()})
+    return SubmitOutcome(ref, "submitted", task_id=task["task_id"], execution_arn=arn)

@@ -1,0 +1,124 @@
+"""Checks an uploaded object against the API's limits before a task is paid for.
+
+Reads only the object's metadata (HEAD) and a few kilobytes (ranged GETs of its head and
+tail), never the whole object, and never writes to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from botocore.exceptions import ClientError
+
+from . import contract, imageheader
+from .errors import InvalidInput
+from .objects import ObjectRef
+
+HEAD_BYTES = 64 * 1024
+# A JPEG's frame header can sit behind a large EXIF block (embedded previews); read on up to this.
+MAX_HEADER_BYTES = 1024 * 1024
+TAIL_BYTES = 1024
+
+
+@dataclass(frozen=True)
+class InspectedObject:
+    ref: ObjectRef
+    size: int
+    image_format: str
+    width: int
+    height: int
+    content_type: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {"format": self.image_format, "width": self.width, "height": self.height, "size": self.size}
+
+
+class SourceGone(Exception):
+    """The object (or this version of it) no longer exists, or was replaced by newer content."""
+
+
+def _version_args(ref: ObjectRef) -> dict[str, str]:
+    return {"VersionId": ref.version_id} if ref.version_id else {}
+
+
+def _ranged(s3: Any, ref: ObjectRef, byte_range: str) -> bytes:
+    response = s3.get_object(Bucket=ref.bucket, Key=ref.key, Range=byte_range, **_version_args(ref))
+    return response["Body"].read()
+
+
+def inspect_object(s3: Any, ref: ObjectRef, *, max_bytes: int = contract.MAX_UPLOAD_BYTES) -> InspectedObject:
+    """HEAD and sniff the object. Raises InvalidInput (with a code) or SourceGone."""
+    try:
+        head = s3.head_object(Bucket=ref.bucket, Key=ref.key, **_version_args(ref))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion", "403"):
+            raise SourceGone(f"s3://{ref.bucket}/{ref.key} is gone") from exc
+        raise
+    if ref.etag and not ref.version_id and head.get("ETag", "").strip('"') != ref.etag.strip('"'):
+        # Unversioned bucket and the key now holds other bytes: that upload has its own event.
+        raise SourceGone(f"s3://{ref.bucket}/{ref.key} was replaced since this event")
+    size = int(head["ContentLength"])
+    if size == 0:
+        raise InvalidInput("the object is empty (0 bytes)", code="empty_object", size=0)
+    if size > max_bytes:
+        raise InvalidInput(
+            f"the object is {size} bytes; the API accepts at most {max_bytes} bytes",
+            code="file_too_large",
+            size=size,
+            limit=max_bytes,
+        )
+    first = _ranged(s3, ref, f"bytes=0-{min(size, HEAD_BYTES) - 1}")
+    fmt = imageheader.sniff_format(first)
+    if fmt is None:
+        raise InvalidInput(
+            "the object is not an image in a format the API accepts (unrecognised bytes)",
+            code="unrecognised_format",
+        )
+    if fmt in imageheader.REJECTED_FORMATS:
+        raise InvalidInput(
+            f"{imageheader.REJECTED_FORMATS[fmt]} is not a format the API accepts "
+            f"({', '.join(contract.SUPPORTED_FORMATS)})",
+            code="unsupported_format",
+            format=fmt,
+        )
+    width, height = _dimensions(s3, ref, first, fmt, size)
+    if width > contract.MAX_DIMENSION or height > contract.MAX_DIMENSION:
+        raise InvalidInput(
+            f"the image is {width}x{height} pixels; the API accepts at most "
+            f"{contract.MAX_DIMENSION}x{contract.MAX_DIMENSION}",
+            code="resolution_too_large",
+            width=width,
+            height=height,
+        )
+    tail = first[-TAIL_BYTES:] if size <= len(first) else _ranged(s3, ref, f"bytes=-{TAIL_BYTES}")
+    if not imageheader.looks_complete(tail, fmt):
+        raise InvalidInput(
+            f"the {fmt.upper()} file is truncated (no end marker)", code="truncated_image", format=fmt
+        )
+    return InspectedObject(
+        ref=ref,
+        size=size,
+        image_format=fmt,
+        width=width,
+        height=height,
+        content_type=imageheader.CONTENT_TYPES[fmt],
+        metadata=head.get("Metadata", {}),
+    )
+
+
+def _dimensions(s3: Any, ref: ObjectRef, first: bytes, fmt: str, size: int) -> tuple[int, int]:
+    data = first
+    while True:
+        try:
+            return imageheader.read_dimensions(data, fmt)
+        except imageheader.CorruptHeader as exc:
+            raise InvalidInput(f"the {fmt.upper()} header is corrupt: {exc}", code="corrupt_header") from exc
+        except imageheader.HeaderTooShort as exc:
+            if len(data) >= min(size, MAX_HEADER_BYTES):
+                raise InvalidInput(
+                    f"the {fmt.upper()} header is incomplete or corrupt", code="corrupt_header"
+                ) from exc
+            end = min(size, MAX_HEADER_BYTES, len(data) * 4) - 1
+            data = data + _ranged(s3, ref, f"bytes={len(data)}-{end}")

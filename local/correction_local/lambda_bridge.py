@@ -1,0 +1,101 @@
+"""Runs our real Lambda handlers in-process when moto's Lambda is invoked.
+
+moto would start a Docker container per invocation; there is no Docker daemon here, and the
+handlers are plain Python anyway. This bridge swaps moto's container step for a call of the
+handler module named by the function's CodeUri, and reports errors exactly as the Lambda runtime
+does (``errorType`` = exception class name), which is what the state machine's Retry and Catch
+match on. Everything else about the invocation (the API call, the payload, FunctionError) is
+moto's own.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+import traceback
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+from moto.awslambda import models as lambda_models
+
+Handler = Callable[[Any, Any], Any]
+
+_handlers: dict[str, Handler] = {}
+_lock = threading.Lock()
+_original_invoke = lambda_models.LambdaFunction._invoke_lambda
+#: Every invocation, in order: (function name, event, outcome). Tests count API-facing calls with it.
+invocations: list[tuple[str, Any, str]] = []
+
+
+@dataclass
+class LocalContext:
+    """The attributes of a Lambda context object that Powertools reads."""
+
+    function_name: str
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    timeout_seconds: int = 30
+
+    def __post_init__(self) -> None:
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_seconds * 1000
+
+
+def load_handler(code_dir: Path, handler: str) -> Handler:
+    """Import ``<code_dir>/<module>.py`` under a unique name and return its handler function."""
+    module_name, _, function_name = handler.rpartition(".")
+    path = code_dir / f"{module_name}.py"
+    unique = f"lambda_{code_dir.name}_{module_name}"
+    spec = importlib.util.spec_from_file_location(unique, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, function_name)
+
+
+def register(function_name: str, handler: Handler) -> None:
+    with _lock:
+        _handlers[function_name] = handler
+
+
+def _invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
+    handler = _handlers.get(self.function_name)
+    if handler is None:
+        return _original_invoke(self, event)
+    payload = event if event is not None else {}
+    if isinstance(payload, str):
+        payload = json.loads(payload or "{}")
+    context = LocalContext(self.function_name, timeout_seconds=int(self.timeout or 30))
+    try:
+        result = handler(payload, context)
+    except Exception as exc:  # the Lambda runtime turns any exception into an error payload
+        invocations.append((self.function_name, payload, type(exc).__name__))
+        error = {
+            "errorType": type(exc).__name__,
+            "errorMessage": str(exc),
+            "stackTrace": traceback.format_tb(exc.__traceback__)[-5:],
+        }
+        return json.dumps(error), True, ""
+    invocations.append((self.function_name, payload, "ok"))
+    return json.dumps(result, default=str), False, ""
+
+
+def install() -> None:
+    """Route moto's Lambda invocations of registered functions to their in-process handlers."""
+    lambda_models.LambdaFunction._invoke_lambda = _invoke_in_process
+
+
+def uninstall() -> None:
+    lambda_models.LambdaFunction._invoke_lambda = _original_invoke
+    with _lock:
+        _handlers.clear()

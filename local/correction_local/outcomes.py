@@ -1,0 +1,69 @@
+"""What became of each upload: a result, a failure record, or (never acceptable) nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .stack import LocalStack
+
+
+def wait_for_executions(stack: LocalStack, *, timeout: float = 300.0, poll: float = 0.2) -> list[dict[str, Any]]:
+    """Block until no execution is RUNNING; return every execution's description."""
+    sfn = stack.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while True:
+        running = sfn.list_executions(stateMachineArn=stack.state_machine_arn, statusFilter="RUNNING")["executions"]
+        if not running:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(running)} executions still running after {timeout} s")
+        time.sleep(poll)
+    executions = []
+    paginator = sfn.get_paginator("list_executions")
+    for page in paginator.paginate(stateMachineArn=stack.state_machine_arn):
+        executions.extend(page["executions"])
+    return executions
+
+
+@dataclass
+class Outcomes:
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)  # source key → result info
+    failures: dict[str, dict[str, Any]] = field(default_factory=dict)  # source key → failure record
+
+    def outcome_of(self, source_key: str) -> str | None:
+        if source_key in self.results and source_key in self.failures:
+            return "both"
+        if source_key in self.results:
+            return "result"
+        if source_key in self.failures:
+            return "failure"
+        return None
+
+
+def collect_outcomes(stack: LocalStack) -> Outcomes:
+    """Read the destination bucket: results by their source-key metadata, failure records by content."""
+    s3 = stack.client("s3")
+    failure_prefix = stack.parameters["FailurePrefix"]
+    outcomes = Outcomes()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.destination_bucket):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            if failure_prefix and key.startswith(failure_prefix):
+                record = json.loads(s3.get_object(Bucket=stack.destination_bucket, Key=key)["Body"].read())
+                outcomes.failures[record["source"]["key"]] = {**record, "record_key": key}
+            else:
+                head = s3.head_object(Bucket=stack.destination_bucket, Key=key)
+                meta = head["Metadata"]
+                from urllib.parse import unquote
+
+                source_key = unquote(meta.get("source-key", ""))
+                outcomes.results[source_key] = {
+                    "key": key,
+                    "content_type": head["ContentType"],
+                    "task_id": meta.get("task-id"),
+                    "size": head["ContentLength"],
+                }
+    return outcomes
