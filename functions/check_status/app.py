@@ -1,12 +1,12 @@
 """CheckStatus: one poll of the task; the state machine owns the waiting and the cap."""
 
-from correction_core.observability import logger, metrics, tracer
+from correction_core.observability import logger, metrics, trace_handler
 from correction_core.services import get_services
 from correction_core.task_status import check_task
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event, context):
     logger.append_keys(object_key=event["object"]["key"])

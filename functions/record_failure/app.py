@@ -2,12 +2,12 @@
 
 from correction_core.failures import record_from_state, write_failure_record
 from correction_core.objects import ObjectRef
-from correction_core.observability import MetricUnit, logger, metrics, tracer
+from correction_core.observability import MetricUnit, logger, metrics, trace_handler
 from correction_core.services import get_services
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event, context):
     services = get_services()

@@ -6,14 +6,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from correction_core.objects import NotAnUploadEvent, refs_from_notification
-from correction_core.observability import logger, metrics, tracer
+from correction_core.observability import logger, metrics, trace_handler, trace_method
 from correction_core.services import get_services
 from correction_core.submission import submit_object
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-@tracer.capture_method
+@trace_method
 def record_handler(record: SQSRecord) -> list[str]:
     try:
         refs = list(refs_from_notification(json.loads(record.body)))
@@ -25,7 +25,7 @@ def record_handler(record: SQSRecord) -> list[str]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event, context):
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

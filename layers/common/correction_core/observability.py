@@ -1,8 +1,18 @@
-"""The pipeline's Logger, Tracer and Metrics, shared by every function (one service name)."""
+"""The pipeline's Logger, Metrics and (opt-in) Tracer, shared by every function (one service name).
+
+X-Ray: the functions run with Lambda's Active tracing, which records every invocation without
+any SDK. Powertools Tracer adds subsegments for each boto3/httpx call, but its X-Ray recorder
+builds botocore clients at import and roughly doubles each handler's cold start
+(docs/benchmarks/cold-start.md), so it is on only when the template's XRaySdkTracing is true.
+"""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+import logging
+import os
+from typing import Any, Callable, TypeVar
+
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .redaction import redact_text
@@ -10,13 +20,30 @@ from .redaction import redact_text
 SERVICE = "photo-correction"
 NAMESPACE = "PhotoCorrection"
 
+F = TypeVar("F", bound=Callable[..., Any])
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
+if os.environ.get("XRAY_SDK_TRACING", "false").strip().lower() == "true":
+    from aws_lambda_powertools import Tracer
 
-def _redact_record(record):  # logging filter: never let a signature or the key reach a log line
+    tracer: Any = Tracer(service=SERVICE)
+else:
+    tracer = None
+
+
+def trace_handler(handler: F) -> F:
+    """Powertools' capture_lambda_handler when SDK tracing is on; the handler itself otherwise."""
+    return tracer.capture_lambda_handler(handler) if tracer else handler
+
+
+def trace_method(method: F) -> F:
+    return tracer.capture_method(method) if tracer else method
+
+
+def _redact_record(record: logging.LogRecord) -> bool:
+    """Logging filter: no signature or API key reaches a log line, whatever the call site did."""
     if isinstance(record.msg, str):
         record.msg = redact_text(record.msg)
     if record.args:
@@ -26,4 +53,4 @@ def _redact_record(record):  # logging filter: never let a signature or the key 
 
 logger.addFilter(_redact_record)
 
-__all__ = ["logger", "tracer", "metrics", "MetricUnit", "SERVICE", "NAMESPACE"]
+__all__ = ["logger", "metrics", "MetricUnit", "trace_handler", "trace_method", "SERVICE", "NAMESPACE"]
