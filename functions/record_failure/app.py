@@ -2,7 +2,9 @@
 
 from correction_core.failures import record_from_state, write_failure_record
 from correction_core.objects import ObjectRef
-from correction_core.observability import MetricUnit, logger, metrics, trace_handler
+from aws_lambda_powertools import single_metric
+
+from correction_core.observability import NAMESPACE, MetricUnit, logger, metrics, trace_handler
 from correction_core.services import get_services
 
 
@@ -13,7 +15,8 @@ def lambda_handler(event, context):
     services = get_services()
     record = record_from_state(event["state"], execution=event.get("execution"))
     key = write_failure_record(services.s3, services.settings, ObjectRef.from_dict(event["state"]["object"]), record)
-    metrics.add_dimension(name="Reason", value=record.reason)
     metrics.add_metric(name="Failed", unit=MetricUnit.Count, value=1)
+    with single_metric(name="FailedByReason", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+        metric.add_dimension(name="Reason", value=record.reason)
     logger.warning("failure recorded", extra={"reason": record.reason, "record_key": key, "task_id": record.task_id})
     return {"failure_key": key, "reason": record.reason}

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from correction_core.objects import NotAnUploadEvent, refs_from_notification
 from correction_core.observability import logger, metrics, trace_handler, trace_method
 from correction_core.services import get_services
-from correction_core.submission import submit_object
+from correction_core.submission import bind_lambda_context, submit_object
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -28,4 +28,5 @@ def record_handler(record: SQSRecord) -> list[str]:
 @trace_handler
 @metrics.log_metrics
 def lambda_handler(event, context):
+    bind_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

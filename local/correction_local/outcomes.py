@@ -5,16 +5,27 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .stack import LocalStack
 
 
-def wait_for_executions(stack: LocalStack, *, timeout: float = 300.0, poll: float = 0.2) -> list[dict[str, Any]]:
-    """Block until no execution is RUNNING; return every execution's description."""
+def wait_for_executions(
+    stack: LocalStack,
+    *,
+    timeout: float = 300.0,
+    poll: float = 0.2,
+    on_poll: Callable[[], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Block until no execution is RUNNING; return every execution's description.
+
+    ``on_poll`` is called once per poll (the local runner updates its progress bar from it).
+    """
     sfn = stack.client("stepfunctions")
     deadline = time.monotonic() + timeout
     while True:
+        if on_poll is not None:
+            on_poll()
         running = sfn.list_executions(stateMachineArn=stack.state_machine_arn, statusFilter="RUNNING")["executions"]
         if not running:
             break

@@ -51,12 +51,21 @@ def settle(stack: LocalStack, *, timeout: float = 600.0, on_progress: Callable[[
     stats = IntakeStats()
     deadline = time.monotonic() + timeout
     drain(stack, timeout=timeout, stats=stats)
-    executions = wait_for_executions(stack, timeout=max(1.0, deadline - time.monotonic()))
+    if on_progress is not None:
+        on_progress()
+    executions = wait_for_executions(stack, timeout=max(1.0, deadline - time.monotonic()), on_poll=on_progress)
     return stats, executions
 
 
-def run_uploads(stack: LocalStack, uploads: Iterable[Upload], *, timeout: float = 600.0) -> RunReport:
+def run_uploads(
+    stack: LocalStack,
+    uploads: Iterable[Upload],
+    *,
+    timeout: float = 600.0,
+    on_progress: Callable[[], None] | None = None,
+) -> RunReport:
+    """Upload, settle, collect. ``on_progress`` is called after the queue drained and while waiting."""
     started = time.monotonic()
     keys = upload_all(stack, uploads)
-    stats, executions = settle(stack, timeout=timeout)
+    stats, executions = settle(stack, timeout=timeout, on_progress=on_progress)
     return RunReport(collect_outcomes(stack), executions, stats, time.monotonic() - started, keys)

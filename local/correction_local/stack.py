@@ -25,7 +25,6 @@ from .template import PROJECT_ROOT, Resolver, load_template, substitute_definiti
 
 MOTO_CONFIG = {
     "stepfunctions": {"execute_state_machine": True},
-    "lambda": {"use_docker": False},
     "core": {"reset_boto3_session": True},
 }
 REGION = "us-east-1"

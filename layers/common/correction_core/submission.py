@@ -32,8 +32,17 @@ class SubmitOutcome:
     execution_arn: str | None = None
 
 
+_lambda_context: Any = None
+
+
+def bind_lambda_context(context: Any) -> None:
+    """Lets Idempotency size its in-progress lock to the invocation's remaining time."""
+    global _lambda_context
+    _lambda_context = context
+
+
 @lru_cache(maxsize=4)
-def _idempotent_creator(table_name: str, ttl_seconds: int) -> Callable[..., dict[str, Any]]:
+def _idempotent_creator(table_name: str, ttl_seconds: int) -> tuple[Callable[..., dict[str, Any]], Any]:
     """The create step wrapped in Powertools Idempotency, built once per table."""
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
@@ -52,7 +61,7 @@ def _idempotent_creator(table_name: str, ttl_seconds: int) -> Callable[..., dict
     def create_once(*, request: dict[str, Any], create: Callable[[], str]) -> dict[str, Any]:
         return {"task_id": create(), "submitted_at": utc_now(), "submitted_epoch": time.time()}
 
-    return create_once
+    return create_once, config
 
 
 def _create_task(services: Services, inspected: InspectedObject, options: TaskOptions) -> str:
@@ -136,7 +145,9 @@ def submit_object(services: Services, ref: ObjectRef) -> SubmitOutcome:
     except InvalidInput as invalid:
         return _reject(services, ref, invalid)
 
-    create_once = _idempotent_creator(settings.idempotency_table, settings.idempotency_ttl_seconds)
+    create_once, config = _idempotent_creator(settings.idempotency_table, settings.idempotency_ttl_seconds)
+    if _lambda_context is not None:
+        config.register_lambda_context(_lambda_context)
     try:
         task = create_once(
             request={"identity": ref.identity, "options": options.to_dict()},

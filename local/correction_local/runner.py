@@ -1,0 +1,525 @@
+"""The local runner: the engine on loopback, AWS in moto, the real pipeline, and what came out.
+
+``run_local`` is what ``correction-local run`` calls and what the tests call in-process. It
+starts the self-hosted engine (or points at the vendor's API), builds the stack from the real
+template and state machine definition, uploads the inputs as a user's upload would arrive,
+waits for every upload to end in a result or a failure record, downloads the destination
+bucket, and measures each image: end to end from the upload, the execution's own start and
+stop in Step Functions, and the engine's processing time for its task.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import time
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import json
+
+from correction_core.contract import ENHANCEMENT_TYPE_MEANINGS
+
+from .inputs import InputFile
+from .pipeline import RunReport, Upload, run_uploads
+
+API_KEY_ENV = "CORRECTION_API_KEY"
+DEFAULT_OUTPUT = Path("local-output")
+DESTINATION_DIR = "destination"
+INPUTS_DIR = "inputs"
+SUMMARY_JSON = "summary.json"
+PIPELINE_LOG = "pipeline.log"
+#: Written into the output folder so a later run knows which subfolders it may replace.
+MARKER = ".correction-local"
+
+#: on_progress(phase, done, total): phase is "uploading", "processing" or "downloading".
+ProgressCallback = Callable[[str, int, int], None]
+
+
+class RunnerError(RuntimeError):
+    """The run cannot start (bad configuration); nothing was uploaded."""
+
+
+@dataclass
+class RunConfig:
+    output: Path = DEFAULT_OUTPUT
+    #: None: start the self-hosted engine. Otherwise the vendor's (or any) API base URL.
+    api_base_url: str | None = None
+    api_key_env: str = API_KEY_ENV
+    enhancement_type: int | None = None  # the run's DefaultType; per-file types win
+    poll_interval: int = 1
+    poll_cap: int = 30
+    source_prefix: str = "incoming/"
+    result_hosts: str | None = None  # None: 127.0.0.1 for the engine, .aoscdn.com otherwise
+    engine_workers: int | None = None  # None: one per core
+    engine_qps: float = 0.0  # the engine's per-key rate limit; 0 = off (the vendor's default is 2)
+    timeout: float = 600.0
+    one_at_a_time: bool = False  # settle each upload before the next (clean per-image timings)
+    gallery: bool = True
+    capture_logs: bool = True  # handlers' JSON logs go to <output>/pipeline.log
+    extra_parameters: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def uses_engine(self) -> bool:
+        return self.api_base_url is None
+
+
+@dataclass
+class ImageOutcome:
+    """What became of one input, with its timings (seconds; None when not measurable)."""
+
+    name: str
+    source_key: str
+    enhancement_type: int | None  # None: the deployment's default
+    effective_type: int
+    outcome: str  # result | failure | lost | both
+    reason: str = ""
+    message: str = ""
+    stage: str = ""
+    task_id: str | None = None
+    result_key: str | None = None
+    result_path: Path | None = None
+    failure_path: Path | None = None
+    input_path: Path | None = None
+    #: upload → execution stopped (or → failure record written, for rejections at submit)
+    seconds: float | None = None
+    execution_seconds: float | None = None  # Step Functions startDate → stopDate
+    execution_status: str | None = None
+    engine_processing_seconds: float | None = None  # worker took the task → result ready
+    engine_turnaround_seconds: float | None = None  # task created → result ready (incl. queue)
+    description: str = ""
+    expect: str | None = None
+
+    @property
+    def overhead_seconds(self) -> float | None:
+        """End to end minus the engine's processing time: what the pipeline itself adds."""
+        if self.seconds is None or self.engine_processing_seconds is None:
+            return None
+        return self.seconds - self.engine_processing_seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+        out["overhead_seconds"] = self.overhead_seconds
+        return out
+
+
+@dataclass
+class LocalRun:
+    config: RunConfig
+    images: list[ImageOutcome]
+    report: RunReport
+    parameters: dict[str, str]
+    api_base_url: str
+    engine_started: bool
+    wall_seconds: float
+    output: Path
+    gallery_html: Path | None = None
+    contact_sheet: Path | None = None
+    summary_json: Path | None = None
+
+    @property
+    def lost(self) -> list[str]:
+        return [i.name for i in self.images if i.outcome in ("lost", "both")]
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for i in self.images if i.outcome == outcome)
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+
+def stack_parameters(config: RunConfig, api_base_url: str) -> dict[str, str]:
+    """Template parameters for a local run (see the template for their meaning)."""
+    if config.uses_engine:
+        hosts, allow_http = config.result_hosts or "127.0.0.1", "true"
+    else:
+        hosts, allow_http = config.result_hosts or ".aoscdn.com", "false"
+    params = {
+        "ApiBaseUrl": api_base_url,
+        # moto's presigned URLs are answered in-process only; the engine could not fetch them.
+        "SourceMode": "file",
+        "ResultHosts": hosts,
+        "AllowHttpResults": allow_http,
+        "PollIntervalSeconds": str(config.poll_interval),
+        "PollCapSeconds": str(config.poll_cap),
+        "SourcePrefix": config.source_prefix,
+    }
+    if config.enhancement_type is not None:
+        params["DefaultType"] = str(config.enhancement_type)
+    params.update(config.extra_parameters)
+    return params
+
+
+def _api_key(config: RunConfig) -> str:
+    if config.uses_engine:
+        return secrets.token_urlsafe(24)
+    key = os.environ.get(config.api_key_env, "").strip()
+    if not key:
+        raise RunnerError(
+            f"--api-base-url needs the API key in the environment variable {config.api_key_env} "
+            "(it is put into the emulated Secrets Manager, never on the command line)"
+        )
+    if not config.api_base_url.startswith("https://"):  # type: ignore[union-attr]
+        raise RunnerError("the vendor's API is served over https; --api-base-url must start with https://")
+    return key
+
+
+@contextmanager
+def _engine(config: RunConfig, api_key: str) -> Iterator[Any]:
+    if not config.uses_engine:
+        yield None
+        return
+    from correction_engine.server.background import run_in_thread
+    from correction_engine.server.settings import EngineSettings
+
+    settings = EngineSettings(api_keys=[api_key], rate_limit_qps=config.engine_qps)
+    if config.engine_workers:
+        settings.workers = config.engine_workers
+    with run_in_thread(settings) as running:
+        yield running
+
+
+@contextmanager
+def _logs_to(path: Path) -> Iterator[None]:
+    """Send the handlers' structured logs (and any library warnings) to ``path``, not the terminal.
+
+    The Powertools Logger writes JSON lines to stdout, as in Lambda; here they would tear the
+    progress bar apart, so they go to ``pipeline.log`` in the output folder for the duration.
+    """
+    import logging
+
+    from correction_core.observability import SERVICE
+
+    with open(path, "a", encoding="utf-8") as sink:
+        service = logging.getLogger(SERVICE)
+        swapped = []
+        for handler in service.handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+                swapped.append((handler, handler.setStream(sink)))
+        root_handler = logging.StreamHandler(sink)
+        root_handler.setLevel(logging.WARNING)
+        root_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(root_handler)
+        logging.captureWarnings(True)  # e.g. Powertools' warnings go to the log, not over the bar
+        try:
+            yield
+        finally:
+            logging.captureWarnings(False)
+            logging.getLogger().removeHandler(root_handler)
+            for handler, previous in swapped:
+                handler.setStream(previous)
+
+
+@contextmanager
+def _preserved_environment() -> Iterator[None]:
+    """build_stack writes the functions' variables into os.environ; put them back afterwards."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def prepare_output(output: Path) -> Path:
+    """Create the output folder; clear what an earlier run of ours left in it (and only that)."""
+    output = Path(output).expanduser()
+    if output.exists() and not output.is_dir():
+        raise RunnerError(f"{output} exists and is not a folder")
+    output.mkdir(parents=True, exist_ok=True)
+    if (output / MARKER).exists():
+        from .gallery import CONTACT_SHEET, GALLERY_DIR, GALLERY_HTML
+
+        for sub in (DESTINATION_DIR, INPUTS_DIR, GALLERY_DIR):
+            shutil.rmtree(output / sub, ignore_errors=True)
+        for name in (GALLERY_HTML, CONTACT_SHEET, SUMMARY_JSON, PIPELINE_LOG):
+            (output / name).unlink(missing_ok=True)
+    (output / MARKER).write_text("This folder is written by correction-local run; it replaces its own files here.\n")
+    return output
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def moto_config() -> dict[str, Any]:
+    """stack.MOTO_CONFIG, with Lambda on moto's regular backend.
+
+    With ``use_docker: False`` moto swaps in its "simple" Lambda backend, which answers every
+    invoke by echoing the payload and never reaches ``LambdaFunction._invoke_lambda``, the
+    method lambda_bridge replaces: no handler would run. The regular backend calls that method
+    (now the bridge), so no Docker is needed either way.
+    """
+    from .stack import MOTO_CONFIG
+
+    config = {name: dict(value) for name, value in MOTO_CONFIG.items()}
+    config.setdefault("lambda", {})["use_docker"] = True
+    return config
+
+
+
+def run_local(
+    config: RunConfig,
+    inputs: Sequence[InputFile],
+    *,
+    on_progress: ProgressCallback | None = None,
+    on_ready: Callable[[str, Any], None] | None = None,
+) -> LocalRun:
+    """Run ``inputs`` through the whole pipeline on this machine; see the module docstring.
+
+    ``on_ready(api_base_url, local_stack)`` is called once the engine and the stack stand.
+    """
+    from moto import mock_aws
+
+    from correction_core.services import reset_services
+
+    from . import lambda_bridge
+    from .stack import build_stack
+
+    if not inputs:
+        raise RunnerError("nothing to upload")
+    names = [i.name for i in inputs]
+    if len(set(names)) != len(names):
+        raise RunnerError("two inputs have the same name")
+    progress = on_progress or (lambda phase, done, total: None)
+    api_key = _api_key(config)
+    output = prepare_output(config.output)
+    started = time.monotonic()
+    with ExitStack() as stack_ctx:
+        if config.capture_logs:
+            stack_ctx.enter_context(_logs_to(output / PIPELINE_LOG))
+        running = stack_ctx.enter_context(_engine(config, api_key))
+        api_base_url = str(running) if running is not None else str(config.api_base_url).rstrip("/")
+        params = stack_parameters(config, api_base_url)
+        stack_ctx.enter_context(_preserved_environment())
+        stack_ctx.enter_context(mock_aws(config=moto_config()))
+        stack_ctx.callback(reset_services)
+        stack_ctx.callback(lambda_bridge.uninstall)
+        local = build_stack(params, api_key=api_key)
+        if on_ready is not None:
+            on_ready(api_base_url, local)
+        prefix = local.parameters["SourcePrefix"]
+        uploaded_at: dict[str, float] = {}
+        total = len(inputs)
+
+        def uploads(batch: Sequence[InputFile]) -> Iterator[Upload]:
+            for item in batch:
+                key = prefix + item.name
+                yield Upload(key=key, body=item.body, metadata=item.metadata)
+                uploaded_at[key] = time.time()  # resumed only after upload_all put the object
+                progress("uploading", len(uploaded_at), total)
+
+        def report_progress() -> None:
+            progress("processing", _objects_written(local), total)
+
+        progress("uploading", 0, total)
+        if config.one_at_a_time:
+            report = None
+            for item in inputs:
+                report = run_uploads(local, uploads([item]), timeout=config.timeout, on_progress=report_progress)
+            assert report is not None
+            report.uploaded = [prefix + i.name for i in inputs]
+            report.executions = _all_executions(local)
+        else:
+            report = run_uploads(local, uploads(inputs), timeout=config.timeout, on_progress=report_progress)
+        progress("processing", _objects_written(local), total)
+
+        progress("downloading", 0, total)
+        downloaded = download_bucket(local, output / DESTINATION_DIR)
+        progress("downloading", total, total)
+        images = _measure(local, report, inputs, uploaded_at, running, api_key, output, downloaded)
+        wall = time.monotonic() - started
+        parameters = dict(local.parameters)
+    run = LocalRun(
+        config=config,
+        images=images,
+        report=report,
+        parameters=parameters,
+        api_base_url=api_base_url,
+        engine_started=running is not None,
+        wall_seconds=wall,
+        output=output,
+    )
+    _write_inputs(inputs, output / INPUTS_DIR, images)
+    if config.gallery:
+        run.gallery_html, run.contact_sheet = _gallery(run, inputs)
+    run.summary_json = write_summary(run)
+    return run
+
+
+def _objects_written(local: Any) -> int:
+    """Objects in the destination bucket: each upload ends as exactly one (result or record)."""
+    response = local.client("s3").list_objects_v2(Bucket=local.destination_bucket)
+    return int(response.get("KeyCount", 0))
+
+
+def _all_executions(local: Any) -> list[dict[str, Any]]:
+    sfn = local.client("stepfunctions")
+    out: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=local.state_machine_arn):
+        out.extend(page["executions"])
+    return out
+
+
+def download_bucket(local: Any, folder: Path) -> dict[str, tuple[Path, datetime]]:
+    """Mirror the destination bucket (results and failure records) into ``folder``.
+
+    Returns key → (local path, LastModified).
+    """
+    s3 = local.client("s3")
+    files: dict[str, tuple[Path, datetime]] = {}
+    root = folder.resolve()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=local.destination_bucket):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            path = (folder / key).resolve()
+            if root not in path.parents:  # a key like "../x" must not escape the folder
+                raise RunnerError(f"destination key {key!r} would be written outside {folder}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(s3.get_object(Bucket=local.destination_bucket, Key=key)["Body"].read())
+            files[key] = (path, item["LastModified"])
+    return files
+
+
+def _engine_times(running: Any, api_key: str, task_id: str | None) -> tuple[float | None, float | None]:
+    """(processing, turnaround) seconds of a task, read from the running engine's task store.
+
+    The API's own timestamps are whole seconds, too coarse for a per-image overhead; the engine
+    in this process keeps them as floats. None for the vendor's API (not ours to look into).
+    """
+    if running is None or not task_id:
+        return None, None
+    from correction_engine.server.stats import key_fingerprint
+
+    task = running.engine.store.get(task_id, key_fingerprint(api_key))
+    if task is None or task.completed_at is None:
+        return None, None
+    processing = task.completed_at - task.processed_at if task.processed_at is not None else None
+    return processing, task.completed_at - task.created_at
+
+
+def _measure(
+    local: Any,
+    report: RunReport,
+    inputs: Sequence[InputFile],
+    uploaded_at: dict[str, float],
+    running: Any,
+    api_key: str,
+    output: Path,
+    downloaded: dict[str, tuple[Path, datetime]],
+) -> list[ImageOutcome]:
+    sfn = local.client("stepfunctions")
+    by_key: dict[str, dict[str, Any]] = {}
+    for execution in report.executions:
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        payload = json.loads(described.get("input") or "{}")
+        key = payload.get("object", {}).get("key")
+        if key:
+            by_key[key] = {**described, "_input": payload}
+    default_type = int(local.parameters["DefaultType"])
+    prefix = local.parameters["SourcePrefix"]
+    images: list[ImageOutcome] = []
+    for item in inputs:
+        key = prefix + item.name
+        outcome = report.outcomes.outcome_of(key) or "lost"
+        image = ImageOutcome(
+            name=item.name,
+            source_key=key,
+            enhancement_type=item.enhancement_type,
+            effective_type=item.enhancement_type if item.enhancement_type is not None else default_type,
+            outcome=outcome,
+            description=item.description,
+            expect=item.expect,
+        )
+        finished_at: float | None = None
+        execution = by_key.get(key)
+        if execution is not None:
+            image.task_id = execution["_input"].get("task", {}).get("task_id")
+            image.execution_status = execution.get("status")
+            start, stop = execution.get("startDate"), execution.get("stopDate")
+            if start is not None and stop is not None:
+                image.execution_seconds = (stop - start).total_seconds()
+                finished_at = stop.timestamp()
+        result = report.outcomes.results.get(key)
+        if result is not None:
+            image.result_key = result["key"]
+            image.task_id = result.get("task_id") or image.task_id
+            if result["key"] in downloaded:
+                image.result_path = downloaded[result["key"]][0]
+        failure = report.outcomes.failures.get(key)
+        if failure is not None:
+            image.reason = str(failure.get("reason") or "")
+            image.message = str(failure.get("message") or "")
+            image.stage = str(failure.get("stage") or "")
+            image.task_id = image.task_id or failure.get("task_id")
+            record = downloaded.get(failure["record_key"])
+            if record is not None:
+                image.failure_path = record[0]
+                if finished_at is None:  # rejected at submit: no execution; the record's time
+                    finished_at = record[1].timestamp()
+        elif outcome == "lost":
+            image.reason = "lost"
+            image.message = "neither a result nor a failure record was written"
+        if finished_at is not None and key in uploaded_at:
+            image.seconds = max(0.0, finished_at - uploaded_at[key])
+        image.engine_processing_seconds, image.engine_turnaround_seconds = _engine_times(running, api_key, image.task_id)
+        image.input_path = output / INPUTS_DIR / item.name
+        images.append(image)
+    return images
+
+
+def _write_inputs(inputs: Sequence[InputFile], folder: Path, images: list[ImageOutcome]) -> None:
+    """Keep a copy of what was uploaded (the generated samples exist nowhere else)."""
+    for item in inputs:
+        path = folder / item.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(item.body)
+
+
+def type_label(image: ImageOutcome) -> str:
+    return f"{image.effective_type}" + ("" if image.enhancement_type is not None else " (default)")
+
+
+def _gallery(run: LocalRun, inputs: Sequence[InputFile]) -> tuple[Path, Path]:
+    from .gallery import GalleryEntry, write_gallery
+
+    bodies = {i.name: i.body for i in inputs}
+    entries = [
+        GalleryEntry(
+            name=image.name,
+            type_label=type_label(image),
+            outcome=image.outcome,
+            seconds=image.seconds,
+            before=bodies[image.name],
+            after=image.result_path,
+            reason=(f"{image.reason}: {image.message}" if image.message else image.reason),
+            description=image.description,
+        )
+        for image in run.images
+    ]
+    where = "the self-hosted engine" if run.engine_started else run.api_base_url
+    subtitle = (
+        f"{len(run.images)} uploads through the real state machine (moto) and {where}: "
+        f"{run.count('result')} results, {run.count('failure')} failure records, {len(run.lost)} lost; "
+        f"{run.wall_seconds:.0f} s in all."
+    )
+    return write_gallery(entries, run.output, title="Photo correction: before and after", subtitle=subtitle)
+
+
+def write_summary(run: LocalRun) -> Path:
+    path = run.output / SUMMARY_JSON
+    data = {
+        "api_base_url": run.api_base_url,
+        "engine_started": run.engine_started,
+        "parameters": run.parameters,
+        "wall_seconds": run.wall_seconds,
+        "counts": {k: run.count(k) for k in ("result", "failure", "lost", "both")},
+        "lost": run.lost,
+        "types": {str(k): v for k, v in ENHANCEMENT_TYPE_MEANINGS.items()},
+        "images": [i.to_dict() for i in run.images],
+    }
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    return path

@@ -1,0 +1,199 @@
+"""Decoding every format the contract lists, refusing the rest, and encoding results."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from correction_core import contract
+from correction_engine import codec
+
+
+def _pixels(width=40, height=30):
+    y, x = np.mgrid[0:height, 0:width]
+    return np.stack([x * 6, y * 8, np.full_like(x, 100)], axis=-1).astype(np.uint8)
+
+
+def _encode(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+LOSSLESS = [
+    ("png", "PNG", {}),
+    ("bmp", "BMP", {}),
+    ("tiff", "TIFF", {}),
+    ("tiff-lzw", "TIFF", {"compression": "tiff_lzw"}),
+    ("tiff-deflate", "TIFF", {"compression": "tiff_adobe_deflate"}),
+    ("tiff-packbits", "TIFF", {"compression": "packbits"}),
+    ("webp-lossless", "WEBP", {"lossless": True}),
+    ("sgi-rgb", "SGI", {}),
+]
+
+
+@pytest.mark.parametrize("name,fmt,options", LOSSLESS, ids=[c[0] for c in LOSSLESS])
+def test_lossless_formats_decode_exactly(name, fmt, options):
+    pixels = _pixels()
+    decoded = codec.decode_image(_encode(Image.fromarray(pixels), fmt, **options))
+    assert decoded.dtype == np.uint8 and decoded.shape == (30, 40, 3)
+    np.testing.assert_array_equal(decoded, pixels)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "WEBP"])
+def test_lossy_formats_decode_close(fmt):
+    pixels = _pixels()
+    decoded = codec.decode_image(_encode(Image.fromarray(pixels), fmt, quality=95))
+    assert decoded.shape == (30, 40, 3)
+    assert np.abs(decoded.astype(int) - pixels).mean() < 4
+
+
+def test_lzw_tiff_is_really_lzw():
+    data = _encode(Image.fromarray(_pixels()), "TIFF", compression="tiff_lzw")
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.info["compression"] == "tiff_lzw"
+    assert codec.sniff_format(data) == "tiff"
+
+
+def test_format_is_sniffed_from_bytes_not_names():
+    assert codec.sniff_format(_encode(Image.fromarray(_pixels()), "JPEG")) == "jpeg"
+    assert codec.sniff_format(_encode(Image.fromarray(_pixels()), "PNG")) == "png"
+    assert codec.sniff_format(_encode(Image.fromarray(_pixels()), "BMP")) == "bmp"
+    assert codec.sniff_format(_encode(Image.fromarray(_pixels()), "WEBP")) == "webp"
+    assert codec.sniff_format(_encode(Image.fromarray(_pixels()), "SGI")) == "sgi"
+    assert codec.sniff_format(b"GIF89a....") is None
+
+
+def test_first_page_of_multipage_tiff():
+    first = Image.fromarray(np.full((10, 12, 3), 200, np.uint8))
+    second = Image.fromarray(np.full((20, 22, 3), 10, np.uint8))
+    buffer = io.BytesIO()
+    first.save(buffer, format="TIFF", save_all=True, append_images=[second])
+    decoded = codec.decode_image(buffer.getvalue())
+    assert decoded.shape == (10, 12, 3) and decoded[0, 0, 0] == 200
+
+
+def test_exif_orientation_is_applied():
+    pixels = np.zeros((10, 20, 3), np.uint8)
+    pixels[:, :10] = (255, 0, 0)  # left half red
+    pixels[:, 10:] = (0, 0, 255)  # right half blue
+    image = Image.fromarray(pixels)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated: display needs 90 degrees clockwise
+    data = _encode(image, "JPEG", quality=95, exif=exif.tobytes())
+    decoded = codec.decode_image(data)
+    assert decoded.shape == (20, 10, 3)
+    assert decoded[2, 5, 0] > 200 and decoded[2, 5, 2] < 60  # the red half is now on top
+    assert decoded[17, 5, 2] > 200 and decoded[17, 5, 0] < 60
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "CMYK", "1", "LA", "RGBA"])
+def test_other_modes_become_rgb(mode):
+    image = Image.fromarray(_pixels()).convert(mode)
+    fmt = "TIFF" if mode == "CMYK" else "PNG"
+    decoded = codec.decode_image(_encode(image, fmt))
+    assert decoded.dtype == np.uint8 and decoded.shape == (30, 40, 3)
+
+
+def test_transparency_becomes_white():
+    rgba = np.zeros((8, 8, 4), np.uint8)  # fully transparent black
+    decoded = codec.decode_image(_encode(Image.fromarray(rgba), "PNG"))
+    assert (decoded == 255).all()
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped():
+    grey = np.full((6, 7), 65535, np.uint16)
+    grey[0, 0] = 0
+    image = Image.fromarray(grey)
+    assert image.mode.startswith("I;16")
+    decoded = codec.decode_image(_encode(image, "PNG"))
+    assert decoded[1, 1].tolist() == [255, 255, 255] and decoded[0, 0].tolist() == [0, 0, 0]
+
+
+REJECTED = {
+    "gif": lambda: _encode(Image.fromarray(_pixels()).convert("P"), "GIF"),
+    "pdf": lambda: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n",
+    "heic": lambda: b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64,
+    "avif": lambda: b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1" + b"\x00" * 64,
+    "text": lambda: b"hello, I am not an image",
+    "unix-compress-lzw": lambda: b"\x1f\x9d\x90" + b"\x00" * 32,
+    "empty": lambda: b"",
+}
+
+
+@pytest.mark.parametrize("name", sorted(REJECTED))
+def test_unsupported_formats_are_invalid_images(name):
+    with pytest.raises(codec.InvalidImageError) as info:
+        codec.decode_image(REJECTED[name]())
+    assert info.value.state == contract.STATE_INVALID_IMAGE
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF", "BMP"])
+def test_truncated_files_are_invalid_images(fmt):
+    data = _encode(Image.fromarray(_pixels(200, 150)), fmt)
+    with pytest.raises(codec.InvalidImageError) as info:
+        codec.decode_image(data[: len(data) // 2])
+    assert info.value.state == contract.STATE_INVALID_IMAGE
+
+
+def test_corrupt_header_is_invalid_image():
+    data = bytearray(_encode(Image.fromarray(_pixels()), "PNG"))
+    data[16:24] = b"\xff" * 8  # IHDR width/height garbage
+    with pytest.raises(codec.CodecError) as info:
+        codec.decode_image(bytes(data))
+    assert info.value.state == contract.STATE_INVALID_IMAGE
+
+
+def test_resolution_limit():
+    ok = _encode(Image.new("RGB", (contract.MAX_DIMENSION, 2)), "PNG")
+    assert codec.decode_image(ok).shape == (2, contract.MAX_DIMENSION, 3)
+    too_wide = _encode(Image.new("RGB", (contract.MAX_DIMENSION + 1, 2)), "PNG")
+    with pytest.raises(codec.ImageTooLargeError) as info:
+        codec.decode_image(too_wide)
+    assert info.value.state == contract.STATE_INVALID_IMAGE
+    too_tall = _encode(Image.new("L", (2, contract.MAX_DIMENSION + 1)), "PNG")
+    with pytest.raises(codec.ImageTooLargeError):
+        codec.decode_image(too_tall)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_decompression_bomb_guard_warning_threshold_is_an_error(monkeypatch):
+    data = _encode(Image.new("RGB", (40, 30)), "PNG")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 1200 px: Pillow would only warn
+    with pytest.raises(codec.ImageTooLargeError):
+        codec.decode_image(data)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # over 2x: Pillow raises itself
+    with pytest.raises(codec.ImageTooLargeError):
+        codec.decode_image(data)
+
+
+def test_encode_rgb_as_jpeg_and_rgba_as_png():
+    rgb = codec.encode_image(_pixels())
+    assert rgb.content_type == "image/jpeg" and rgb.data.startswith(b"\xff\xd8\xff")
+    with Image.open(io.BytesIO(rgb.data)) as img:
+        assert img.size == (40, 30)
+    rgba = codec.encode_image(np.dstack([_pixels(), np.full((30, 40), 128, np.uint8)]))
+    assert rgba.content_type == "image/png" and rgba.data.startswith(b"\x89PNG")
+    with Image.open(io.BytesIO(rgba.data)) as img:
+        assert img.mode == "RGBA"
+    grey = codec.encode_image(np.zeros((5, 6), np.uint8))
+    assert grey.content_type == "image/jpeg"
+
+
+def test_encode_rejects_what_is_not_an_image():
+    with pytest.raises(TypeError):
+        codec.encode_image(np.zeros((5, 5, 3), np.float32))
+    with pytest.raises(TypeError):
+        codec.encode_image(np.zeros((5, 5, 2), np.uint8))
+    with pytest.raises(ValueError):
+        codec.encode_image(np.zeros((5, 5, 4), np.uint8), fmt="jpeg")
+
+
+def test_jpeg_round_trip_quality():
+    y, x = np.mgrid[0:150, 0:200]
+    pixels = np.stack([x, y, np.full_like(x, 100)], axis=-1).astype(np.uint8)
+    decoded = codec.decode_image(codec.encode_image(pixels).data)
+    assert np.abs(decoded.astype(int) - pixels).mean() < 2.5
