@@ -148,7 +148,7 @@ class CorrectionClient:
         transport: httpx.BaseTransport | None = None,
         ssl_context: ssl.SSLContext | None = None,
         ca_bundle: str | PathLike[str] | None = None,
-        before_request: Callable[[], None] | None = None,
+        before_request: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         user_agent: str = "photo-correction-pipeline",
@@ -313,7 +313,7 @@ class CorrectionClient:
     ) -> tuple[Mapping[str, Any], str] | TaskStatus:
         key = self._key.get()
         if self._before_request is not None:
-            self._before_request()  # may raise RateLimited: the shared budget is spent
+            self._before_request(method)  # may raise RateLimited: the shared budget is spent
         try:
             response = self._http.request(
                 method, self.base_url + path, files=files, headers={contract.API_KEY_HEADER: key}

@@ -14,6 +14,7 @@ import boto3
 import httpx
 
 from .client import CorrectionClient, RetryPolicy
+from .rate_budget import RateBudget
 from .redaction import register_secret
 from .settings import Settings, get_settings
 
@@ -53,6 +54,23 @@ class Services:
         return boto3.client("stepfunctions")
 
     @cached_property
+    def rate_budget(self) -> RateBudget | None:
+        settings = self.settings
+        if not settings.rate_budget_table or settings.api_qps <= 0:
+            return None
+        table = boto3.resource("dynamodb").Table(settings.rate_budget_table)
+        return RateBudget(table=table, qps=settings.api_qps)
+
+    def _take_budget_token(self, method: str) -> None:
+        budget = self.rate_budget
+        if budget is None:
+            return
+        if self.settings.budget_wait_seconds > 0:
+            budget.acquire_waiting(method, give_up_after=self.settings.budget_wait_seconds)
+        else:
+            budget.acquire(method)
+
+    @cached_property
     def api(self) -> CorrectionClient:
         key = self.api_key or _api_key_from_secrets_manager(self.settings.api_key_secret_id)
         return CorrectionClient(
@@ -66,6 +84,7 @@ class Services:
             ),
             retry=LAMBDA_RETRY,
             transport=self.transport,
+            before_request=self._take_budget_token,
         )
 
 

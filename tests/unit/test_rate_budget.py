@@ -1,0 +1,75 @@
+"""The shared request budget: per-second windows, polls before creates (moto DynamoDB, fake clock)."""
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from correction_core.errors import RateLimited
+from correction_core.rate_budget import RateBudget
+
+
+class Clock:
+    def __init__(self, now: float = 1_000.25) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def table():
+    with mock_aws():
+        resource = boto3.resource("dynamodb", region_name="us-east-1")
+        yield resource.create_table(
+            TableName="budget",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+
+def test_at_most_qps_requests_per_window(table):
+    clock = Clock()
+    budget = RateBudget(table, qps=2, clock=clock)
+    budget.acquire("GET")
+    budget.acquire("POST")
+    with pytest.raises(RateLimited) as refused:
+        budget.acquire("GET")
+    assert refused.value.retry_after == pytest.approx(0.75)
+    clock.now += 1.0
+    budget.acquire("GET")  # a new second, a new window
+
+
+def test_creates_yield_when_polls_alone_filled_the_previous_second(table):
+    clock = Clock()
+    budget = RateBudget(table, qps=2, clock=clock)
+    budget.acquire("GET")
+    budget.acquire("GET")
+    clock.now += 1.0
+    with pytest.raises(RateLimited, match="polls of running tasks"):
+        budget.acquire("POST")
+    budget.acquire("GET")  # polls still get their tokens
+    clock.now += 1.0  # the previous window had a spare token: creates may resume
+    budget.acquire("POST")
+
+
+def test_creates_that_filled_a_window_do_not_block_the_next_create(table):
+    clock = Clock()
+    budget = RateBudget(table, qps=2, clock=clock)
+    budget.acquire("POST")
+    budget.acquire("POST")
+    clock.now += 1.0
+    budget.acquire("POST")
+
+
+def test_waiting_acquire_crosses_windows_then_gives_up(table):
+    clock = Clock()
+    budget = RateBudget(table, qps=1, clock=clock)
+    budget.acquire("POST")
+    budget.acquire_waiting("POST", give_up_after=2.0, sleep=clock.sleep)
+    assert clock.now == pytest.approx(1001.0)
+    with pytest.raises(RateLimited):
+        budget.acquire_waiting("POST", give_up_after=0.5, sleep=clock.sleep)
