@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    # Bound to the real stdout now: during a run, stdout is redirected into pipeline.log.
+    return Console(file=sys.stdout, highlight=False)
 
 
 def _inputs(args: argparse.Namespace, console) -> list:
@@ -140,6 +141,8 @@ def command_run(args: argparse.Namespace) -> int:
         TimeElapsedColumn(),
         console=console,
         transient=False,
+        redirect_stdout=False,
+        redirect_stderr=False,
     )
     labels = {
         "uploading": "uploading to the source bucket",

@@ -1,7 +1,8 @@
 """Before/after gallery of a local run: an HTML page and a PNG contact sheet.
 
 The page is self-contained: thumbnails are files in ``gallery/`` next to it, referenced by
-relative paths, and the styling is inline, so it opens from disk with no network. Cut-outs
+relative paths (as are links to the failure records), and the styling is inline, so it opens
+from disk with no network. Cut-outs
 (transparent PNGs) are shown over a checkerboard so their transparency is visible.
 """
 
@@ -33,6 +34,7 @@ class GalleryEntry:
     after: Path | None  # the downloaded result
     reason: str = ""
     description: str = ""
+    record: str | None = None  # the failure record, relative to the gallery page
 
 
 def _slug(name: str) -> str:
@@ -86,72 +88,90 @@ def _save_thumb(image: Image.Image, folder: Path, stem: str) -> str:
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;background:#f4f5f7;color:#1d2430}
-h1{font-size:22px;margin:0 0 4px} p.sub{margin:0 0 20px;color:#555}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(620px,1fr));gap:16px}
-.card{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.12);padding:12px}
-.card.failure{border-left:5px solid #c0392b} .card.result{border-left:5px solid #27ae60}
-.card.lost,.card.both{border-left:5px solid #8e44ad}
-.pair{display:flex;gap:10px;align-items:flex-start}
-figure{margin:0;flex:1;text-align:center} figcaption{font-size:12px;color:#666;margin-top:4px}
-figure img{max-width:100%;max-height:300px;border:1px solid #ddd}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:20px;background:#f4f5f7;color:#1d2430}
+h1{font-size:22px;margin:0 0 4px} p.sub{margin:0 0 14px;color:#555}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(430px,1fr));gap:14px}
+.card{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.12);padding:10px 12px}
+.card.result{border-left:5px solid #27ae60} .card.lost,.card.both{border-left:5px solid #8e44ad}
+.pair{display:flex;gap:10px;align-items:flex-end}
+figure{margin:0;flex:1;text-align:center} figcaption{font-size:12px;color:#666;margin-top:2px}
+figure img{max-width:100%;max-height:200px;border:1px solid #ddd;vertical-align:bottom}
 .checker{background-color:#fff;background-image:linear-gradient(45deg,#ccc 25%,transparent 25%),
 linear-gradient(-45deg,#ccc 25%,transparent 25%),linear-gradient(45deg,transparent 75%,#ccc 75%),
 linear-gradient(-45deg,transparent 75%,#ccc 75%);background-size:16px 16px;
 background-position:0 0,0 8px,8px -8px,-8px 0}
-.placeholder{display:flex;align-items:center;justify-content:center;min-height:160px;border:1px dashed #bbb;
+.placeholder{display:flex;align-items:center;justify-content:center;min-height:120px;border:1px dashed #bbb;
 color:#888;font-size:13px;padding:8px}
 .reason{background:#fdecea;color:#7b241c;font-size:13px;padding:10px;border-radius:4px;text-align:left;
 white-space:pre-wrap;word-break:break-word}
-.meta{font-size:13px;margin-bottom:8px} .meta b{font-size:14px}
+.failures{background:#fff;border-left:5px solid #c0392b;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.12);
+padding:8px 12px;margin-bottom:14px;font-size:13px}
+.failures h2{font-size:15px;margin:2px 0 6px} .failures li{margin:3px 0} .failures code{color:#7b241c}
+.meta{font-size:13px;margin-bottom:6px} .meta b{font-size:14px}
 .tag{display:inline-block;padding:1px 7px;border-radius:10px;font-size:12px;color:#fff;margin-left:6px}
 .tag.result{background:#27ae60} .tag.failure{background:#c0392b} .tag.lost,.tag.both{background:#8e44ad}
 """
 
 
 def write_gallery(entries: Sequence[GalleryEntry], output: Path, *, title: str, subtitle: str = "") -> tuple[Path, Path]:
-    """Write ``gallery.html`` (+ ``gallery/`` thumbnails) and ``contact-sheet.png`` under ``output``."""
+    """Write ``gallery.html`` (+ ``gallery/`` thumbnails) and ``contact-sheet.png`` under ``output``.
+
+    Failure records are listed first, compactly (there is no "after" to show), so a screenful
+    shows both what failed and why and the before/after pairs.
+    """
     output = Path(output)
     thumbs = output / GALLERY_DIR
     thumbs.mkdir(parents=True, exist_ok=True)
     cards: list[str] = []
+    failures: list[str] = []
     sheet_rows: list[tuple[GalleryEntry, Image.Image | None, Image.Image | None]] = []
     for index, entry in enumerate(entries):
         stem = f"{index:02d}-{_slug(entry.name)}"
         before = _open(entry.before)
         after = _open(entry.after) if entry.after is not None and entry.after.exists() else None
+        sheet_rows.append((entry, before, after))
+        seconds = f"{entry.seconds:.1f} s" if entry.seconds is not None else "–"
+        name = html.escape(entry.name)
+        if entry.outcome == "failure":
+            link = (
+                f' — <a href="{html.escape(entry.record)}">failure record</a>' if entry.record else ""
+            )
+            failures.append(
+                f"<li><b>{name}</b> (type {html.escape(entry.type_label)}, {seconds}): "
+                f"<code>{html.escape(entry.reason or 'no reason given')}</code>{link}</li>"
+            )
+            continue
         before_t = _thumbnail(before, THUMB_SIDE) if before is not None else None
         after_t = _thumbnail(after, THUMB_SIDE) if after is not None else None
         before_html = (
-            f'<img src="{GALLERY_DIR}/{_save_thumb(before_t, thumbs, stem + "-before")}" alt="before: {html.escape(entry.name)}">'
+            f'<img src="{GALLERY_DIR}/{_save_thumb(before_t, thumbs, stem + "-before")}" alt="before: {name}">'
             if before_t is not None
             else '<div class="placeholder">not a decodable image</div>'
         )
         if after_t is not None:
-            checker = " checker" if after_t.mode == "RGBA" else ""
-            after_html = (
-                f'<img class="{checker.strip()}" src="{GALLERY_DIR}/{_save_thumb(after_t, thumbs, stem + "-after")}" '
-                f'alt="after: {html.escape(entry.name)}">'
-            )
-            if not checker:
-                after_html = after_html.replace(' class=""', "")
+            checker = ' class="checker"' if after_t.mode == "RGBA" else ""
+            after_html = f'<img{checker} src="{GALLERY_DIR}/{_save_thumb(after_t, thumbs, stem + "-after")}" alt="after: {name}">'
         else:
             after_html = f'<div class="reason">{html.escape(entry.reason or "no result")}</div>'
-        seconds = f"{entry.seconds:.1f} s" if entry.seconds is not None else "–"
         cards.append(
-            f'<div class="card {entry.outcome}"><div class="meta"><b>{html.escape(entry.name)}</b>'
+            f'<div class="card {entry.outcome}"><div class="meta"><b>{name}</b>'
             f'<span class="tag {entry.outcome}">{html.escape(entry.outcome)}</span><br>'
             f"type {html.escape(entry.type_label)} · {seconds}"
             + (f" · {html.escape(entry.description)}" if entry.description else "")
             + f'</div><div class="pair"><figure>{before_html}<figcaption>before</figcaption></figure>'
             f"<figure>{after_html}<figcaption>after</figcaption></figure></div></div>"
         )
-        sheet_rows.append((entry, before, after))
+    failure_box = (
+        f'<div class="failures"><h2>{len(failures)} upload{"s" if len(failures) != 1 else ""} '
+        f'ended in a failure record</h2><ul>{"".join(failures)}</ul></div>'
+        if failures
+        else ""
+    )
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p class=\"sub\">{html.escape(subtitle)}</p>"
-        f'<div class="grid">{"".join(cards)}</div></body></html>\n'
+        f'{failure_box}<div class="grid">{"".join(cards)}</div></body></html>\n'
     )
     html_path = output / GALLERY_HTML
     html_path.write_text(page, encoding="utf-8")

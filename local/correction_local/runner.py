@@ -10,17 +10,16 @@ stop in Step Functions, and the engine's processing time for its task.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
-
-import json
 
 from correction_core.contract import ENHANCEMENT_TYPE_MEANINGS
 
@@ -85,7 +84,7 @@ class ImageOutcome:
     result_path: Path | None = None
     failure_path: Path | None = None
     input_path: Path | None = None
-    #: upload → execution stopped (or → failure record written, for rejections at submit)
+    #: upload → execution stopped (rejections at submit: → their failure record was seen)
     seconds: float | None = None
     execution_seconds: float | None = None  # Step Functions startDate → stopDate
     execution_status: str | None = None
@@ -93,6 +92,9 @@ class ImageOutcome:
     engine_turnaround_seconds: float | None = None  # task created → result ready (incl. queue)
     description: str = ""
     expect: str | None = None
+    #: Wall-clock moments (Unix seconds): uploaded, execution_started, execution_stopped and,
+    #: from the engine, task_created, task_started, task_completed.
+    timeline: dict[str, float] = field(default_factory=dict)
 
     @property
     def overhead_seconds(self) -> float | None:
@@ -187,8 +189,9 @@ def _engine(config: RunConfig, api_key: str) -> Iterator[Any]:
 def _logs_to(path: Path) -> Iterator[None]:
     """Send the handlers' structured logs (and any library warnings) to ``path``, not the terminal.
 
-    The Powertools Logger writes JSON lines to stdout, as in Lambda; here they would tear the
-    progress bar apart, so they go to ``pipeline.log`` in the output folder for the duration.
+    The Powertools Logger and Metrics write JSON lines to stdout, as in Lambda; here they would
+    tear the progress bar apart, so they go to ``pipeline.log`` in the output folder for the
+    duration (stdout included: callers that draw on the terminal must hold their own stream).
     """
     import logging
 
@@ -206,7 +209,9 @@ def _logs_to(path: Path) -> Iterator[None]:
         logging.getLogger().addHandler(root_handler)
         logging.captureWarnings(True)  # e.g. Powertools' warnings go to the log, not over the bar
         try:
-            yield
+            # Powertools Metrics prints its EMF lines (as Lambda would, for CloudWatch to pick up).
+            with redirect_stdout(sink):
+                yield
         finally:
             logging.captureWarnings(False)
             logging.getLogger().removeHandler(root_handler)
@@ -227,7 +232,7 @@ def _preserved_environment() -> Iterator[None]:
 
 def prepare_output(output: Path) -> Path:
     """Create the output folder; clear what an earlier run of ours left in it (and only that)."""
-    output = Path(output).expanduser()
+    output = Path(output).expanduser().resolve()
     if output.exists() and not output.is_dir():
         raise RunnerError(f"{output} exists and is not a folder")
     output.mkdir(parents=True, exist_ok=True)
@@ -243,22 +248,6 @@ def prepare_output(output: Path) -> Path:
 
 
 # --- the run ----------------------------------------------------------------------------------
-
-
-def moto_config() -> dict[str, Any]:
-    """stack.MOTO_CONFIG, with Lambda on moto's regular backend.
-
-    With ``use_docker: False`` moto swaps in its "simple" Lambda backend, which answers every
-    invoke by echoing the payload and never reaches ``LambdaFunction._invoke_lambda``, the
-    method lambda_bridge replaces: no handler would run. The regular backend calls that method
-    (now the bridge), so no Docker is needed either way.
-    """
-    from .stack import MOTO_CONFIG
-
-    config = {name: dict(value) for name, value in MOTO_CONFIG.items()}
-    config.setdefault("lambda", {})["use_docker"] = True
-    return config
-
 
 
 def run_local(
@@ -277,7 +266,7 @@ def run_local(
     from correction_core.services import reset_services
 
     from . import lambda_bridge
-    from .stack import build_stack
+    from .stack import MOTO_CONFIG, build_stack
 
     if not inputs:
         raise RunnerError("nothing to upload")
@@ -295,7 +284,7 @@ def run_local(
         api_base_url = str(running) if running is not None else str(config.api_base_url).rstrip("/")
         params = stack_parameters(config, api_base_url)
         stack_ctx.enter_context(_preserved_environment())
-        stack_ctx.enter_context(mock_aws(config=moto_config()))
+        stack_ctx.enter_context(mock_aws(config=MOTO_CONFIG))
         stack_ctx.callback(reset_services)
         stack_ctx.callback(lambda_bridge.uninstall)
         local = build_stack(params, api_key=api_key)
@@ -312,8 +301,13 @@ def run_local(
                 uploaded_at[key] = time.time()  # resumed only after upload_all put the object
                 progress("uploading", len(uploaded_at), total)
 
+        first_seen: dict[str, float] = {}  # destination key → when this process first saw it
+
         def report_progress() -> None:
-            progress("processing", _objects_written(local), total)
+            now = time.time()
+            for key in _destination_keys(local):
+                first_seen.setdefault(key, now)
+            progress("processing", len(first_seen), total)
 
         progress("uploading", 0, total)
         if config.one_at_a_time:
@@ -325,12 +319,12 @@ def run_local(
             report.executions = _all_executions(local)
         else:
             report = run_uploads(local, uploads(inputs), timeout=config.timeout, on_progress=report_progress)
-        progress("processing", _objects_written(local), total)
+        report_progress()
 
         progress("downloading", 0, total)
         downloaded = download_bucket(local, output / DESTINATION_DIR)
         progress("downloading", total, total)
-        images = _measure(local, report, inputs, uploaded_at, running, api_key, output, downloaded)
+        images = _measure(local, report, inputs, uploaded_at, first_seen, running, api_key, output, downloaded)
         wall = time.monotonic() - started
         parameters = dict(local.parameters)
     run = LocalRun(
@@ -350,10 +344,13 @@ def run_local(
     return run
 
 
-def _objects_written(local: Any) -> int:
-    """Objects in the destination bucket: each upload ends as exactly one (result or record)."""
-    response = local.client("s3").list_objects_v2(Bucket=local.destination_bucket)
-    return int(response.get("KeyCount", 0))
+def _destination_keys(local: Any) -> list[str]:
+    """Keys in the destination bucket: each upload ends as exactly one (result or record)."""
+    s3 = local.client("s3")
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=local.destination_bucket):
+        keys.extend(item["Key"] for item in page.get("Contents", []))
+    return keys
 
 
 def _all_executions(local: Any) -> list[dict[str, Any]]:
@@ -384,21 +381,21 @@ def download_bucket(local: Any, folder: Path) -> dict[str, tuple[Path, datetime]
     return files
 
 
-def _engine_times(running: Any, api_key: str, task_id: str | None) -> tuple[float | None, float | None]:
-    """(processing, turnaround) seconds of a task, read from the running engine's task store.
+def _task_times(running: Any, api_key: str, task_id: str | None) -> dict[str, float]:
+    """The engine's own moments of a task (created, started, completed), from its task store.
 
-    The API's own timestamps are whole seconds, too coarse for a per-image overhead; the engine
-    in this process keeps them as floats. None for the vendor's API (not ours to look into).
+    The API's timestamps are whole seconds, too coarse for a per-image overhead; the engine
+    in this process keeps them as floats. Empty for the vendor's API (not ours to look into).
     """
     if running is None or not task_id:
-        return None, None
+        return {}
     from correction_engine.server.stats import key_fingerprint
 
     task = running.engine.store.get(task_id, key_fingerprint(api_key))
-    if task is None or task.completed_at is None:
-        return None, None
-    processing = task.completed_at - task.processed_at if task.processed_at is not None else None
-    return processing, task.completed_at - task.created_at
+    if task is None:
+        return {}
+    moments = {"task_created": task.created_at, "task_started": task.processed_at, "task_completed": task.completed_at}
+    return {k: float(v) for k, v in moments.items() if v is not None}
 
 
 def _measure(
@@ -406,6 +403,7 @@ def _measure(
     report: RunReport,
     inputs: Sequence[InputFile],
     uploaded_at: dict[str, float],
+    first_seen: dict[str, float],
     running: Any,
     api_key: str,
     output: Path,
@@ -458,14 +456,27 @@ def _measure(
             record = downloaded.get(failure["record_key"])
             if record is not None:
                 image.failure_path = record[0]
-                if finished_at is None:  # rejected at submit: no execution; the record's time
-                    finished_at = record[1].timestamp()
+            if finished_at is None:
+                # Rejected at submit: no execution. moto's LastModified is whole seconds, so
+                # the moment the runner first saw the record (polled every 0.2 s) stands in.
+                finished_at = first_seen.get(failure["record_key"])
         elif outcome == "lost":
             image.reason = "lost"
             image.message = "neither a result nor a failure record was written"
         if finished_at is not None and key in uploaded_at:
             image.seconds = max(0.0, finished_at - uploaded_at[key])
-        image.engine_processing_seconds, image.engine_turnaround_seconds = _engine_times(running, api_key, image.task_id)
+        timeline = image.timeline
+        if key in uploaded_at:
+            timeline["uploaded"] = uploaded_at[key]
+        if execution is not None and execution.get("startDate") is not None:
+            timeline["execution_started"] = execution["startDate"].timestamp()
+            if execution.get("stopDate") is not None:
+                timeline["execution_stopped"] = execution["stopDate"].timestamp()
+        timeline.update(_task_times(running, api_key, image.task_id))
+        if "task_completed" in timeline:
+            if "task_started" in timeline:
+                image.engine_processing_seconds = timeline["task_completed"] - timeline["task_started"]
+            image.engine_turnaround_seconds = timeline["task_completed"] - timeline["task_created"]
         image.input_path = output / INPUTS_DIR / item.name
         images.append(image)
     return images
@@ -497,6 +508,7 @@ def _gallery(run: LocalRun, inputs: Sequence[InputFile]) -> tuple[Path, Path]:
             after=image.result_path,
             reason=(f"{image.reason}: {image.message}" if image.message else image.reason),
             description=image.description,
+            record=image.failure_path.relative_to(run.output).as_posix() if image.failure_path else None,
         )
         for image in run.images
     ]

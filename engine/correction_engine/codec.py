@@ -1,0 +1,241 @@
+"""Bytes in, pixels out, and back: the engine's only door between files and arrays.
+
+Decoding sniffs the format from magic bytes (never from a name), keeps Pillow's
+decompression-bomb guard on, honours EXIF orientation and always yields RGB uint8 HxWx3.
+Encoding writes JPEG for RGB results and PNG for RGBA ones (background removal).
+
+Formats the contract lists and how each is read:
+
+========  =============================================================================
+jpg jpeg  JPEG (JFIF/Exif, baseline or progressive, greyscale, CMYK) via Pillow.
+jfif      Same file format as JPEG; sniffed by the ``FF D8 FF`` signature.
+png       PNG (any colour type; 16-bit greyscale is scaled, not clipped).
+bmp       Windows BMP (``BM`` signature).
+bitmap    Not a format of its own: "bitmap" is the long name of BMP, read as above.
+webp      WebP (lossy, lossless, alpha; first frame of an animation).
+tiff tif  TIFF and BigTIFF incl. LZW, Deflate, PackBits and JPEG compression (Pillow's
+          libtiff binding); first page of a multi-page file.
+lzw       Read as LZW-*compressed TIFF*, which is what image tools mean by it. A bare
+          Unix ``compress`` stream (``1F 9D``) holds no image header, so it is rejected.
+rgb       SGI image file (``.rgb``/``.sgi``, ``01 DA`` signature) via Pillow's SGI reader.
+raw       Camera raws built on TIFF (DNG and most vendor raws) are read by the TIFF reader
+          when their first image is one Pillow can decode; headerless raw pixel dumps carry
+          no size or layout and other raws need a raw developer, so they are rejected.
+========  =============================================================================
+
+Everything else (HEIC/AVIF, GIF, PDF, JPEG 2000, PSD, SVG, ...) and any corrupt or truncated
+file raises :class:`InvalidImageError`; over-size images raise :class:`ImageTooLargeError`.
+Both carry the contract's task state the server reports.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps
+
+from correction_core import contract
+
+JPEG_QUALITY = 92
+
+# Formats we sniff and the Pillow plugin that must read them (Image.open(formats=...)), so a
+# file claiming one format can never be parsed by another plugin.
+_PILLOW_FORMAT = {
+    "jpeg": "JPEG",
+    "png": "PNG",
+    "bmp": "BMP",
+    "webp": "WEBP",
+    "tiff": "TIFF",
+    "sgi": "SGI",
+}
+
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
+
+
+class CodecError(Exception):
+    """Base of the codec's errors; ``state`` is the contract task state to report."""
+
+    state: int = contract.STATE_INVALID_IMAGE
+
+
+class InvalidImageError(CodecError):
+    """Not an image we read: unsupported format, corrupt or truncated data (state -7)."""
+
+
+class UnsupportedFormatError(InvalidImageError):
+    """A recognisable file whose format the engine does not read (HEIC, GIF, PDF, ...)."""
+
+
+class ImageTooLargeError(CodecError):
+    """Over the contract's resolution limit, or over Pillow's decompression-bomb guard.
+
+    The contract has no state of its own for resolution; like the vendor's "invalid image"
+    wording covers format and limit problems, we report -7.
+    """
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    data: bytes
+    content_type: str
+    extension: str
+
+
+def sniff_format(data: bytes) -> str | None:
+    """Name of the format the magic bytes announce (``jpeg``, ``png``, ...), or None."""
+    head = bytes(data[:32])
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"BM"):
+        return "bmp"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if head.startswith(b"\x01\xda") and len(head) >= 3 and head[2] in (0, 1):
+        return "sgi"
+    return None
+
+
+def _describe_unsupported(data: bytes) -> str:
+    head = bytes(data[:32])
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if head.startswith(b"%PDF"):
+        return "PDF"
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return "HEIF/HEIC/AVIF"
+    if head.startswith(b"\x00\x00\x00\x0cjP  ") or head.startswith(b"\xff\x4f\xff\x51"):
+        return "JPEG 2000"
+    if head.startswith(b"8BPS"):
+        return "PSD"
+    if head.startswith(b"\x1f\x9d"):
+        return "Unix compress (.Z) stream"
+    if head.lstrip().startswith((b"<?xml", b"<svg")):
+        return "SVG/XML"
+    if head.startswith(b"\x00\x00\x01\x00"):
+        return "ICO"
+    return "unrecognised"
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Decode an encoded image to RGB uint8 HxWx3, upright per its EXIF orientation.
+
+    Raises :class:`InvalidImageError` (unsupported, corrupt, truncated) or
+    :class:`ImageTooLargeError` (over ``contract.MAX_DIMENSION`` on a side, or over
+    ``Image.MAX_IMAGE_PIXELS``).
+    """
+    if not data:
+        raise InvalidImageError("empty file")
+    kind = sniff_format(data)
+    if kind is None:
+        raise UnsupportedFormatError(f"unsupported image format ({_describe_unsupported(data)})")
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        # Someone switched Pillow to accept truncated files process-wide; we must not.
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False in the engine")
+    try:
+        with Image.open(io.BytesIO(data), formats=[_PILLOW_FORMAT[kind]]) as img:
+            _check_size(img.size)
+            img.load()
+            upright = ImageOps.exif_transpose(img)
+            return _to_rgb_array(upright)
+    except CodecError:
+        raise
+    except Image.DecompressionBombError as exc:  # > 2x MAX_IMAGE_PIXELS, raised by Pillow itself
+        raise ImageTooLargeError(f"image too large: {exc}") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:
+        # Pillow signals corrupt or truncated data with OSError, SyntaxError, ValueError,
+        # EOFError, struct.error, IndexError... depending on the plugin: all mean "not readable".
+        raise InvalidImageError(f"corrupt or truncated {kind} file: {exc}") from exc
+
+
+def _check_size(size: tuple[int, int]) -> None:
+    width, height = size
+    # The bomb guard, treating the *warning* threshold as an error. Done here rather than with
+    # a warnings filter because warnings filters are process-global and not thread-safe.
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and width * height > limit:
+        raise ImageTooLargeError(
+            f"image has {width * height} pixels, over the decompression-bomb limit of {limit}"
+        )
+    if width > contract.MAX_DIMENSION or height > contract.MAX_DIMENSION:
+        raise ImageTooLargeError(
+            f"resolution {width}x{height} exceeds {contract.MAX_DIMENSION}x{contract.MAX_DIMENSION}"
+        )
+    if width <= 0 or height <= 0:
+        raise InvalidImageError(f"image has no pixels ({width}x{height})")
+
+
+def _to_rgb_array(img: Image.Image) -> np.ndarray:
+    mode = img.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return _high_depth_to_rgb(img)
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info):
+        # Transparent pixels become white: the operations expect paper, not black holes.
+        rgba = img.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        canvas.alpha_composite(rgba)
+        img = canvas.convert("RGB")
+    elif mode != "RGB":
+        img = img.convert("RGB")
+    array = np.asarray(img, dtype=np.uint8)
+    if array.ndim != 3 or array.shape[2] != 3:  # pragma: no cover - Pillow guarantees RGB here
+        raise InvalidImageError(f"decoded to unexpected shape {array.shape}")
+    return np.ascontiguousarray(array)
+
+
+def _high_depth_to_rgb(img: Image.Image) -> np.ndarray:
+    values = np.asarray(img, dtype=np.float32)
+    if img.mode.startswith("I;16"):
+        scaled = values / 257.0
+    else:
+        finite = values[np.isfinite(values)]
+        low = float(finite.min()) if finite.size else 0.0
+        high = float(finite.max()) if finite.size else 0.0
+        if low >= 0.0 and high <= 255.0:
+            scaled = values
+        elif high > low:
+            scaled = (values - low) * (255.0 / (high - low))
+        else:
+            scaled = np.zeros_like(values)
+    grey = np.clip(np.nan_to_num(scaled), 0, 255).round().astype(np.uint8)
+    return np.ascontiguousarray(np.stack([grey, grey, grey], axis=-1))
+
+
+def encode_image(pixels: np.ndarray, *, fmt: str | None = None, jpeg_quality: int = JPEG_QUALITY) -> EncodedImage:
+    """Encode an operation's result: JPEG for RGB/grey, PNG for RGBA (or when ``fmt='png'``)."""
+    if not isinstance(pixels, np.ndarray):
+        raise TypeError(f"expected a numpy array, got {type(pixels).__name__}")
+    if pixels.dtype != np.uint8:
+        raise TypeError(f"expected uint8 pixels, got {pixels.dtype}")
+    if pixels.ndim == 2:
+        image = Image.fromarray(pixels)
+    elif pixels.ndim == 3 and pixels.shape[2] in (3, 4):
+        image = Image.fromarray(np.ascontiguousarray(pixels))
+    else:
+        raise TypeError(f"expected HxW, HxWx3 or HxWx4 pixels, got shape {pixels.shape}")
+    if pixels.shape[0] == 0 or pixels.shape[1] == 0:
+        raise ValueError("cannot encode an empty image")
+    if fmt is None:
+        fmt = "png" if image.mode == "RGBA" else "jpeg"
+    fmt = fmt.lower()
+    buffer = io.BytesIO()
+    if fmt in ("jpeg", "jpg"):
+        if image.mode == "RGBA":
+            raise ValueError("JPEG cannot carry transparency; encode RGBA results as PNG")
+        image.save(buffer, format="JPEG", quality=jpeg_quality)
+        return EncodedImage(buffer.getvalue(), "image/jpeg", "jpg")
+    if fmt == "png":
+        image.save(buffer, format="PNG", compress_level=6)
+        return EncodedImage(buffer.getvalue(), "image/png", "png")
+    if fmt == "webp":
+        image.save(buffer, format="WEBP", quality=jpeg_quality)
+        return EncodedImage(buffer.getvalue(), "image/webp", "webp")
+    raise ValueError(f"unsupported output format {fmt!r}")
+

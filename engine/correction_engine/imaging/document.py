@@ -1,0 +1,81 @@
+"""The document operations of the correction API: enhancement types 0, 1 and 2.
+
+Type 0 finds the page, rectifies it to its true aspect ratio and turns it upright; type 1 makes
+the text legible under uneven light; type 2 is type 0 then type 1.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .geometry import output_size, warp_quad
+from .orientation import Orientation, estimate_orientation
+from .page_detection import PageQuad, find_page_quad
+from .text_enhance import enhance_text
+
+__all__ = ["crop_and_orient", "enhance_text", "crop_orient_enhance", "locate_page"]
+
+# Detection and orientation work on copies this size: the page's outline and its text lines are
+# both clear at this scale, and a 12 MP photo costs no more than a small one.
+ANALYSIS_SIDE = 1600
+ORIENTATION_SIDE = 1100
+
+
+def _downscale(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
+    """Area-average down to about ``long_side``: halvings first, because OpenCV's area resize
+    has a fast path for a factor of two and is several times slower for other factors."""
+    h, w = image.shape[:2]
+    small = image
+    while max(small.shape[:2]) >= 2 * long_side:
+        small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    if max(small.shape[:2]) > long_side:
+        s = long_side / max(small.shape[:2])
+        size = (max(1, round(small.shape[1] * s)), max(1, round(small.shape[0] * s)))
+        small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
+    return small, small.shape[1] / w
+
+
+def locate_page(image: np.ndarray) -> tuple[np.ndarray, PageQuad | None, Orientation]:
+    """The page's corners in ``image`` (TL, TR, BR, BL as seen; the whole frame when no page
+    outline is found), the detection, and the text orientation of the rectified page."""
+    h, w = image.shape[:2]
+    mid, scale = _downscale(image, ANALYSIS_SIDE)
+    found = find_page_quad(mid, refine_side=ANALYSIS_SIDE)
+    if found is None:
+        quad_mid = np.array([[0, 0], [mid.shape[1], 0], [mid.shape[1], mid.shape[0]], [0, mid.shape[0]]], float)
+    else:
+        quad_mid = found.quad
+    out_w, out_h = output_size(quad_mid, mid.shape[:2])
+    s = min(1.0, ORIENTATION_SIDE / max(out_w, out_h))
+    flat = warp_quad(mid, quad_mid, (max(1, round(out_w * s)), max(1, round(out_h * s))))
+    orientation = estimate_orientation(cv2.cvtColor(flat, cv2.COLOR_RGB2GRAY))
+    if found is None:
+        quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
+    else:
+        quad = quad_mid / scale
+    return quad, found, orientation
+
+
+def crop_and_orient(image: np.ndarray) -> np.ndarray:
+    """Type 0: the page cut out, rectified to a flat rectangle of its true aspect ratio, upright.
+
+    When no page outline is found (a flat scan, a page filling the frame) the whole frame is kept
+    and only turned upright.
+    """
+    quad, found, orientation = locate_page(image)
+    turns = orientation.rotation // 90
+    if found is None:
+        # Nothing to rectify: a quarter turn is a copy, not a resampling.
+        return np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image.copy()
+    out_w, out_h = output_size(quad, image.shape[:2])
+    # Fold the turn into the one full-resolution warp: start the corner list at the corner that
+    # is the text's top-left, and swap the output's sides for a quarter turn.
+    upright = np.roll(quad, -turns, axis=0)
+    size = (out_h, out_w) if turns % 2 else (out_w, out_h)
+    return warp_quad(image, upright, size)
+
+
+def crop_orient_enhance(image: np.ndarray) -> np.ndarray:
+    """Type 2: type 0, then type 1 on the rectified page."""
+    return enhance_text(crop_and_orient(image))

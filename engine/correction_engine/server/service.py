@@ -1,0 +1,161 @@
+"""The engine behind the HTTP routes: keys, limiter, faults, tasks, workers, result URLs.
+
+``app.py`` translates HTTP to calls on :class:`EngineService` and back; the service knows no
+HTTP. A test that runs the server in-process reaches it as ``app.state.engine`` (or through
+``run_in_thread``'s handle) to read counters and flip fault knobs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+from typing import Any
+
+from correction_core import contract
+
+from .faults import FaultInjector
+from .ratelimit import TokenBucketLimiter
+from .settings import EngineSettings
+from .signing import ResultUrlSigner
+from .stats import EngineStats, key_fingerprint
+from .tasks import Task, TaskStore
+from .workers import TaskProcessor
+
+log = logging.getLogger("correction_engine.server")
+
+
+class EngineService:
+    def __init__(self, settings: EngineSettings):
+        settings.validate()
+        self.settings = settings
+        self.stats = EngineStats()
+        self.faults = FaultInjector(settings.faults)
+        self.limiter = TokenBucketLimiter(
+            rate=lambda: settings.rate_limit_qps,
+            burst=lambda: settings.rate_limit_burst,
+            clock=lambda: settings.monotonic(),
+        )
+        self.signer = ResultUrlSigner(settings.signing_key, clock=lambda: settings.clock())
+        self.store = TaskStore(
+            clock=lambda: settings.clock(),
+            ttl_seconds=lambda: settings.task_ttl_seconds,
+            processing_limit_seconds=lambda: settings.max_processing_seconds,
+        )
+        self.processor = TaskProcessor(settings, self.store)
+        self._closed = False
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.processor.close()
+
+    # --- authentication ----------------------------------------------------------------------
+
+    def authenticate(self, presented: str | None) -> str | None:
+        """The key's fingerprint if it is one of ours, else None. Constant time per key."""
+        if not presented:
+            return None
+        candidate = presented.encode()
+        matched = None
+        for key in self.settings.api_keys:  # no early exit: time does not tell which key matched
+            if hmac.compare_digest(candidate, key.encode()):
+                matched = key
+        return key_fingerprint(matched) if matched is not None else None
+
+    # --- tasks ---------------------------------------------------------------------------------
+
+    def create_task(
+        self,
+        owner: str,
+        *,
+        enhancement_type: int,
+        return_type: int,
+        image_bytes: bytes | None,
+        image_url: str | None,
+    ) -> Task:
+        if image_bytes is not None:
+            digest = "sha256:" + hashlib.sha256(image_bytes).hexdigest()
+        else:
+            digest = "url:" + hashlib.sha256(_url_identity(image_url or "").encode()).hexdigest()
+        now = self.settings.clock()
+        task = Task(
+            task_id=self.store.new_task_id(),
+            owner=owner,
+            enhancement_type=enhancement_type,
+            return_type=return_type,
+            created_at=now,
+            source_bytes=image_bytes,
+            source_url=image_url,
+            source_digest=digest,
+            faults=self.faults.task_faults(),
+        )
+        self.store.add(task)
+        self.stats.task_created(owner, digest)
+        if task.faults.never_finish:
+            # Looks like work in progress forever (until it expires); never reaches a worker.
+            self.store.start(task)
+            self.store.set_progress(task, 50)
+            task.source_bytes = None
+        else:
+            self.processor.submit(task)
+        return task
+
+    def task_data(self, task: Task, base_url: str) -> dict[str, Any]:
+        """The response's ``data`` object for a task, per the contract."""
+        self.store.refresh(task)
+        data: dict[str, Any] = {
+            "task_id": task.task_id,
+            "created_at": _timestamp(task.created_at),
+            "processed_at": _timestamp(task.processed_at),
+            "completed_at": _timestamp(task.completed_at),
+            "progress": task.progress,
+            "state": task.state,
+            # Extra fields seen on the vendor's other endpoints; clients must ignore them.
+            "return_type": task.return_type,
+            "state_detail": _state_detail(task.state),
+        }
+        if task.state == contract.STATE_SUCCEEDED and task.result is not None:
+            if task.return_type == contract.ReturnType.BASE64:
+                data["image"] = base64.b64encode(task.result).decode("ascii")
+            else:
+                data["image"] = self.result_url(task, base_url)
+        return data
+
+    def task_message(self, task: Task) -> str:
+        if contract.is_failed(task.state):
+            meaning = contract.state_meaning(task.state)
+            return f"{meaning} {task.detail}".strip() if task.detail else meaning
+        return "success"
+
+    def result_url(self, task: Task, base_url: str) -> str:
+        base = self.settings.public_base_url or base_url
+        completed = task.completed_at if task.completed_at is not None else self.settings.clock()
+        expires = int(completed + self.settings.result_url_ttl_seconds)
+        token = task.result_token or ""
+        if task.faults.expired_url:
+            expires = int(self.settings.clock()) - 1
+        if task.faults.broken_url:
+            token = "missing-" + hashlib.sha256(token.encode()).hexdigest()[:24]
+        return self.signer.url(base, token, expires)
+
+
+def _timestamp(value: float | None) -> str:
+    """Unix time in whole seconds, as a string; empty until the moment is reached."""
+    return "" if value is None else str(int(value))
+
+
+def _state_detail(state: int) -> str:
+    if state == contract.STATE_SUCCEEDED:
+        return "Complete"
+    if state == contract.STATE_QUEUED:
+        return "Queued"
+    if contract.is_failed(state):
+        return "Failed"
+    return "Processing"
+
+
+def _url_identity(url: str) -> str:
+    # A presigned URL's signature changes per presign; the object is the path, not the query.
+    return url.split("?", 1)[0]

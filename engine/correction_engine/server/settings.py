@@ -1,0 +1,87 @@
+"""The engine server's configuration: one mutable object, read live by the running server.
+
+Limits default to the contract's (imported, never restated). Tests shrink them, inject clocks
+and an operation table, and flip fault knobs on the same object while the server runs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import httpx
+
+from correction_core import contract
+
+from ..codec import JPEG_QUALITY
+from ..operations import OperationRef
+from .faults import FaultSettings
+
+API_KEYS_ENV = "CORRECTION_ENGINE_API_KEYS"  # comma-separated
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class EngineSettings:
+    api_keys: Sequence[str] = field(default=(), repr=False)  # never in a log line
+    rate_limit_qps: float = contract.DEFAULT_QPS  # per key, create and query; 0 = off
+    rate_limit_burst: float | None = None  # bucket size; None = max(1, qps)
+    workers: int = field(default_factory=default_workers)
+    public_base_url: str | None = None  # None: derived from each request's Host
+    max_upload_bytes: int = contract.MAX_UPLOAD_BYTES
+    max_form_overhead_bytes: int = 1024 * 1024  # other fields and multipart framing
+    max_url_image_bytes: int = contract.MAX_URL_IMAGE_BYTES
+    max_processing_seconds: float = contract.MAX_PROCESSING_SECONDS
+    sync_wait_seconds: float | None = None  # None: max_processing_seconds + 5
+    task_ttl_seconds: float = contract.RESULT_URL_TTL_SECONDS
+    result_url_ttl_seconds: float = contract.RESULT_URL_TTL_SECONDS
+    url_fetch_timeout_seconds: float = 20.0
+    url_fetch_max_redirects: int = 5
+    # TLS verification stays on; a CA bundle path or SSLContext may replace the default trust.
+    url_fetch_verify: bool | str | ssl.SSLContext = True
+    url_fetch_transport: httpx.BaseTransport | None = None  # injectable, like httpx itself
+    jpeg_quality: int = JPEG_QUALITY
+    signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    operations: Mapping[int, OperationRef] | None = None  # None: operations.DEFAULT_OPERATIONS
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    clock: Callable[[], float] = time.time  # wall clock: timestamps, expiry, processing limit
+    monotonic: Callable[[], float] = time.monotonic  # rate limiter
+
+    def validate(self) -> None:
+        if isinstance(self.api_keys, str):
+            raise ValueError("api_keys must be a sequence of keys, not one string")
+        self.api_keys = tuple(k for k in self.api_keys if k)
+        if not self.api_keys:
+            raise ValueError(f"at least one API key is required (--api-key or {API_KEYS_ENV})")
+        if self.rate_limit_qps < 0:
+            raise ValueError("rate_limit_qps must be >= 0 (0 = off)")
+        if self.workers < 1:
+            raise ValueError("workers must be >= 1")
+        if self.max_processing_seconds <= 0:
+            raise ValueError("max_processing_seconds must be > 0")
+        if self.url_fetch_verify is False:
+            raise ValueError("TLS verification of image_url downloads cannot be turned off")
+        if self.public_base_url is not None:
+            self.public_base_url = self.public_base_url.rstrip("/")
+        self.faults.validate()
+
+    @property
+    def effective_sync_wait_seconds(self) -> float:
+        if self.sync_wait_seconds is not None:
+            return self.sync_wait_seconds
+        return self.max_processing_seconds + 5.0
+
+
+def api_keys_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    raw = (environ if environ is not None else os.environ).get(API_KEYS_ENV, "")
+    return tuple(k.strip() for k in raw.split(",") if k.strip())

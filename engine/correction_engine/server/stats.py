@@ -1,0 +1,73 @@
+"""Counters per API key, so tests can assert what a client did ("one task per object").
+
+Keys are stored and reported by fingerprint (first 12 hex digits of their SHA-256), never
+in clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import Counter, defaultdict
+
+COUNTERS = (
+    "create_requests",    # authenticated, within the rate limit, before any fault
+    "tasks_created",      # tasks actually created
+    "query_requests",     # authenticated, within the rate limit
+    "rate_limited",       # answered 429 by the limiter
+    "injected_429",
+    "injected_500",
+    "injected_slow",
+    "result_downloads",   # result URL fetched successfully (no key on that route: counted per task owner)
+)
+
+
+def key_fingerprint(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()[:12]
+
+
+class EngineStats:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, Counter[str]] = defaultdict(Counter)
+        self._sources: dict[str, Counter[str]] = defaultdict(Counter)  # fingerprint -> source digest -> tasks
+
+    def incr(self, fingerprint: str, counter: str, amount: int = 1) -> None:
+        with self._lock:
+            self._counts[fingerprint][counter] += amount
+
+    def task_created(self, fingerprint: str, source_digest: str) -> None:
+        with self._lock:
+            self._counts[fingerprint]["tasks_created"] += 1
+            self._sources[fingerprint][source_digest] += 1
+
+    def for_fingerprint(self, fingerprint: str) -> dict:
+        with self._lock:
+            counts = self._counts.get(fingerprint, Counter())
+            sources = self._sources.get(fingerprint, Counter())
+            return {
+                "key": fingerprint,
+                **{name: counts.get(name, 0) for name in COUNTERS},
+                "distinct_sources": len(sources),
+                "max_tasks_per_source": max(sources.values(), default=0),
+                "tasks_per_source": dict(sources),
+            }
+
+    def for_key(self, api_key: str) -> dict:
+        """Counters of one API key (in clear; hashed here)."""
+        return self.for_fingerprint(key_fingerprint(api_key))
+
+    def tasks_created(self, api_key: str) -> int:
+        return self.for_key(api_key)["tasks_created"]
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            fingerprints = sorted(set(self._counts) | set(self._sources))
+        keys = [self.for_fingerprint(fp) for fp in fingerprints]
+        totals = {name: sum(k[name] for k in keys) for name in COUNTERS}
+        return {"totals": totals, "keys": keys}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+            self._sources.clear()

