@@ -51,6 +51,7 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
         "source-version": ref.version_id or "",
         "task-id": task_id,
         "enhancement-type": str(task.get("enhancement_type", "")),
+        "attempt": str(ref.attempt),
     }
     try:
         services.s3.put_object(

@@ -31,15 +31,20 @@ class ObjectRef:
     etag: str | None = None
     size: int | None = None
     sequencer: str | None = None
+    #: 0 for the upload itself; n for the n-th redrive of it (a deliberate new, paid attempt).
+    attempt: int = 0
 
     @property
     def identity(self) -> str:
-        """What makes two events "the same upload": bucket, key and version (or content tag).
+        """What makes two events "the same work": bucket, key, version (or content tag), attempt.
 
         Unversioned buckets have no version id; the ETag then separates a re-upload of new
         content (new work) from a redelivered event (same work).
         """
-        return json.dumps([self.bucket, self.key, self.version_id or "", (self.etag or "").strip('"')])
+        parts = [self.bucket, self.key, self.version_id or "", (self.etag or "").strip('"')]
+        if self.attempt:
+            parts.append(self.attempt)
+        return json.dumps(parts)
 
     def execution_name(self) -> str:
         """A deterministic Step Functions execution name (≤ 80 chars of [A-Za-z0-9-_])."""
@@ -59,7 +64,17 @@ class ObjectRef:
             etag=data.get("etag"),
             size=data.get("size"),
             sequencer=data.get("sequencer"),
+            attempt=int(data.get("attempt") or 0),
         )
+
+
+#: ``source`` of the messages the operator tools (redrive, backfill) put on the intake queue.
+REPROCESS_SOURCE = "photo-correction.operator"
+
+
+def reprocess_message(ref: ObjectRef, *, reason: str) -> dict[str, Any]:
+    """An intake message asking to process ``ref`` (keys in it are not URL-encoded)."""
+    return {"source": REPROCESS_SOURCE, "reason": reason, "object": ref.to_dict()}
 
 
 class NotAnUploadEvent(ValueError):
@@ -74,6 +89,9 @@ def refs_from_notification(body: Mapping[str, Any]) -> Iterator[ObjectRef]:
     """
     if body.get("Event") == "s3:TestEvent":
         raise NotAnUploadEvent("s3:TestEvent")
+    if body.get("source") == REPROCESS_SOURCE:
+        yield ObjectRef.from_dict(body["object"])
+        return
     if body.get("source") == "aws.s3" and "detail" in body:
         if body.get("detail-type") != "Object Created":
             raise NotAnUploadEvent(f"EventBridge {body.get('detail-type')!r}")

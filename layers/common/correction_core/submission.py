@@ -41,9 +41,20 @@ def bind_lambda_context(context: Any) -> None:
     _lambda_context = context
 
 
+@dataclass(frozen=True)
+class _OnceSteps:
+    create: Callable[..., dict[str, Any]]
+    start: Callable[..., dict[str, Any]]
+    config: Any
+
+
 @lru_cache(maxsize=4)
-def _idempotent_creator(table_name: str, ttl_seconds: int) -> tuple[Callable[..., dict[str, Any]], Any]:
-    """The create step wrapped in Powertools Idempotency, built once per table."""
+def _once_steps(table_name: str, ttl_seconds: int) -> _OnceSteps:
+    """Create-the-task and start-the-execution, each wrapped in Powertools Idempotency.
+
+    Two steps, two records: a crash after the (paid) create re-runs only the (free) start, and
+    a replayed event (a duplicate delivery, a backfill of done work) repeats neither.
+    """
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
@@ -61,7 +72,11 @@ def _idempotent_creator(table_name: str, ttl_seconds: int) -> tuple[Callable[...
     def create_once(*, request: dict[str, Any], create: Callable[[], str]) -> dict[str, Any]:
         return {"task_id": create(), "submitted_at": utc_now(), "submitted_epoch": time.time()}
 
-    return create_once, config
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
+    def start_once(*, request: dict[str, Any], start: Callable[[], str]) -> dict[str, Any]:
+        return {"execution_arn": start()}
+
+    return _OnceSteps(create_once, start_once, config)
 
 
 def _create_task(services: Services, inspected: InspectedObject, options: TaskOptions) -> str:
@@ -145,18 +160,20 @@ def submit_object(services: Services, ref: ObjectRef) -> SubmitOutcome:
     except InvalidInput as invalid:
         return _reject(services, ref, invalid)
 
-    create_once, config = _idempotent_creator(settings.idempotency_table, settings.idempotency_ttl_seconds)
+    once = _once_steps(settings.idempotency_table, settings.idempotency_ttl_seconds)
     if _lambda_context is not None:
-        config.register_lambda_context(_lambda_context)
+        once.config.register_lambda_context(_lambda_context)
     try:
-        task = create_once(
+        task = once.create(
             request={"identity": ref.identity, "options": options.to_dict()},
             create=lambda: _create_task(services, inspected, options),
         )
     except RequestRejected as rejected:
         return _reject(services, ref, rejected, enhancement_type=options.enhancement_type)
     logger.append_keys(task_id=task["task_id"])
-    arn = _start_execution(services, ref, options, task)
+    arn = once.start(
+        request={"identity": ref.identity}, start=lambda: _start_execution(services, ref, options, task)
+    )["execution_arn"]
     metrics.add_metric(name="Submitted", unit=MetricUnit.Count, value=1)
     logger.info("task submitted", extra={"type": options.enhancement_type, **inspected.summary()})
     return SubmitOutcome(ref, "submitted", task_id=task["task_id"], execution_arn=arn)

@@ -1,0 +1,1 @@
+"""Operator tools for a deployed stack: redrive failed objects, backfill existing ones."""

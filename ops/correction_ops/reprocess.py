@@ -1,0 +1,165 @@
+"""Redrive and backfill: put objects back on the intake queue, safely.
+
+Both go through the normal path (submit validates, creates the task once, starts the execution
+once), so they cannot bypass a check or pay twice for the same work:
+
+* **redrive** re-runs the objects named by failure records, as attempt n+1 of each (a new,
+  paid task: that is the point). Running it twice before the first run finishes sends the same
+  attempt number again, which the submit function's idempotency turns into nothing.
+* **backfill** processes objects already in the source bucket that have no outcome yet (neither
+  a result nor a failure record). Running it twice sends only what still has no outcome, and
+  objects in flight are deduplicated by the same idempotency records.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+from correction_core.objects import EXTENSION_BY_FORMAT, ObjectRef, failure_key, reprocess_message, result_key
+from correction_core.settings import Settings
+
+from .targets import StackTargets
+
+SQS_BATCH = 10
+
+
+@dataclass
+class Summary:
+    considered: int = 0
+    sent: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    sent_keys: list[str] = field(default_factory=list)
+
+    def skip(self, why: str) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+
+
+def _settings(targets: StackTargets) -> Settings:
+    return Settings(
+        destination_bucket=targets.destination_bucket,
+        destination_prefix=targets.destination_prefix,
+        failure_prefix=targets.failure_prefix,
+        source_prefix=targets.source_prefix,
+    )
+
+
+def _list_keys(s3: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        yield from page.get("Contents", [])
+
+
+def _send(sqs: Any, queue_url: str, messages: Iterable[dict[str, Any]]) -> int:
+    batch: list[dict[str, Any]] = []
+    sent = 0
+
+    def flush() -> None:
+        nonlocal sent
+        if not batch:
+            return
+        response = sqs.send_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "MessageBody": json.dumps(m)} for i, m in enumerate(batch)],
+        )
+        if response.get("Failed"):
+            raise RuntimeError(f"SQS refused {len(response['Failed'])} messages: {response['Failed'][:3]}")
+        sent += len(batch)
+        batch.clear()
+
+    for message in messages:
+        batch.append(message)
+        if len(batch) == SQS_BATCH:
+            flush()
+    flush()
+    return sent
+
+
+def _current_ref(s3: Any, bucket: str, key: str, version_id: str | None = None) -> ObjectRef | None:
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key, **({"VersionId": version_id} if version_id else {}))
+    except s3.exceptions.ClientError:
+        return None
+    return ObjectRef(
+        bucket=bucket,
+        key=key,
+        version_id=head.get("VersionId") if head.get("VersionId") not in (None, "null") else None,
+        etag=head.get("ETag", "").strip('"'),
+        size=head.get("ContentLength"),
+    )
+
+
+def redrive(
+    s3: Any,
+    sqs: Any,
+    targets: StackTargets,
+    *,
+    key_prefix: str = "",
+    reasons: set[str] | None = None,
+    dry_run: bool = False,
+    on_item: Callable[[str, str], None] | None = None,
+) -> Summary:
+    """Send every failed object (optionally only some reasons / a key prefix) back for another attempt."""
+    summary = Summary()
+    messages = []
+    for item in _list_keys(s3, targets.destination_bucket, targets.failure_prefix + key_prefix):
+        if not item["Key"].endswith(".json"):
+            continue
+        summary.considered += 1
+        record = json.loads(s3.get_object(Bucket=targets.destination_bucket, Key=item["Key"])["Body"].read())
+        source = record.get("source") or {}
+        if reasons and record.get("reason") not in reasons:
+            summary.skip(f"reason {record.get('reason')} not selected")
+            continue
+        ref = _current_ref(s3, source.get("bucket", ""), source.get("key", ""), source.get("version_id"))
+        if ref is None:
+            summary.skip("source object gone")
+            continue
+        attempt = int(source.get("attempt") or 0) + 1
+        ref = ObjectRef(**{**ref.to_dict(), "attempt": attempt})
+        messages.append(reprocess_message(ref, reason="redrive"))
+        summary.sent_keys.append(ref.key)
+        if on_item:
+            on_item(ref.key, f"attempt {attempt}")
+    summary.sent = len(messages) if dry_run else _send(sqs, targets.intake_queue_url, messages)
+    return summary
+
+
+def backfill(
+    s3: Any,
+    sqs: Any,
+    targets: StackTargets,
+    *,
+    key_prefix: str = "",
+    dry_run: bool = False,
+    on_item: Callable[[str, str], None] | None = None,
+) -> Summary:
+    """Send every object under the source prefix (+ key_prefix) that has no outcome yet."""
+    settings = _settings(targets)
+    summary = Summary()
+    existing = {item["Key"] for item in _list_keys(s3, targets.destination_bucket, "")}
+    messages = []
+    for item in _list_keys(s3, targets.source_bucket, targets.source_prefix + key_prefix):
+        key = item["Key"]
+        summary.considered += 1
+        if key.endswith("/"):
+            summary.skip("folder marker")
+            continue
+        probe = ObjectRef(targets.source_bucket, key)
+        candidates = {result_key(probe, settings, fmt) for fmt in EXTENSION_BY_FORMAT}
+        if existing & candidates:
+            summary.skip("already has a result")
+            continue
+        if failure_key(probe, settings) in existing:
+            summary.skip("already has a failure record (use redrive)")
+            continue
+        ref = _current_ref(s3, targets.source_bucket, key)
+        if ref is None:
+            summary.skip("source object gone")
+            continue
+        messages.append(reprocess_message(ref, reason="backfill"))
+        summary.sent_keys.append(key)
+        if on_item:
+            on_item(key, "sent")
+    summary.sent = len(messages) if dry_run else _send(sqs, targets.intake_queue_url, messages)
+    return summary
