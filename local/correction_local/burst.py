@@ -36,6 +36,10 @@ class BurstReport:
     rejected_429: int  # requests the engine's limiter refused (each was retried)
     tasks_created: int
     max_tasks_per_source: int
+    budget_windows: int = 0  # one-second windows in which any request was sent
+    budget_full_windows: int = 0  # windows that used the whole QPS
+    budget_max_used: int = 0  # most requests sent in one window (must never exceed the QPS)
+    poll_saturated_windows: int = 0
 
     @property
     def requests_per_image(self) -> float:
@@ -94,6 +98,7 @@ def run_burst(count: int, qps: int, *, enhancement_type: int = 1, timeout: float
             started = time.monotonic()
             report = run_uploads(stack, uploads, timeout=timeout)
             seconds = time.monotonic() - started
+            windows = _budget_windows(stack)
         finally:
             lambda_bridge.uninstall()
         stats = engine.engine.stats.for_key(api_key)
@@ -108,4 +113,19 @@ def run_burst(count: int, qps: int, *, enhancement_type: int = 1, timeout: float
         rejected_429=stats["rate_limited"],
         tasks_created=stats["tasks_created"],
         max_tasks_per_source=stats["max_tasks_per_source"],
+        budget_windows=len(windows),
+        budget_full_windows=sum(1 for used, _ in windows if used >= qps),
+        budget_max_used=max((used for used, _ in windows), default=0),
+        poll_saturated_windows=sum(1 for used, creates in windows if used - creates >= qps),
     )
+
+
+def _budget_windows(stack) -> list[tuple[int, int]]:
+    """(used, creates) of every one-second window the budget table recorded."""
+    table_name = stack.environment["RATE_BUDGET_TABLE"]
+    dynamodb = stack.client("dynamodb")
+    rows = []
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table_name):
+        for item in page["Items"]:
+            rows.append((int(item["used"]["N"]), int(item.get("creates", {"N": "0"})["N"])))
+    return rows

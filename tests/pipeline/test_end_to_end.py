@@ -147,3 +147,22 @@ def test_records_and_results_never_carry_the_api_key(make_stack, engine, caplog)
     report = run_uploads(stack, [Upload("incoming/a.jpg", page_jpeg()[0])])
     assert API_KEY not in json.dumps(report.outcomes.failures)
     assert API_KEY not in caplog.text
+
+
+def test_oversize_photo_is_refused_by_default_and_downscaled_when_enabled(make_stack, engine):
+    big = make_page_photo(4, size=(5000, 3750)).image  # 5000 x 3750: over 4096 px
+    body = encode(big, "JPEG", quality=80)
+    stack = make_stack(DownscaleOversize="true")
+    report = run_uploads(stack, [Upload("incoming/huge.jpg", body)])
+    result = report.outcomes.results["incoming/huge.jpg"]
+    assert result["content_type"] == "image/jpeg"
+    s3 = stack.client("s3")
+    assert s3.get_object(Bucket=stack.source_bucket, Key="incoming/huge.jpg")["Body"].read() == body
+
+
+def test_oversize_photo_without_the_option_is_a_failure_record(make_stack, engine):
+    body = encode(np.zeros((4200, 300, 3), np.uint8) + 200, "JPEG")
+    stack = make_stack()
+    report = run_uploads(stack, [Upload("incoming/tall.jpg", body)])
+    assert report.outcomes.failures["incoming/tall.jpg"]["code"] == "resolution_too_large"
+    assert engine.engine.stats.tasks_created(API_KEY) == 0

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from .errors import CorrectionError, InvalidInput, RequestRejected
+from .downscale import fit_within_limits
 from .failures import FailureRecord, utc_now, write_failure_record
 from .objects import ObjectRef, skip_reason
 from .observability import logger, metrics, MetricUnit
@@ -83,11 +84,18 @@ def _create_task(services: Services, inspected: InspectedObject, options: TaskOp
     s3 = services.s3
     ref = inspected.ref
     version = {"VersionId": ref.version_id} if ref.version_id else {}
-    if options.source_mode == "file":
+    if options.source_mode == "file" or inspected.needs_downscale:
         body = s3.get_object(Bucket=ref.bucket, Key=ref.key, **version)["Body"].read()
         filename = ref.key.rsplit("/", 1)[-1] or "image"
+        content_type = inspected.content_type
+        if inspected.needs_downscale:
+            # The user opted in: send a copy within the limits; the source stays as it is.
+            fitted = fit_within_limits(body)
+            body, content_type = fitted.data, fitted.content_type
+            filename = filename.rsplit(".", 1)[0] + fitted.filename_suffix
+            logger.info("downscaled", extra={"from": fitted.original_size, "to": fitted.size, "bytes": len(body)})
         created = services.api.create_task(
-            image_file=(filename, body, inspected.content_type),
+            image_file=(filename, body, content_type),
             enhancement_type=options.enhancement_type,
             return_type=options.return_type,
         )
@@ -152,7 +160,7 @@ def submit_object(services: Services, ref: ObjectRef) -> SubmitOutcome:
         logger.info("skipped", extra={"why": reason})
         return SubmitOutcome(ref, "skipped", reason=reason)
     try:
-        inspected = inspect_object(services.s3, ref)
+        inspected = inspect_object(services.s3, ref, allow_downscale=settings.downscale_oversize)
         options = resolve_options(inspected.metadata, settings)
     except SourceGone as gone:
         logger.info("skipped", extra={"why": str(gone)})
@@ -168,7 +176,7 @@ def submit_object(services: Services, ref: ObjectRef) -> SubmitOutcome:
             request={"identity": ref.identity, "options": options.to_dict()},
             create=lambda: _create_task(services, inspected, options),
         )
-    except RequestRejected as rejected:
+    except (RequestRejected, InvalidInput) as rejected:
         return _reject(services, ref, rejected, enhancement_type=options.enhancement_type)
     logger.append_keys(task_id=task["task_id"])
     arn = once.start(

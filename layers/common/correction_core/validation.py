@@ -19,6 +19,8 @@ HEAD_BYTES = 64 * 1024
 # A JPEG's frame header can sit behind a large EXIF block (embedded previews); read on up to this.
 MAX_HEADER_BYTES = 1024 * 1024
 TAIL_BYTES = 1024
+# With downscaling on, how large a source may be before it is refused anyway (it is read whole).
+MAX_DOWNSCALE_SOURCE_BYTES = 100 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -30,9 +32,17 @@ class InspectedObject:
     height: int
     content_type: str
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: Over the API's size or resolution limits, and the user asked for downscaling.
+    needs_downscale: bool = False
 
     def summary(self) -> dict[str, Any]:
-        return {"format": self.image_format, "width": self.width, "height": self.height, "size": self.size}
+        return {
+            "format": self.image_format,
+            "width": self.width,
+            "height": self.height,
+            "size": self.size,
+            "downscale": self.needs_downscale,
+        }
 
 
 class SourceGone(Exception):
@@ -48,8 +58,14 @@ def _ranged(s3: Any, ref: ObjectRef, byte_range: str) -> bytes:
     return response["Body"].read()
 
 
-def inspect_object(s3: Any, ref: ObjectRef, *, max_bytes: int = contract.MAX_UPLOAD_BYTES) -> InspectedObject:
-    """HEAD and sniff the object. Raises InvalidInput (with a code) or SourceGone."""
+def inspect_object(
+    s3: Any, ref: ObjectRef, *, max_bytes: int = contract.MAX_UPLOAD_BYTES, allow_downscale: bool = False
+) -> InspectedObject:
+    """HEAD and sniff the object. Raises InvalidInput (with a code) or SourceGone.
+
+    With ``allow_downscale`` an object over the size or resolution limits is not refused but
+    marked ``needs_downscale`` (format, header and completeness are still checked).
+    """
     try:
         head = s3.head_object(Bucket=ref.bucket, Key=ref.key, **_version_args(ref))
     except ClientError as exc:
@@ -62,7 +78,8 @@ def inspect_object(s3: Any, ref: ObjectRef, *, max_bytes: int = contract.MAX_UPL
     size = int(head["ContentLength"])
     if size == 0:
         raise InvalidInput("the object is empty (0 bytes)", code="empty_object", size=0)
-    if size > max_bytes:
+    oversize = size > max_bytes
+    if oversize and (not allow_downscale or size > MAX_DOWNSCALE_SOURCE_BYTES):
         raise InvalidInput(
             f"the object is {size} bytes; the API accepts at most {max_bytes} bytes",
             code="file_too_large",
@@ -84,7 +101,8 @@ def inspect_object(s3: Any, ref: ObjectRef, *, max_bytes: int = contract.MAX_UPL
             format=fmt,
         )
     width, height = _dimensions(s3, ref, first, fmt, size)
-    if width > contract.MAX_DIMENSION or height > contract.MAX_DIMENSION:
+    too_many_pixels = width > contract.MAX_DIMENSION or height > contract.MAX_DIMENSION
+    if too_many_pixels and not allow_downscale:
         raise InvalidInput(
             f"the image is {width}x{height} pixels; the API accepts at most "
             f"{contract.MAX_DIMENSION}x{contract.MAX_DIMENSION}",
@@ -105,6 +123,7 @@ def inspect_object(s3: Any, ref: ObjectRef, *, max_bytes: int = contract.MAX_UPL
         height=height,
         content_type=imageheader.CONTENT_TYPES[fmt],
         metadata=head.get("Metadata", {}),
+        needs_downscale=oversize or too_many_pixels,
     )
 
 
