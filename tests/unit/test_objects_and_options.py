@@ -105,3 +105,11 @@ def test_settings_refuse_long_presigned_urls_and_sync_only_return_type():
     with pytest.raises(SettingsError):
         Settings(default_return_type=3)
     assert Settings.from_env({"SOURCE_PREFIX": "/in", "RESULT_HOSTS": "a.com, .b.com"}).source_prefix == "in/"
+
+
+def test_notifications_without_optional_fields_still_parse():
+    body = body_of("submit-s3-notification.json")
+    for field in ("versionId", "sequencer", "size", "eTag"):
+        del body["Records"][0]["s3"]["object"][field]
+    (ref,) = refs_from_notification(body)
+    assert ref.key == "incoming/receipts/March 2026 été + tax.jpg" and ref.version_id is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import contract
@@ -17,7 +18,7 @@ from .errors import DestinationWriteFailed, ResultUnavailable
 from .failures import clear_failure_record
 from .objects import ObjectRef, result_key
 from .observability import MetricUnit, logger, metrics
-from .result_fetch import DownloadPolicy, fetch_result
+from .result_fetch import DownloadPolicy, fetch_result_to_file
 from .services import Services
 
 
@@ -43,7 +44,7 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
             f"{'no' if not status.image else 'an'} image",
             state=status.state,
         )
-    fetched = fetch_result(status.image, download_policy(services), transport=services.transport)
+    fetched = fetch_result_to_file(status.image, download_policy(services), transport=services.transport)
     key = result_key(ref, services.settings, fetched.image_format)
     metadata = {
         "source-bucket": ref.bucket,
@@ -54,27 +55,32 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
         "attempt": str(ref.attempt),
     }
     try:
-        services.s3.put_object(
-            Bucket=services.settings.destination_bucket,
-            Key=key,
-            Body=fetched.data,
-            ContentType=fetched.content_type,
-            # S3 user metadata must be ASCII; keys are URL-quoted in it to survive unicode names.
-            Metadata={k: _ascii(v) for k, v in metadata.items()},
+        # Streamed from the spooled download; large results go up as a multipart upload.
+        services.s3.upload_fileobj(
+            fetched.file,
+            services.settings.destination_bucket,
+            key,
+            ExtraArgs={
+                "ContentType": fetched.content_type,
+                # S3 user metadata must be ASCII; keys are URL-quoted in it to survive unicode names.
+                "Metadata": {k: _ascii(v) for k, v in metadata.items()},
+            },
         )
         clear_failure_record(services.s3, services.settings, ref)
-    except (ClientError, BotoCoreError) as exc:
+    except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
         raise DestinationWriteFailed(f"could not write s3://{services.settings.destination_bucket}/{key}: {exc}") from exc
+    finally:
+        fetched.file.close()
 
     latency = max(0.0, time.time() - float(execution_input.get("submitted_epoch") or time.time()))
     metrics.add_metric(name="Succeeded", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="EndToEndLatency", unit=MetricUnit.Seconds, value=latency)
-    logger.info("result stored", extra={"result_key": key, "format": fetched.image_format, "bytes": len(fetched.data)})
+    logger.info("result stored", extra={"result_key": key, "format": fetched.image_format, "bytes": fetched.size})
     return {
         "result_bucket": services.settings.destination_bucket,
         "result_key": key,
         "format": fetched.image_format,
-        "bytes": len(fetched.data),
+        "bytes": fetched.size,
         "credits": contract.CREDITS_PER_TASK,
     }
 

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterator, Mapping
 from urllib.parse import unquote_plus
 
+from aws_lambda_powertools.utilities.data_classes import S3Event, S3EventBridgeNotificationEvent
+
 from .settings import Settings
 
 # Result extension per sniffed format: the key says what the bytes are.
@@ -93,30 +95,29 @@ def refs_from_notification(body: Mapping[str, Any]) -> Iterator[ObjectRef]:
         yield ObjectRef.from_dict(body["object"])
         return
     if body.get("source") == "aws.s3" and "detail" in body:
-        if body.get("detail-type") != "Object Created":
-            raise NotAnUploadEvent(f"EventBridge {body.get('detail-type')!r}")
-        detail = body["detail"]
-        obj = detail["object"]
+        event = S3EventBridgeNotificationEvent(dict(body))
+        if event.detail_type != "Object Created":
+            raise NotAnUploadEvent(f"EventBridge {event.detail_type!r}")
+        obj = event.detail.object
         yield ObjectRef(
-            bucket=detail["bucket"]["name"],
-            key=unquote_plus(obj["key"]),
+            bucket=event.detail.bucket.name,
+            key=obj.key,  # the data class has already URL-decoded it
             version_id=obj.get("version-id"),
             etag=obj.get("etag"),
             size=obj.get("size"),
             sequencer=obj.get("sequencer"),
         )
         return
-    records = body.get("Records")
-    if not isinstance(records, list):
+    if not isinstance(body.get("Records"), list):
         raise NotAnUploadEvent("no Records")
-    for record in records:
-        if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
+    for record in S3Event(dict(body)).records:
+        if not record.event_name.startswith("ObjectCreated:"):
             continue
-        s3 = record["s3"]
-        obj = s3["object"]
+        obj = record.s3.get_object
         yield ObjectRef(
-            bucket=s3["bucket"]["name"],
-            key=unquote_plus(obj["key"]),
+            bucket=record.s3.bucket.name,
+            key=unquote_plus(obj.key),
+            # Optional in practice (emulators and some producers omit them): never KeyError.
             version_id=obj.get("versionId"),
             etag=obj.get("eTag"),
             size=obj.get("size"),

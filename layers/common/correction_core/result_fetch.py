@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import re
 import ssl
+import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from typing import BinaryIO, Callable, NamedTuple
 
 import httpx
 
@@ -166,6 +168,20 @@ def fetch_url(
     clock: Callable[[], float] = time.monotonic,
 ) -> FetchedResult:
     """Download a result URL under the policy. The signed query string is sent exactly as given."""
+    sink = io.BytesIO()
+    fmt, content_type, _ = _download(url, policy, sink, transport=transport, clock=clock)
+    return FetchedResult(sink.getvalue(), fmt, content_type)
+
+
+def _download(
+    url: str,
+    policy: DownloadPolicy,
+    sink: BinaryIO,
+    *,
+    transport: httpx.BaseTransport | None,
+    clock: Callable[[], float],
+) -> tuple[str, str, int]:
+    """Stream the result into ``sink`` under the policy; returns (format, content type, size)."""
     current = check_url_allowed(url, policy)
     kwargs: dict = {"timeout": policy.timeout, "follow_redirects": False}
     if transport is not None:
@@ -182,15 +198,57 @@ def fetch_url(
                         current = _next_hop(current, response, policy)
                         continue
                     _raise_for_download_status(response.status_code, shown)
-                    data = _read_capped(response, policy.max_bytes, deadline, clock, shown)
+                    size, head = _read_capped(response, policy.max_bytes, deadline, clock, shown, sink)
             except httpx.TransportError as exc:
                 raise ApiTransportError(
                     f"downloading the result from {shown} failed: "
                     f"{type(exc).__name__}: {redact_text(str(exc))}"
                 ) from None
-            fmt, content_type = sniff_image(data)
-            return FetchedResult(data, fmt, content_type)
+            fmt, content_type = sniff_image(head)
+            return fmt, content_type, size
     raise ResultDownloadRefused(f"more than {policy.max_redirects} redirects for {redact_url(str(url))}")
+
+
+@dataclass
+class SpooledResult:
+    """A result held in a spooled temporary file (memory up to SPOOL_MEMORY_BYTES, then disk)."""
+
+    file: BinaryIO
+    image_format: str
+    content_type: str
+    size: int
+
+
+SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
+
+
+def fetch_result_to_file(
+    image: str,
+    policy: DownloadPolicy = DownloadPolicy(),
+    *,
+    transport: httpx.BaseTransport | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> SpooledResult:
+    """Like fetch_result, but a URL is streamed to a spooled file instead of held in memory.
+
+    The caller closes ``file``; it is positioned at the start, ready for ``upload_fileobj``.
+    """
+    if not image or not image.strip():
+        raise ResultUnavailable("task has no result image")
+    text = image.strip()
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
+    try:
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text):
+            fmt, content_type, size = _download(text, policy, spool, transport=transport, clock=clock)
+        else:
+            decoded = decode_base64_result(text, max_bytes=policy.max_bytes)
+            spool.write(decoded.data)
+            fmt, content_type, size = decoded.image_format, decoded.content_type, len(decoded.data)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return SpooledResult(spool, fmt, content_type, size)
 
 
 def fetch_result(
@@ -240,20 +298,33 @@ def _raise_for_download_status(status: int, shown: str) -> None:
 
 
 def _read_capped(
-    response: httpx.Response, max_bytes: int, deadline: float, clock: Callable[[], float], shown: str
-) -> bytes:
+    response: httpx.Response,
+    max_bytes: int,
+    deadline: float,
+    clock: Callable[[], float],
+    shown: str,
+    sink: BinaryIO,
+) -> tuple[int, bytes]:
+    """Copy the body into ``sink`` under the cap; returns (size, its first bytes for sniffing)."""
     declared = response.headers.get("content-length")
     if declared and declared.strip().isdigit() and int(declared) > max_bytes:
         raise ResultDownloadRefused(
             f"result declares {int(declared)} bytes, over the {max_bytes}-byte cap: {shown}"
         )
-    buffer = bytearray()
+    size = 0
+    head = b""
     # No chunk_size: a re-chunking buffer would read up to its size past the cap before we look.
     for chunk in response.iter_bytes():
-        buffer += chunk
+        size += len(chunk)
         # Counted on decoded bytes, so a compressed bomb is stopped too; we stop reading here.
-        if len(buffer) > max_bytes:
+        if size > max_bytes:
             raise ResultDownloadRefused(f"result exceeds the {max_bytes}-byte cap: {shown}")
+        if len(head) < _SNIFF_BYTES:
+            head += chunk[: _SNIFF_BYTES - len(head)]
+        sink.write(chunk)
         if clock() > deadline:
             raise ApiTransportError(f"downloading the result took too long: {shown}")
-    return bytes(buffer)
+    return size, head
+
+
+_SNIFF_BYTES = 64
