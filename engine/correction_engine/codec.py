@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
-from correction_core import contract
+from correction_core import contract, imageheader
 
 JPEG_QUALITY = 92
 
@@ -51,7 +51,6 @@ _PILLOW_FORMAT = {
     "sgi": "SGI",
 }
 
-_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
 
 
 class CodecError(Exception):
@@ -84,42 +83,17 @@ class EncodedImage:
 
 
 def sniff_format(data: bytes) -> str | None:
-    """Name of the format the magic bytes announce (``jpeg``, ``png``, ...), or None."""
-    head = bytes(data[:32])
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"BM"):
-        return "bmp"
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return "webp"
-    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return "tiff"
-    if head.startswith(b"\x01\xda") and len(head) >= 3 and head[2] in (0, 1):
-        return "sgi"
-    return None
+    """The accepted format the magic bytes announce (``jpeg``, ``png``, ...), or None.
+
+    One table for the pipeline and the engine: correction_core.imageheader.
+    """
+    kind = imageheader.sniff_format(bytes(data[:32]))
+    return kind if kind in imageheader.ACCEPTED_FORMATS else None
 
 
 def _describe_unsupported(data: bytes) -> str:
-    head = bytes(data[:32])
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "GIF"
-    if head.startswith(b"%PDF"):
-        return "PDF"
-    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
-        return "HEIF/HEIC/AVIF"
-    if head.startswith(b"\x00\x00\x00\x0cjP  ") or head.startswith(b"\xff\x4f\xff\x51"):
-        return "JPEG 2000"
-    if head.startswith(b"8BPS"):
-        return "PSD"
-    if head.startswith(b"\x1f\x9d"):
-        return "Unix compress (.Z) stream"
-    if head.lstrip().startswith((b"<?xml", b"<svg")):
-        return "SVG/XML"
-    if head.startswith(b"\x00\x00\x01\x00"):
-        return "ICO"
-    return "unrecognised"
+    kind = imageheader.sniff_format(bytes(data[:32]))
+    return imageheader.REJECTED_FORMATS.get(kind or "", "unrecognised")
 
 
 def decode_image(data: bytes) -> np.ndarray:

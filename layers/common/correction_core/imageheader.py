@@ -11,7 +11,17 @@ import struct
 
 # Formats we can identify; the value says whether the contract accepts them.
 ACCEPTED_FORMATS = {"jpeg": True, "png": True, "bmp": True, "webp": True, "tiff": True, "sgi": True}
-REJECTED_FORMATS = {"gif": "GIF", "heif": "HEIC/HEIF/AVIF", "pdf": "PDF", "svg": "SVG", "psd": "PSD"}
+REJECTED_FORMATS = {
+    "gif": "GIF",
+    "heif": "HEIC/HEIF/AVIF",
+    "pdf": "PDF",
+    "svg": "SVG",
+    "psd": "PSD",
+    "jpeg2000": "JPEG 2000",
+    "ico": "ICO",
+    "compress": "Unix compress (.Z) stream",
+}
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
 
 CONTENT_TYPES = {
     "jpeg": "image/jpeg",
@@ -33,7 +43,7 @@ def sniff_format(head: bytes) -> str | None:
         return "png"
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return "webp"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # classic and BigTIFF
         return "tiff"
     if head.startswith(b"BM") and len(head) >= 26:
         return "bmp"
@@ -41,8 +51,14 @@ def sniff_format(head: bytes) -> str | None:
         return "sgi"
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return "gif"
-    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"avif", b"heim", b"heis"):
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
         return "heif"
+    if head.startswith(b"\x00\x00\x00\x0cjP  ") or head.startswith(b"\xff\x4f\xff\x51"):
+        return "jpeg2000"
+    if head.startswith(b"\x1f\x9d"):
+        return "compress"
+    if head.startswith(b"\x00\x00\x01\x00"):
+        return "ico"
     if head.startswith(b"%PDF"):
         return "pdf"
     if head.lstrip()[:5].lower() in (b"<?xml", b"<svg "):
