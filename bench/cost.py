@@ -8,7 +8,10 @@ Lambda invocations and their durations, state transitions, Express execution tim
 DynamoDB and S3 requests, API requests. Then prices them at list prices and writes
 ``docs/cost.md``.
 
-    .venv/bin/python bench/cost.py [--images 12] [--quick] [--output docs/cost.md]
+    .venv/bin/python bench/cost.py [--images 12] [--quick] [--workflow-type EXPRESS|STANDARD]
+                                   [--engine-qps 0] [--output docs/cost.md]
+
+Takes about 40 s for the default 12 uploads on 2 cores (--quick: ~20 s).
 
 Nothing here is typed by hand except the price table below; every count comes from the run.
 """
@@ -16,6 +19,7 @@ Nothing here is typed by hand except the price table below; every count comes fr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import logging
@@ -26,6 +30,7 @@ import statistics
 import sys
 import threading
 import time
+import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,25 +42,27 @@ GOAL_EXPRESS_PER_1000 = 0.10  # USD, the issue's goal for Express orchestration
 
 # --- List prices ---------------------------------------------------------------------------------
 # US East (N. Virginia), on-demand, first pricing tier, free tiers ignored (a busy account has
-# used them up). Read 2026-11-24 from the pages named; where the AWS page renders its figures
-# client-side, the figure was cross-checked against a dated secondary page (named too).
+# used them up). Checked on 2026-11-24 against stored copies of public pages (no live network
+# here): the AWS page where its text carries the figure or rule, otherwise a dated secondary page
+# quoting it. Each entry says which.
 PRICE_SOURCES = {
-    "lambda": "aws.amazon.com/lambda/pricing (Arm: $0.0000133334 per GB-s for the first 7.5 billion GB-s/month, "
-    "$0.20 per 1M requests, 1 ms granularity; figures cross-checked on cloudchipr.com 'AWS Lambda Pricing "
-    "Breakdown' 2024). INIT (cold start) duration billed like invoke duration since 2025-08-01 "
-    "(AWS Compute Blog 'AWS Lambda standardizes billing for INIT Phase').",
-    "stepfunctions": "aws.amazon.com/step-functions/pricing (Standard: $0.025 per 1,000 state transitions, retries "
-    "count; Express: $1.00 per 1M requests, duration $0.00001667 per GB-s for the first 1,000 GB-hours/month, "
-    "rounded up to 100 ms, memory billed in 64 MB chunks; rates cross-checked on wring.co 'AWS Step Functions "
-    "Pricing: Standard vs Express', 2026-03-14).",
-    "sqs": "aws.amazon.com/sqs/pricing (standard queue $0.40 per 1M requests, each 64 KB chunk of a payload one "
-    "request; cross-checked on cloudburn.io 'Amazon SQS Pricing', 2026-03-14).",
-    "dynamodb": "aws.amazon.com/dynamodb/pricing/on-demand ($0.625 per 1M write request units, $0.125 per 1M read "
-    "request units, after the 2024-11-01 reduction; cross-checked on airbyte.com 'DynamoDB Pricing', 2025-07-21).",
-    "s3": "aws.amazon.com/s3/pricing (S3 Standard: PUT/COPY/POST/LIST $0.005 per 1,000, GET/HEAD $0.0004 per 1,000, "
-    "DELETE free; data transfer out to the internet $0.09 per GB for the first 10 TB; cross-checked on c3x.dev "
-    "'S3 request fees explained').",
-    "secretsmanager": "aws.amazon.com/secrets-manager/pricing ($0.05 per 10,000 API calls) — from memory, not re-checked.",
+    "Lambda": "$0.0000133334 per GB-s (Arm, first 7.5 billion GB-s/month) and $0.20 per 1M requests, 1 ms "
+    "steps: rates from cloudchipr.com 'AWS Lambda Pricing Breakdown' (2024) and the api-evangelist transcription "
+    "of aws.amazon.com/lambda/pricing (2026-09-20; the AWS page renders its rate table client-side). INIT billed "
+    "like invoke duration since 2025-08-01: AWS Compute Blog 'AWS Lambda standardizes billing for INIT Phase'.",
+    "Step Functions": "billing rules (transitions include retries; Express rounded up to 100 ms, memory in 64 MB "
+    "chunks) from aws.amazon.com/step-functions/pricing; rates $0.025 per 1,000 transitions, $1.00 per 1M Express "
+    "requests and $0.00001667 per GB-s from wring.co 'AWS Step Functions Pricing: Standard vs Express' "
+    "(2026-03-14) and c3x.dev 'Step Functions cost: Standard vs Express'. Express's higher-volume tiers: from memory.",
+    "SQS": "$0.40 per 1M standard requests, 64 KB chunks: cloudburn.io 'Amazon SQS Pricing' (2026-03-14), "
+    "factualminds.com 'Amazon SQS Pricing: The 64 KB Rule' (2026-06-13).",
+    "DynamoDB": "on-demand $0.625 per 1M WRU and $0.125 per 1M RRU (after the 2024-11-01 halving): airbyte.com "
+    "'DynamoDB Pricing' (2025-07-21).",
+    "S3": "PUT/COPY/POST/LIST $0.005 per 1,000, GET/HEAD $0.0004 per 1,000: c3x.dev 'S3 request fees explained'; "
+    "DELETE free and data transfer out $0.09 per GB (first 10 TB): from memory, consistent with unanswered.io's "
+    "SQS guide quoting the same egress rate.",
+    "Secrets Manager": "$0.05 per 10,000 API calls: from memory, not re-checked.",
+    "CloudWatch Logs": "$0.50 per GB ingested (Standard class): from memory, not re-checked.",
 }
 LAMBDA_ARM_GB_SECOND = 0.0000133334
 LAMBDA_X86_GB_SECOND = 0.0000166667
@@ -92,7 +99,7 @@ MIN_BILLED_MS = 100
 COLD_START_RATE = 0.01
 INIT_MS = 1000
 
-CLOUDWATCH_LOGS_PER_GB = 0.50  # ingestion, Standard class (aws.amazon.com/cloudwatch/pricing) — from memory
+CLOUDWATCH_LOGS_PER_GB = 0.50  # ingestion, Standard class
 LAMBDA_PLATFORM_LOG_BYTES = 350  # START, END and REPORT lines per invocation (approximate)
 
 API_KEY = "cost-bench-key-7c1e52a9"
@@ -107,6 +114,7 @@ class FunctionSettings:
     memory_mb: int
     architecture: str
     timeout: int
+    environment: dict[str, Any] = field(default_factory=dict)
     batch_size: int | None = None
     batching_window: int | None = None
     max_concurrency: int | None = None
@@ -149,6 +157,7 @@ def read_template() -> TemplateSettings:
             memory_mb=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
             architecture=arch,
             timeout=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
+            environment=dict(props.get("Environment", {}).get("Variables", {})),
         )
         for event in props.get("Events", {}).values():
             if event.get("Type") == "SQS":
@@ -198,8 +207,15 @@ class Input:
 
 
 def make_inputs(n_images: int, size: tuple[int, int]) -> list[Input]:
-    """Documents (types 0, 1, 2) and products (3, 4) in turn, plus one or two broken files."""
+    """Documents (types 0, 1, 2) and products (3, 4) in turn, plus one or two broken files.
+
+    The broken files are the local runner's two kinds: a PNG whose pixel data is garbage (only the
+    API can tell: a paid task, then the state machine's failure branch) and a truncated JPEG
+    (rejected by submit before any task exists).
+    """
     from PIL import Image
+
+    from correction_local.samples import corrupt_png_data, encode_png
 
     from correction_engine.synth.documents import make_page_photo
     from correction_engine.synth.products import make_product
@@ -223,9 +239,10 @@ def make_inputs(n_images: int, size: tuple[int, int]) -> list[Input]:
             name = f"incoming/shop/product-{i:03d}.jpg"
         inputs.append(Input(name, body, {"correction-type": str(etype)}, f"type {etype}"))
     good = inputs[0].body if inputs else b""
+    garbled = corrupt_png_data(encode_png(make_product(98, size=(height // 2, width // 2), background="plain").image))
     bad = [
-        Input("incoming/bad/cut.jpg", good[: len(good) // 3], {}, "bad: truncated JPEG"),
-        Input("incoming/bad/notes.jpg", b"not a photo at all\n" * 20, {}, "bad: not an image"),
+        Input("incoming/bad/garbled.png", garbled, {"correction-type": "2"}, "bad: a PNG with garbled pixel data, which only the API can tell"),
+        Input("incoming/bad/cut.jpg", good[: len(good) // 3], {}, "bad: a truncated JPEG, which submit rejects"),
     ]
     return inputs + bad[:n_bad]
 
@@ -245,9 +262,12 @@ class Invocation:
     keys: list[str]
     seconds: float
     outcome: str
+    cpu_seconds: float = 0.0  # the handler thread's own CPU time
     aws_calls: Counter = field(default_factory=Counter)  # (service, operation, DynamoDB table) → n
     http_calls: Counter = field(default_factory=Counter)  # kind → n
     log_bytes: int = 0
+    client_retries: int = 0  # the API client's own retries inside the invocation
+    client_sleep: float = 0.0  # and the seconds it slept for them
 
 
 @dataclass
@@ -279,21 +299,68 @@ def _keys_of(function: str, event: Any) -> list[str]:
     return []
 
 
-def instrument(recorder: Recorder) -> Callable[[], None]:
-    """Time each registered handler and count the AWS, HTTP and log output made inside it."""
+def instrument(recorder: Recorder, budget_waits: dict[str, float]) -> Callable[[], None]:
+    """Time each registered handler and count the AWS, HTTP and log output made inside it.
+
+    Also restores one per-function setting the in-process stack cannot: there all functions share
+    one environment (the union of theirs), so BUDGET_WAIT_SECONDS, which the template gives the
+    submit function only, would make every function wait for request tokens. Here each function
+    waits only as long as its own template environment says; the others get RateLimited at once
+    and the state machine retries them, as in AWS.
+    """
     import botocore.client
     import httpx
 
     from correction_core import contract
     from correction_local import lambda_bridge
 
+    from correction_core import services as services_module
+
     originals: list[Callable[[], None]] = []
+
+    take_token = services_module.Services._take_budget_token
+
+    def take_token_as_deployed(self: Any, method: str) -> None:
+        budget = self.rate_budget
+        function = getattr(_where, "function", None)
+        if budget is None or function is None:
+            return take_token(self, method)
+        wait = budget_waits.get(function, 0.0)
+        if wait > 0:
+            budget.acquire_waiting(method, give_up_after=wait)
+        else:
+            budget.acquire(method)
+
+    services_module.Services._take_budget_token = take_token_as_deployed
+
+    # Work a handler hands to a thread pool (boto3's upload_fileobj does) still belongs to it.
+    import concurrent.futures
+
+    pool_submit = concurrent.futures.ThreadPoolExecutor.submit
+
+    def submit_in_context(self: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        function, invocation = getattr(_where, "function", None), getattr(_where, "invocation", None)
+        if invocation is None:
+            return pool_submit(self, fn, *args, **kwargs)
+
+        def run(*a: Any, **k: Any) -> Any:
+            _where.function, _where.invocation = function, invocation
+            try:
+                return fn(*a, **k)
+            finally:
+                _where.function = _where.invocation = None
+
+        return pool_submit(self, run, *args, **kwargs)
+
+    concurrent.futures.ThreadPoolExecutor.submit = submit_in_context
+    originals.append(lambda: setattr(concurrent.futures.ThreadPoolExecutor, "submit", pool_submit))
+    originals.append(lambda: setattr(services_module.Services, "_take_budget_token", take_token))
 
     def timed(name: str, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         def wrapper(event: Any, context: Any) -> Any:
             inv = Invocation(name, _keys_of(name, event), 0.0, "ok")
             _where.function, _where.invocation = name, inv
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.thread_time()
             try:
                 return handler(event, context)
             except Exception as exc:
@@ -301,6 +368,7 @@ def instrument(recorder: Recorder) -> Callable[[], None]:
                 raise
             finally:
                 inv.seconds = time.perf_counter() - started
+                inv.cpu_seconds = time.thread_time() - cpu_started
                 _where.function = _where.invocation = None
                 with recorder.lock:
                     recorder.invocations.append(inv)
@@ -357,6 +425,20 @@ def instrument(recorder: Recorder) -> Callable[[], None]:
             except Exception:  # counting must never break a handler
                 pass
 
+    class RetryCounter(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            inv = getattr(_where, "invocation", None)
+            if inv is not None and record.getMessage() == "correction API call will be retried":
+                inv.client_retries += 1
+                inv.client_sleep += float(getattr(record, "delay", 0) or 0)
+
+    client_logger = logging.getLogger("correction_core.client")
+    retry_counter = RetryCounter(level=logging.DEBUG)
+    client_logger.addHandler(retry_counter)
+    propagate = client_logger.propagate
+    client_logger.propagate = False  # counted, not printed
+    originals.append(lambda: (client_logger.removeHandler(retry_counter), setattr(client_logger, "propagate", propagate)))
+
     counting = CountingHandler(level=logging.DEBUG)
     service_logger._logger.addHandler(counting)
     originals.append(lambda: service_logger._logger.removeHandler(counting))
@@ -396,11 +478,6 @@ class Measurement:
     workflow_type: str
 
 
-def _execution_key(sfn: Any, arn: str) -> str:
-    description = sfn.describe_execution(executionArn=arn)
-    return json.loads(description["input"])["object"]["key"]
-
-
 def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
     events, token = [], None
     while True:
@@ -437,8 +514,9 @@ def run_pipeline(inputs: list[Input], settings: TemplateSettings, *, workflow_ty
         if name.startswith(("POWERTOOLS_", "API_", "DESTINATION_", "SOURCE_", "FAILURE_", "DEFAULT_")):
             del os.environ[name]
     os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
-    # Handler log lines are counted, not shown.
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "INFO"
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "INFO"  # the template's level: what CloudWatch Logs would ingest
     engine_settings = EngineSettings(api_keys=[API_KEY], rate_limit_qps=api_qps, workers=2)
     recorder = Recorder()
     sqs_bytes: list[int] = []
@@ -456,8 +534,9 @@ def run_pipeline(inputs: list[Input], settings: TemplateSettings, *, workflow_ty
             },
             api_key=API_KEY,
         )
-        undo = instrument(recorder)
-        # The service logger writes JSON lines to stdout; counted above, silenced here.
+        waits = {n: float(f.environment.get("BUDGET_WAIT_SECONDS", 0) or 0) for n, f in settings.functions.items()}
+        undo = instrument(recorder, waits)
+        # The service logger writes JSON lines to its own stdout handle: counted by instrument(), not shown.
         from correction_core.observability import logger as service_logger
 
         stream_handlers = [h for h in service_logger._logger.handlers if isinstance(h, logging.StreamHandler)]
@@ -466,7 +545,9 @@ def run_pipeline(inputs: list[Input], settings: TemplateSettings, *, workflow_ty
             h.setStream(io.StringIO())
         try:
             started = time.monotonic()
-            report = run_uploads(stack, [Upload(i.key, i.body, i.metadata) for i in inputs], timeout=900)
+            # Metric lines printed by the handlers and moto's log of a failed execution are noise here.
+            with contextlib.redirect_stdout(io.StringIO()):
+                report = run_uploads(stack, [Upload(i.key, i.body, i.metadata) for i in inputs], timeout=900)
             wall = time.monotonic() - started
         finally:
             for h, stream in saved_streams:
@@ -491,6 +572,11 @@ def run_pipeline(inputs: list[Input], settings: TemplateSettings, *, workflow_ty
         outcomes = {i.key: report.outcomes.outcome_of(i.key) or "lost" for i in inputs}
         engine_tasks = engine.engine.stats.tasks_created(API_KEY)
         lambda_bridge.uninstall()
+    # The bridge's own record must agree with ours, call for call.
+    bridge = Counter(name for name, _, _ in lambda_bridge.invocations)
+    ours = Counter(i.function for i in recorder.invocations)
+    if bridge != ours:
+        print(f"warning: lambda_bridge.invocations {dict(bridge)} != timed invocations {dict(ours)}", file=sys.stderr)
     # The notification bodies, from the submit events the bridge saw.
     for name, payload, _ in lambda_bridge.invocations:
         if name == settings.submit_function:
@@ -509,3 +595,548 @@ def run_pipeline(inputs: list[Input], settings: TemplateSettings, *, workflow_ty
         engine_tasks=engine_tasks,
         workflow_type=workflow_type,
     )
+
+
+# --- Pricing -------------------------------------------------------------------------------------
+
+ORCHESTRATION_PREFIXES = ("Step Functions", "Lambda ")
+OTHER = ("SQS", "DynamoDB", "S3 requests", "Secrets Manager", "CloudWatch Logs", "Data transfer out")
+
+
+def lambda_billed_ms(inv: Invocation, conservative: bool) -> float:
+    measured = math.ceil(inv.seconds * 1000)  # Lambda bills in 1 ms steps, rounded up
+    if not conservative:
+        return measured
+    aws = sum(n for (service, _, _), n in inv.aws_calls.items())
+    http = sum(inv.http_calls.values())
+    floor = max(MIN_BILLED_MS, VENDOR_REQUEST_MS * http + AWS_REQUEST_MS * aws)
+    return max(measured, floor) + COLD_START_RATE * INIT_MS
+
+
+def express_execution_cost(seconds: float) -> float:
+    billed = math.ceil(seconds * 1000 / SFN_EXPRESS_BILLING_MS) * SFN_EXPRESS_BILLING_MS / 1000
+    return SFN_EXPRESS_PER_REQUEST + billed * (SFN_EXPRESS_MEMORY_CHUNK_MB / 1024) * SFN_EXPRESS_GB_SECOND
+
+
+def aws_call_cost(service: str, operation: str) -> tuple[str, float]:
+    if service == "dynamodb":
+        if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            return "DynamoDB", DYNAMODB_PER_WRU  # items < 1 KB (measured): 1 WRU, conditional failures too
+        if operation == "GetItem":
+            return "DynamoDB", DYNAMODB_PER_RRU  # consistent reads of < 4 KB: 1 RRU
+        return "DynamoDB", 0.0
+    if service == "s3":
+        if operation in S3_FREE_OPERATIONS:
+            return "S3 requests", 0.0
+        if operation in S3_TIER1_OPERATIONS:
+            return "S3 requests", S3_TIER1_PER_REQUEST
+        return "S3 requests", S3_TIER2_PER_REQUEST
+    if service == "secretsmanager":
+        return "Secrets Manager", SECRETS_MANAGER_PER_CALL
+    if service == "stepfunctions":
+        return "Step Functions", 0.0  # StartExecution is billed as the execution itself
+    return service, 0.0
+
+
+@dataclass
+class Costs:
+    """USD per upload key, by component, for one workflow type and one duration scenario."""
+
+    by_key: dict[str, Counter]
+
+    def mean(self, keys: Iterable[str]) -> Counter:
+        keys = list(keys)
+        total: Counter = Counter()
+        for key in keys:
+            total.update(self.by_key.get(key, Counter()))
+        return Counter({k: v / max(1, len(keys)) for k, v in total.items()})
+
+
+def price_run(m: Measurement, settings: TemplateSettings, *, workflow: str, conservative: bool) -> Costs:
+    by_key: dict[str, Counter] = defaultdict(Counter)
+    sizes = {i.key: len(i.body) for i in m.inputs}
+    for inv in m.recorder.invocations:
+        keys = inv.keys or ["(unattributed)"]
+        fs = settings.functions[inv.function]
+        share = 1 / len(keys)
+        duration = lambda_billed_ms(inv, conservative) / 1000 * fs.memory_mb / 1024 * fs.gb_second_price
+        logs = (inv.log_bytes + LAMBDA_PLATFORM_LOG_BYTES) / 1e9 * CLOUDWATCH_LOGS_PER_GB
+        calls: Counter = Counter()
+        for (service, operation, _), n in inv.aws_calls.items():
+            component, price = aws_call_cost(service, operation)
+            calls[component] += n * price
+        for key in keys:
+            c = by_key[key]
+            c["Lambda requests"] += LAMBDA_PER_REQUEST * share
+            c[f"Lambda duration: {inv.function}"] += duration * share
+            c["CloudWatch Logs"] += logs * share
+            for component, usd in calls.items():
+                c[component] += usd * share
+    for execution in m.executions:
+        c = by_key[execution.key]
+        # A task exists: its source photo left AWS once (to the vendor), whichever SourceMode.
+        c["Data transfer out"] += sizes.get(execution.key, 0) / 1e9 * DATA_TRANSFER_OUT_PER_GB
+        if workflow == "EXPRESS":
+            c["Step Functions"] += express_execution_cost(execution.seconds)
+        else:
+            c["Step Functions"] += execution.transitions * SFN_STANDARD_PER_TRANSITION
+    # SQS: S3's SendMessage per upload, and per batch one ReceiveMessage and one DeleteMessageBatch,
+    # shared by the batch's messages; each request is one 64 KB chunk (notifications are < 1 KB).
+    chunks = max(1, math.ceil(max(m.sqs_message_bytes or [1]) / SQS_CHUNK_BYTES))
+    per_message = m.intake_delivered and (2 * m.intake_batches) / m.intake_delivered
+    for i in m.inputs:
+        by_key[i.key]["SQS"] += (1 + per_message) * chunks * SQS_PER_REQUEST
+    return Costs(by_key)
+
+
+def orchestration(c: Counter) -> float:
+    return sum(v for k, v in c.items() if k.startswith(ORCHESTRATION_PREFIXES))
+
+
+# --- Report --------------------------------------------------------------------------------------
+
+
+def _median(values: Iterable[float]) -> float:
+    values = list(values)
+    return statistics.median(values) if values else float("nan")
+
+
+def _p90(values: Iterable[float]) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, math.ceil(0.9 * len(values)) - 1)] if values else float("nan")
+
+
+def _num(value: float, digits: int = 0) -> str:
+    return "–" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _usd(value: float, digits: int = 4) -> str:
+    return f"${value:.{digits}f}"
+
+
+def build_report(m: Measurement, settings: TemplateSettings, args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    inv = m.recorder.invocations
+    uploads = [i.key for i in m.inputs]
+    succeeded = [k for k, o in m.outcomes.items() if o == "result"]
+    failed = [k for k, o in m.outcomes.items() if o == "failure"]
+    lost = [k for k, o in m.outcomes.items() if o == "lost"]
+    fn_names = list(settings.functions)
+    loop = poll_loop_states(settings.definition)
+    check_fn = next(n for n in fn_names if "Check" in n)
+    executions = {e.key: e for e in m.executions}
+
+    per_key_calls: dict[str, Counter] = defaultdict(Counter)  # key → function → invocations (shares)
+    polls: Counter = Counter()
+    for i in inv:
+        for key in i.keys:
+            per_key_calls[key][i.function] += 1 / len(i.keys)
+        if i.function == check_fn and i.outcome == "ok":
+            for key in i.keys:
+                polls[key] += 1
+    http_totals: Counter = Counter()
+    aws_totals: Counter = Counter()
+    for i in inv:
+        http_totals.update(i.http_calls)
+        aws_totals.update(i.aws_calls)
+
+    costs = {
+        (wf, cons): price_run(m, settings, workflow=wf, conservative=cons)
+        for wf in ("EXPRESS", "STANDARD")
+        for cons in (False, True)
+    }
+    summary: dict[str, Any] = {}
+    for (wf, cons), c in costs.items():
+        summary[(wf, cons)] = {
+            "success": c.mean(succeeded),
+            "mix": c.mean(uploads),
+        }
+    express_cons = orchestration(summary[("EXPRESS", True)]["success"]) * 1000
+    express_meas = orchestration(summary[("EXPRESS", False)]["success"]) * 1000
+    goal_met = express_cons <= GOAL_EXPRESS_PER_1000
+
+    L: list[str] = []
+    now = datetime.now(timezone.utc)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        cores = os.cpu_count() or 1
+    L += [
+        "# Orchestration cost per 1,000 images",
+        "",
+        f"Generated by `bench/cost.py` on {now:%Y-%m-%d %H:%M} UTC ({cores} cores, Python {platform.python_version()}); "
+        "every count below was measured in a local run of the whole pipeline (engine on loopback, the template's stack "
+        "in moto, the real state machine definition, the real handlers in-process), and every price is a named "
+        "constant in the script. Do not edit by hand: re-run the script.",
+        "",
+        f"**Goal: Express orchestration ≤ ${GOAL_EXPRESS_PER_1000:.2f} per 1,000 images — "
+        f"{'met' if goal_met else 'NOT met'}.** Per 1,000 images that end in a result: "
+        f"**{_usd(express_meas)}** with the durations measured here, **{_usd(express_cons)}** in the conservative "
+        f"scenario (vendor round trips from us-east-1, cold starts). Standard would cost "
+        f"{_usd(orchestration(summary[('STANDARD', False)]['success']) * 1000)} "
+        f"/ {_usd(orchestration(summary[('STANDARD', True)]['success']) * 1000)}.",
+        "",
+        "\"Orchestration\" = Step Functions + the requests and duration of the pipeline's four functions "
+        f"({', '.join(fn_names)}). Queue, table, bucket, secret and log costs are listed apart; the API's own "
+        "credits are a separate line without a price.",
+        "",
+        "## Inputs read from the template",
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+    ]
+    for fs in settings.functions.values():
+        extra = ""
+        if fs.batch_size:
+            extra = f"; SQS BatchSize {fs.batch_size}, MaximumBatchingWindowInSeconds {fs.batching_window}, MaximumConcurrency {fs.max_concurrency}"
+            if "BUDGET_WAIT_SECONDS" in fs.environment:
+                extra += f"; waits up to BUDGET_WAIT_SECONDS={fs.environment['BUDGET_WAIT_SECONDS']} s for a request token"
+        L.append(f"| {fs.logical_id} | {fs.memory_mb} MB, {fs.architecture}, timeout {fs.timeout} s{extra} |")
+    L += [
+        f"| PollIntervalSeconds (default) | {settings.poll_interval} s |",
+        f"| PollCapSeconds (default) | {settings.poll_cap} s |",
+        f"| WorkflowType (default; allowed) | {settings.workflow_type}; {', '.join(settings.workflow_types)} |",
+        f"| ApiQps (default) | {settings.api_qps} requests/s, shared by creates and polls (RateBudgetTable) |",
+        f"| states entered per poll | {len(loop)} ({' → '.join(loop)}) |",
+        "",
+        "## The run",
+        "",
+        f"{len(uploads)} uploads, all at once as `aws s3 cp --recursive` would: "
+        f"{sum(1 for i in m.inputs if i.kind.startswith('type'))} synthetic photos of {args.size[1]}×{args.size[0]} "
+        f"(documents of types 0/1/2, products of types 3/4, mean {statistics.mean(len(i.body) for i in m.inputs if i.kind.startswith('type')) / 1024:.0f} KB JPEG) "
+        f"and {sum(1 for i in m.inputs if i.kind.startswith('bad'))} broken file(s) "
+        f"({'; '.join(i.kind.removeprefix('bad: ') for i in m.inputs if i.kind.startswith('bad')) or 'none'}). Workflow type {m.workflow_type}; "
+        f"engine rate limit {'off' if not args.engine_qps else f'{args.engine_qps} QPS'} (the pipeline's own budget applies). "
+        f"{len(succeeded)} ended in a result, {len(failed)} in a failure record, {len(lost)} lost; "
+        f"{m.engine_tasks} tasks created; wall time {m.wall_seconds:.1f} s.",
+        "",
+        "Polls per image depend on the engine's processing time on this 2-core machine (and on waiting for the "
+        "shared 2-per-second request budget); the vendor's may differ, which is what the sensitivity table is for.",
+        "",
+        "### Measured counts",
+        "",
+        "Per image: median over the images that ended in a result (submit's batch invocations are shared "
+        "between the batch's images).",
+        "",
+        "| what | total in the run | per image (median) | wall time per invocation, median / p90 (ms) | handler thread CPU, median (ms) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name in fn_names:
+        rows = [i for i in inv if i.function == name]
+        errors = Counter(i.outcome for i in rows if i.outcome != "ok")
+        err = f" ({', '.join(f'{n} {e}' for e, n in errors.items())})" if errors else ""
+        per = _median(per_key_calls[k][name] for k in succeeded)
+        L.append(
+            f"| {name} invocations{err} | {len(rows)} | {per:.2f} | "
+            f"{_num(_median(i.seconds * 1000 for i in rows))} / {_num(_p90(i.seconds * 1000 for i in rows))} | "
+            f"{_num(_median(i.cpu_seconds * 1000 for i in rows))} |"
+        )
+    ex_ok = [executions[k] for k in succeeded if k in executions]
+    L += [
+        f"| state machine executions ({', '.join(f'{n} {s}' for s, n in Counter(e.status for e in m.executions).items())}) "
+        f"| {len(m.executions)} | 1 | | |",
+        f"| state transitions (StateEntered events + Task retries) | {sum(e.transitions for e in m.executions)} "
+        f"| {_median(e.transitions for e in ex_ok):.0f} | | |",
+        f"| of which Task retries (RateLimited etc.) | {sum(e.retries for e in m.executions)} "
+        f"| {_median(e.retries for e in ex_ok):.0f} | | |",
+        f"| execution duration, s (Express bills it) | {sum(e.seconds for e in m.executions):.1f} "
+        f"| {_median(e.seconds for e in ex_ok):.2f} | | |",
+        f"| polls (CheckStatus invocations that answered) | {sum(polls.values())} | {_median(polls[k] for k in succeeded):.0f} | | |",
+    ]
+    for name in fn_names:
+        rows = [i for i in inv if i.function == name]
+        retried = sum(i.client_retries for i in rows)
+        if retried:
+            L.append(
+                f"| {name}: API client retries inside the invocation (sleeping {sum(i.client_sleep for i in rows):.1f} s in all) "
+                f"| {retried} | {_median(sum(i.client_retries / len(i.keys) for i in rows if k in i.keys) for k in succeeded):.2f} | | |"
+            )
+    for kind in ("create task", "query task", "result download"):
+        per = _median(sum(i.http_calls[kind] / max(1, len(i.keys)) for i in inv if k in i.keys) for k in succeeded)
+        L.append(f"| HTTP: {kind} | {http_totals[kind]} | {per:.2f} | | |")
+    for (service, operation, table), n in sorted(aws_totals.items()):
+        per = _median(sum(i.aws_calls[(service, operation, table)] / max(1, len(i.keys)) for i in inv if k in i.keys) for k in succeeded)
+        where = f" ({table})" if table else ""
+        L.append(f"| {service} {operation}{where} | {n} | {per:.2f} | | |")
+    L += [
+        f"| SQS: S3 notifications delivered / batches received / DeleteMessageBatch | "
+        f"{m.intake_delivered} / {m.intake_batches} / {m.recorder.outside_aws_calls[('sqs', 'DeleteMessageBatch', '')]} "
+        f"| {1 + 2 * m.intake_batches / max(1, m.intake_delivered):.2f} requests | | |",
+        f"| handler log output, bytes per invocation (+ ~{LAMBDA_PLATFORM_LOG_BYTES} B of START/END/REPORT) "
+        f"| {sum(i.log_bytes for i in inv)} | {_median(i.log_bytes for i in inv):.0f} | | |",
+        "",
+        "DynamoDB items at the end of the run (all < 1 KB, so every write is 1 WRU and every read 1 RRU): "
+        + "; ".join(f"{t}: {len(v)} items, largest {max(v) if v else 0} B" for t, v in m.item_bytes.items())
+        + f". SQS notification bodies: largest {max(m.sqs_message_bytes or [0])} B (one 64 KB chunk).",
+        "",
+        "DynamoDB requests are counted, not estimated: every boto3 call made inside a handler is recorded "
+        "(by wrapping botocore's `_make_api_call`; API requests by wrapping `httpx.Client.send`). Powertools "
+        "Idempotency makes a conditional PutItem (in progress) and an UpdateItem (done) per idempotent step "
+        f"({sum(n for (svc, op, _), n in aws_totals.items() if svc == 'dynamodb' and op == 'PutItem') / max(1, m.engine_tasks):.1f} "
+        "per created task in this code); the request budget makes one conditional UpdateItem per API request "
+        "(create, poll or result fetch; a refused one costs the write too) and, before a create, one consistent GetItem.",
+        "",
+        "Wall times are the handlers' own (the bridge's call of the handler, timed by wrapping the registered "
+        "handlers). They are not a clean lower bound: in-process the engine, moto and the handlers share one "
+        "interpreter and 2 cores, so a call to the engine waits for CPU and the GIL (compare the thread CPU "
+        "column), while the network to the vendor is missing; submit's time includes its waits for the request "
+        "budget, as it would in Lambda.",
+        "",
+        "## Prices (us-east-1, list, free tiers ignored)",
+        "",
+        "| item | price |",
+        "| --- | --- |",
+        f"| Lambda arm64 duration | ${LAMBDA_ARM_GB_SECOND} per GB-s (1 ms steps) |",
+        f"| Lambda requests | ${LAMBDA_PER_REQUEST * 1e6:.2f} per 1M |",
+        f"| Step Functions Standard | ${SFN_STANDARD_PER_TRANSITION * 1000:.3f} per 1,000 state transitions |",
+        f"| Step Functions Express | ${SFN_EXPRESS_PER_REQUEST * 1e6:.2f} per 1M requests + ${SFN_EXPRESS_GB_SECOND} per GB-s, "
+        f"{SFN_EXPRESS_BILLING_MS} ms steps, {SFN_EXPRESS_MEMORY_CHUNK_MB} MB chunks (billed at the {SFN_EXPRESS_MEMORY_CHUNK_MB} MB minimum: payloads are references) |",
+        f"| SQS standard | ${SQS_PER_REQUEST * 1e6:.2f} per 1M requests (64 KB chunks) |",
+        f"| DynamoDB on-demand | ${DYNAMODB_PER_WRU * 1e6:.3f} per 1M WRU, ${DYNAMODB_PER_RRU * 1e6:.3f} per 1M RRU |",
+        f"| S3 Standard requests | ${S3_TIER1_PER_REQUEST * 1000:.4f} per 1,000 PUT/LIST, ${S3_TIER2_PER_REQUEST * 1000:.4f} per 1,000 GET/HEAD, DELETE free |",
+        f"| Data transfer out to the internet | ${DATA_TRANSFER_OUT_PER_GB} per GB |",
+        f"| Secrets Manager | ${SECRETS_MANAGER_PER_CALL * 10000:.2f} per 10,000 calls |",
+        f"| CloudWatch Logs ingestion | ${CLOUDWATCH_LOGS_PER_GB:.2f} per GB |",
+        "",
+        "Sources:",
+        "",
+        *[f"- {k}: {v}" for k, v in PRICE_SOURCES.items()],
+        "",
+        "## Cost per 1,000 images",
+        "",
+        "**Measured**: each invocation billed for its in-process wall time (rounded up to 1 ms). The vendor is a "
+        "loopback call here, so the network is missing; CPU contention adds some time back (see above).",
+        "",
+        f"**Conservative**: each invocation billed for at least {VENDOR_REQUEST_MS} ms per vendor request it made "
+        f"(us-east-1 → the vendor's Hong Kong endpoint: a round trip is typically ~200 ms on a kept-alive TLS "
+        f"connection, a figure from public latency tables, not measured here; plus the API's own time) plus {AWS_REQUEST_MS} ms per AWS request it made, never under {MIN_BILLED_MS} ms; "
+        f"plus cold starts, billed since 2025-08-01: {COLD_START_RATE:.0%} of invocations × {INIT_MS} ms of INIT. "
+        "Submit's measured time already holds its waits for the request budget.",
+        "",
+        "Per 1,000 images that end in a result (the normal case, and the costliest: every step runs):",
+        "",
+        "| component | Express, measured | Express, conservative | Standard, measured | Standard, conservative |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    cols = [summary[(wf, cons)]["success"] for wf in ("EXPRESS", "STANDARD") for cons in (False, True)]
+    for component in ["Step Functions", "Lambda requests"] + [f"Lambda duration: {n}" for n in fn_names]:
+        L.append(f"| {component} | " + " | ".join(_usd(c[component] * 1000) for c in cols) + " |")
+    L.append("| **orchestration** | " + " | ".join(f"**{_usd(orchestration(c) * 1000)}**" for c in cols) + " |")
+    for component in OTHER:
+        L.append(f"| {component} | " + " | ".join(_usd(c[component] * 1000) for c in cols) + " |")
+    L.append("| **all AWS above** | " + " | ".join(f"**{_usd(sum(c.values()) * 1000)}**" for c in cols) + " |")
+    from correction_core.contract import CREDITS_PER_TASK
+
+    drivers = sorted(
+        ((k, v) for k, v in summary[("EXPRESS", True)]["success"].items() if k.startswith(ORCHESTRATION_PREFIXES)),
+        key=lambda kv: -kv[1],
+    )
+    total = orchestration(summary[("EXPRESS", True)]["success"]) or 1
+    submit_rows = [i for i in inv if i.function == settings.submit_function]
+    wall, cpu = sum(i.seconds for i in submit_rows), sum(i.cpu_seconds for i in submit_rows)
+    drivers_text = [
+        "What drives Express orchestration (conservative): "
+        + ", ".join(f"{k} {v / total:.0%}" for k, v in drivers[:4])
+        + f". {settings.submit_function} ran {wall:.1f} s for {cpu:.1f} s of its own CPU: most of its billed time is "
+        f"spent waiting (for request tokens and for the API), billed at its {settings.functions[settings.submit_function].memory_mb} MB.",
+        "",
+    ]
+    mix = [summary[(wf, cons)]["mix"] for wf in ("EXPRESS", "STANDARD") for cons in (False, True)]
+    L += [
+        f"| API credits (vendor, not priced here) | {CREDITS_PER_TASK * 1000:,} credits ({CREDITS_PER_TASK} per task) | | | |",
+        "",
+        f"Per 1,000 uploads of this run's mix ({len(succeeded)} result(s), {len(failed)} failure record(s)): orchestration "
+        + ", ".join(f"{lbl} {_usd(orchestration(c) * 1000)}" for lbl, c in zip(("Express measured", "Express conservative", "Standard measured", "Standard conservative"), mix))
+        + f" ({m.engine_tasks} tasks = {m.engine_tasks * CREDITS_PER_TASK} credits for {len(uploads)} uploads). "
+        + failure_paths(m, costs, failed, executions),
+        "",
+        *drivers_text,
+        "\"Data transfer out\" is the source photo leaving AWS for the vendor (the API fetches the presigned URL in "
+        "the template's url mode; submit uploads the bytes in file mode): the same bytes either way, "
+        f"${DATA_TRANSFER_OUT_PER_GB * 1000 / 1000:.2f} per 1,000 images per MB of photo. These synthetic JPEGs are small; "
+        f"phone photos of 3-5 MB would cost ${3 * DATA_TRANSFER_OUT_PER_GB:.2f}-${5 * DATA_TRANSFER_OUT_PER_GB:.2f} per 1,000 "
+        "in egress alone, more than the whole Express orchestration. Secrets "
+        "Manager is read once per container every 5 minutes, so in a run this small its one call weighs more per "
+        "image than it will at volume. Results "
+        "coming back are free (data transfer in). Not counted: the user's own upload PUT, X-Ray traces (Active "
+        "tracing on every function and the state machine; $5 per 1M traces recorded; with the default sampling of "
+        "1 request/s plus 5 %, and the pipeline held to ≤ 2 API requests/s, nearly every image is traced: "
+        "about $0.005-0.01 per 1,000), EMF metric lines (disabled locally), the SQS event "
+        "source's empty long polls while idle, and fixed monthly costs (secret, alarms, PITR storage).",
+        "",
+    ]
+
+    # Sensitivity: polls per image.
+    lines, backlog_limit = sensitivity(m, settings, costs, succeeded, polls, check_fn, loop)
+    L += lines
+    if backlog_limit is not None:
+        goal_line = next(i for i, line in enumerate(L) if line.startswith("**Goal:"))
+        L[goal_line] += (
+            f" Caveat: while a backlog waits for the shared {settings.api_qps}-per-second request budget, "
+            f"{settings.submit_function}'s billed waiting pushes Express past the goal from about {backlog_limit} "
+            "poll(s) per image (a model, see the sensitivity section)."
+        )
+    text = "\n".join(L) + "\n"
+    return text, {
+        "express_measured": express_meas,
+        "express_conservative": express_cons,
+        "standard_measured": orchestration(summary[("STANDARD", False)]["success"]) * 1000,
+        "standard_conservative": orchestration(summary[("STANDARD", True)]["success"]) * 1000,
+        "goal_met": goal_met,
+        "polls_median": _median(polls[k] for k in succeeded),
+    }
+
+
+def failure_paths(m: Measurement, costs: dict, failed: list[str], executions: dict) -> str:
+    """One sentence on what the uploads that failed cost, by where they failed."""
+    parts = []
+    at_api = [k for k in failed if k in executions]
+    at_submit = [k for k in failed if k not in executions]
+    if at_api:
+        e = orchestration(costs[("EXPRESS", True)].mean(at_api)) * 1000
+        s = orchestration(costs[("STANDARD", True)].mean(at_api)) * 1000
+        parts.append(
+            f"An upload the API fails (a paid task, then the failure branch and RecordFailure) costs {_usd(e)} Express / "
+            f"{_usd(s)} Standard orchestration per 1,000 (conservative)"
+        )
+    if at_submit:
+        e = orchestration(costs[("EXPRESS", True)].mean(at_submit)) * 1000
+        parts.append(f"an upload submit rejects before any task exists costs {_usd(e)} per 1,000 (its share of a submit batch)")
+    return ("; ".join(parts) + ".") if parts else ""
+
+
+def sensitivity(m, settings, costs, succeeded, polls, check_fn, loop) -> tuple[list[str], int | None]:
+    """Orchestration per 1,000 images as a function of polls per image (≈ processing time / interval).
+
+    ``polls`` counts CheckStatus invocations that answered; refused ones (RateLimited) stay in the
+    per-image rest, as measured.
+    """
+    interval = settings.poll_interval
+    ex_ok = [e for e in m.executions if e.key in succeeded]
+    base_transitions = _median(e.transitions - len(loop) * polls[e.key] for e in ex_ok)
+    overhead_s = _median(e.seconds - interval * polls[e.key] for e in ex_ok)
+    check = settings.functions[check_fn]
+    submit = settings.functions[settings.submit_function]
+    inv = m.recorder.invocations
+    # Budgeted API requests per image besides the polls (the create, Finalize's re-query), measured.
+    other_requests = _median(
+        sum((i.http_calls["create task"] + i.http_calls["query task"]) / len(i.keys) for i in inv if k in i.keys and i.function != check_fn)
+        for k in succeeded
+    )
+    results = {}
+    for cons in (False, True):
+        answered = [i for i in inv if i.function == check_fn and i.outcome == "ok" and i.keys and i.keys[0] in succeeded]
+        per_poll = statistics.mean(
+            LAMBDA_PER_REQUEST + lambda_billed_ms(i, cons) / 1000 * check.memory_mb / 1024 * check.gb_second_price
+            for i in answered
+        ) if answered else 0.0
+        c = costs[("EXPRESS", cons)].mean(succeeded)
+        lambda_total = sum(v for k, v in c.items() if k.startswith("Lambda "))
+        mean_polls = statistics.mean(polls[k] for k in succeeded)
+        lambda_rest = lambda_total - per_poll * mean_polls  # submit, finalize, refused polls
+        results[cons] = (per_poll, lambda_rest, c[f"Lambda duration: {settings.submit_function}"])
+
+    def row_for(p: int) -> list[float]:
+        row = []
+        for wf in ("EXPRESS", "STANDARD"):
+            for cons in (False, True):
+                per_poll, rest, _ = results[cons]
+                if wf == "EXPRESS":
+                    sfn = express_execution_cost(p * interval + overhead_s)
+                else:
+                    sfn = (base_transitions + len(loop) * p) * SFN_STANDARD_PER_TRANSITION
+                row.append(rest + per_poll * p + sfn)
+        # During a backlog the submit functions wait for tokens the whole time: each image costs
+        # MaximumConcurrency × (its budgeted requests / ApiQps) seconds of submit at its memory.
+        per_poll, rest, submit_measured = results[True]
+        requests = other_requests + p
+        backlog_submit = (submit.max_concurrency or 1) * requests / settings.api_qps * submit.memory_mb / 1024 * submit.gb_second_price
+        row.append(row[1] - submit_measured + backlog_submit)
+        return row
+
+    ps = [2, 5, 10, settings.poll_cap // interval]
+    per_poll_cons = results[True][0] + SFN_EXPRESS_GB_SECOND * interval * SFN_EXPRESS_MEMORY_CHUNK_MB / 1024
+    at_zero = row_for(0)[1]
+    break_even = (GOAL_EXPRESS_PER_1000 / 1000 - at_zero) / per_poll_cons if per_poll_cons else float("inf")
+    lines = [
+        "## Sensitivity: polls per image",
+        "",
+        f"Each poll is {len(loop)} state transitions, one {check_fn} invocation and, for the request budget, one "
+        f"DynamoDB write (${DYNAMODB_PER_WRU * 1000:.6f} per 1,000 images per poll, not in the orchestration figures). "
+        f"Express bills the wall time, ≈ polls × interval + {overhead_s:.1f} s (the median rest, measured). At the "
+        f"template's {interval} s interval, polls ≈ the API's processing time in seconds; the cap ({settings.poll_cap} s) "
+        f"allows at most {settings.poll_cap // interval}. Measured here: median {_median(polls[k] for k in succeeded):.0f} "
+        f"poll(s) per image. Per-poll and other per-image costs are this run's means; transitions = "
+        f"{base_transitions:.0f} + {len(loop)} × polls.",
+        "",
+        "| polls per image | ≈ processing time | Express, measured | Express, conservative | Standard, measured "
+        "| Standard, conservative | Express, conservative, during a backlog (model) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for p in ps:
+        row = row_for(p)
+        cells = [_usd(v * 1000) + (" ✗" if i in (0, 1, 4) and v * 1000 > GOAL_EXPRESS_PER_1000 else "") for i, v in enumerate(row)]
+        lines.append(f"| {p} | ~{p * interval} s | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"✗ = over the goal. In the conservative scenario Express orchestration stays within "
+        f"${GOAL_EXPRESS_PER_1000:.2f} per 1,000 images up to about {max(0, math.floor(break_even))} polls per image "
+        "(≈ that many seconds of processing at the template's interval).",
+        "",
+        f"**During a backlog (model, not measured):** the request budget allows {settings.api_qps} API requests/s for the "
+        f"whole stack and each image needs about {other_requests:.0f} + polls of them, so a burst drains at no more than "
+        f"{settings.api_qps} / ({other_requests:.0f} + polls) images per second; meanwhile the "
+        f"{submit.max_concurrency or 1} concurrent {settings.submit_function} invocations (MaximumConcurrency) spend "
+        f"their time waiting for tokens, billed at {submit.memory_mb} MB. The last column replaces the measured submit "
+        f"duration by that waiting time. This small run holds no backlog, so its submit figure is the low end.",
+        "",
+        "A longer interval cuts polls (Lambda invocations, Standard's transitions, budget writes and the backlog "
+        "term) but not Express's duration, which follows the processing time; it adds half an interval of latency "
+        "per image on average.",
+        "",
+    ]
+    over = [p for p in range(0, settings.poll_cap // interval + 1) if row_for(p)[4] * 1000 > GOAL_EXPRESS_PER_1000]
+    return lines, (over[0] if over else None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=12, help="uploads, including 1-2 broken files (default 12)")
+    parser.add_argument("--quick", action="store_true", help="6 smaller images: a check that the script works")
+    parser.add_argument("--workflow-type", choices=["EXPRESS", "STANDARD"], default=None,
+                        help="the state machine type to run (default: the template's; counts are the same definition's)")
+    parser.add_argument("--engine-qps", type=float, default=0, help="the engine's own rate limit (default off, as in the tests)")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "cost.md")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.images = min(args.images, 6)
+    args.size = (480, 640) if args.quick else (900, 1200)
+
+    settings = read_template()
+    started = time.monotonic()
+    inputs = make_inputs(args.images, args.size)
+    print(f"{len(inputs)} uploads generated in {time.monotonic() - started:.1f} s; running the pipeline…", file=sys.stderr)
+    measurement = run_pipeline(inputs, settings, workflow_type=args.workflow_type or settings.workflow_type, api_qps=args.engine_qps)
+    outcomes = Counter(measurement.outcomes.values())
+    if outcomes["lost"] or not outcomes["result"]:
+        failures = Counter(i.outcome for i in measurement.recorder.invocations if i.outcome != "ok")
+        print(
+            f"the pipeline did not work: outcomes {dict(outcomes)}, handler errors {dict(failures)}; "
+            f"{args.output} not written (a cost of a broken run means nothing)",
+            file=sys.stderr,
+        )
+        return 1
+    text, figures = build_report(measurement, settings, args)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    print(
+        f"wrote {args.output} in {time.monotonic() - started:.0f} s: Express orchestration "
+        f"${figures['express_measured']:.4f} measured / ${figures['express_conservative']:.4f} conservative per 1,000 images "
+        f"(goal ≤ ${GOAL_EXPRESS_PER_1000:.2f}: {'met' if figures['goal_met'] else 'NOT met'}); Standard "
+        f"${figures['standard_measured']:.4f} / ${figures['standard_conservative']:.4f}; median polls {figures['polls_median']:.0f}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

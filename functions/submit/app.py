@@ -29,4 +29,5 @@ def record_handler(record: SQSRecord) -> list[str]:
 @metrics.log_metrics
 def lambda_handler(event, context):
     bind_lambda_context(context)
+    get_services().begin_invocation()
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -14,8 +14,6 @@ from typing import Any
 
 from .stack import REGION, LocalStack
 
-BATCH_SIZE = 10
-
 
 def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     return {
@@ -42,7 +40,7 @@ def pump_once(stack: LocalStack, stats: IntakeStats | None = None) -> int:
     """Receive one batch and hand it to the submit function; returns how many messages it had."""
     sqs = stack.client("sqs")
     response = sqs.receive_message(
-        QueueUrl=stack.queue_url, MaxNumberOfMessages=BATCH_SIZE, AttributeNames=["All"], WaitTimeSeconds=0
+        QueueUrl=stack.queue_url, MaxNumberOfMessages=stack.intake_batch_size, AttributeNames=["All"], WaitTimeSeconds=0
     )
     messages = response.get("Messages", [])
     if not messages:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import threading
 import traceback
 import uuid
@@ -25,6 +26,8 @@ from moto.awslambda import models as lambda_models
 Handler = Callable[[Any, Any], Any]
 
 _handlers: dict[str, Handler] = {}
+_environments: dict[str, dict[str, str]] = {}
+_services: dict[str, Any] = {}
 _lock = threading.Lock()
 _original_invoke = lambda_models.LambdaFunction._invoke_lambda
 #: Every invocation, in order: (function name, event, outcome). Tests count API-facing calls with it.
@@ -63,9 +66,24 @@ def load_handler(code_dir: Path, handler: str) -> Handler:
     return getattr(module, function_name)
 
 
-def register(function_name: str, handler: Handler) -> None:
+def register(function_name: str, handler: Handler, environment: dict[str, str] | None = None) -> None:
+    """Route invocations of ``function_name`` to ``handler``, with that function's environment."""
     with _lock:
         _handlers[function_name] = handler
+        _environments[function_name] = dict(environment or {})
+        _services.pop(function_name, None)
+
+
+def _services_for(function_name: str) -> Any:
+    """The function's own core services, from its own environment (built once, like a container)."""
+    from correction_core.services import Services
+    from correction_core.settings import Settings
+
+    with _lock:
+        if function_name not in _services:
+            env = {**os.environ, **_environments.get(function_name, {})}
+            _services[function_name] = Services(settings=Settings.from_env(env))
+        return _services[function_name]
 
 
 def _invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
@@ -76,8 +94,11 @@ def _invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
     if isinstance(payload, str):
         payload = json.loads(payload or "{}")
     context = LocalContext(self.function_name, timeout_seconds=int(self.timeout or 30))
+    from correction_core.services import services_scope
+
     try:
-        result = handler(payload, context)
+        with services_scope(_services_for(self.function_name)):
+            result = handler(payload, context)
     except Exception as exc:  # the Lambda runtime turns any exception into an error payload
         invocations.append((self.function_name, payload, type(exc).__name__))
         error = {
@@ -99,3 +120,6 @@ def uninstall() -> None:
     lambda_models.LambdaFunction._invoke_lambda = _original_invoke
     with _lock:
         _handlers.clear()
+        _environments.clear()
+        _services.clear()
+    invocations.clear()

@@ -43,6 +43,7 @@ class LocalStack:
     submit_function: str
     environment: dict[str, str]
     functions: dict[str, str] = field(default_factory=dict)  # logical id → function name
+    intake_batch_size: int = 10  # the submit function's SQS event source BatchSize
 
     @property
     def parameters(self) -> dict[str, str]:
@@ -180,7 +181,7 @@ def build_stack(
             Environment={"Variables": env},
         )
         code_dir = PROJECT_ROOT / props["CodeUri"]
-        lambda_bridge.register(logical_id, lambda_bridge.load_handler(code_dir, props["Handler"]))
+        lambda_bridge.register(logical_id, lambda_bridge.load_handler(code_dir, props["Handler"]), env)
 
     # The state machine: the real definition with the template's substitutions.
     machine_props = machine["Properties"]
@@ -196,13 +197,15 @@ def build_stack(
         type=resolver.resolve(machine_props["Type"]),
     )
 
-    # In Lambda each function has its own environment; in-process they share one, and the
-    # template's variables never disagree between functions, so the union is exact.
-    os.environ.update(environment)
+    # Each function runs with its own environment (lambda_bridge scopes its services); the
+    # process environment gets the variables every function shares, for code outside handlers.
+    shared = {k: v for k, v in environment.items() if k in global_env}
+    os.environ.update(shared)
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     reset_services()
     submit = next(n for n, f in functions.items() if "Events" in f["Properties"])
+    (sqs_event,) = [e for e in functions[submit]["Properties"]["Events"].values() if e["Type"] == "SQS"]
     return LocalStack(
         resolver=resolver,
         source_bucket=resolver.refs[source_id],
@@ -213,4 +216,5 @@ def build_stack(
         submit_function=submit,
         environment=environment,
         functions={n: n for n in functions},
+        intake_batch_size=int(sqs_event["Properties"].get("BatchSize", 10)),
     )

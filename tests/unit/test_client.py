@@ -659,3 +659,15 @@ def test_task_failed_message_is_scrubbed():
     with pytest.raises(TaskFailed) as caught:
         h.client.wait("t1")
     assert SIGNATURE not in all_text(caught.value) and "result.aoscdn.com" in str(caught.value)
+
+
+def test_our_own_budget_refusal_is_not_retried_inside_the_client():
+    from correction_core.errors import BudgetExhausted
+
+    def hook(method: str) -> None:
+        raise BudgetExhausted("budget spent", retry_after=0.4)
+
+    h = make([ok({"task_id": "t1", "state": 4})], before_request=hook)
+    with pytest.raises(BudgetExhausted):
+        h.client.get_task("t1")
+    assert h.server.requests == [] and h.sleeps == []  # the state machine does the waiting

@@ -22,6 +22,7 @@ import httpx
 
 from . import contract
 from .errors import (
+    BudgetExhausted,
     ApiError,
     ApiTransportError,
     ApiUnavailable,
@@ -303,6 +304,8 @@ class CorrectionClient:
                 policy.sleep(delay)
 
     def _may_retry(self, method: str, error: ApiError) -> bool:
+        if isinstance(error, BudgetExhausted):
+            return False  # our own budget said no: whoever owns the waiting decides (see errors)
         if method == "GET" or self.retry.retry_ambiguous_create:
             return True
         # A create whose response was lost may have created (and charged) a task already.

@@ -65,6 +65,16 @@ class RateLimited(ApiError):
         self.retry_after = retry_after
 
 
+class BudgetExhausted(RateLimited):
+    """Our own shared request budget refused the request before it was sent.
+
+    Not retried inside a Lambda: the state machine retries it with jittered backoff (a Lambda
+    must not sleep waiting for tokens), and submit waits only as long as its setting allows.
+    """
+
+    reason = "budget_exhausted"
+
+
 class ApiUnavailable(ApiError):
     """HTTP 5xx: the server talked but is broken for now."""
 
@@ -185,6 +195,7 @@ class DestinationWriteFailed(CorrectionError):
 TRANSIENT_ERROR_NAMES: tuple[str, ...] = (
     ApiTransportError.__name__,
     RateLimited.__name__,
+    BudgetExhausted.__name__,
     ApiUnavailable.__name__,
     DestinationWriteFailed.__name__,
 )

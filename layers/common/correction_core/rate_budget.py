@@ -7,7 +7,7 @@ results are never fetched. So every request takes a token from a shared budget f
 
 * The budget is a DynamoDB item per one-second window, incremented atomically under the
   condition ``used < qps``. A request that finds its window full is not sent: the caller gets
-  ``RateLimited`` and the state machine retries it with jittered backoff (no 429 is spent).
+  ``BudgetExhausted`` (a RateLimited) and the state machine retries it with jittered backoff (no 429 is spent).
 * Polls and result fetches may use any free token. A create may use one only while polls
   alone did not fill the previous window: when paid tasks need the whole budget to be
   watched, no new task is created until they drain. Creates thereby fill exactly the capacity
@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from .errors import RateLimited
+from .errors import BudgetExhausted
 
 WINDOW_TTL_SECONDS = 300
 CREATE_METHOD = "POST"
@@ -47,13 +47,13 @@ class RateBudget:
         return int(item.get("used", 0)) - int(item.get("creates", 0)) >= self.qps
 
     def acquire(self, method: str) -> None:
-        """Take one token for a request of this HTTP method, or raise RateLimited."""
+        """Take one token for a request of this HTTP method, or raise BudgetExhausted."""
         now = self.clock()
         window = self._window(now)
         retry_after = max(0.05, window + 1 - now)
         is_create = method.upper() == CREATE_METHOD
         if is_create and self._polls_saturated(window - 1):
-            raise RateLimited(
+            raise BudgetExhausted(
                 "request budget: polls of running tasks are using every token; no new task for now",
                 retry_after=retry_after,
             )
@@ -72,7 +72,7 @@ class RateBudget:
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise RateLimited(
+                raise BudgetExhausted(
                     f"request budget: {self.qps} requests already sent this second", retry_after=retry_after
                 ) from None
             raise
@@ -87,7 +87,7 @@ class RateBudget:
         while True:
             try:
                 return self.acquire(method)
-            except RateLimited as limited:
+            except BudgetExhausted as limited:
                 wait = limited.retry_after or 0.1
                 if self.clock() + wait > deadline:
                     raise
