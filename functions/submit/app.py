@@ -21,7 +21,12 @@ def record_handler(record: SQSRecord) -> list[str]:
         logger.info("not an upload, consumed", extra={"event": str(event)})
         return []
     # A raise here fails only this message: SQS redelivers it, the rest of the batch is done.
-    return [submit_object(get_services(), ref).status for ref in refs]
+    try:
+        return [submit_object(get_services(), ref).status for ref in refs]
+    except Exception:
+        # BatchProcessor reports the failure to SQS without a log line; leave one here.
+        logger.exception("submit failed; the message will be redelivered", extra={"message_id": record.message_id})
+        raise
 
 
 @logger.inject_lambda_context(clear_state=True)

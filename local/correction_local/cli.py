@@ -21,6 +21,7 @@ from correction_core.contract import ENHANCEMENT_TYPE_MEANINGS
 
 from .inputs import TYPES_FILE, InputError, folder_inputs, sample_inputs
 from .runner import API_KEY_ENV, DEFAULT_OUTPUT, LocalRun, RunConfig, RunnerError, run_local, type_label
+from .samples import DEFAULT_NAMES
 
 EXIT_OK, EXIT_LOST, EXIT_USAGE = 0, 1, 2
 
@@ -36,6 +37,12 @@ def _type(value: str) -> int:
 def _positive_int(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError("must be a whole number of seconds, at least 1")
+    return int(value)
+
+
+def _qps(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError("must be a whole number of requests per second (0 = no limit)")
     return int(value)
 
 
@@ -75,9 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--source-prefix", default="incoming/", metavar="PREFIX",
                      help="key prefix uploads go under in the source bucket (default: incoming/)")
     run.add_argument("--engine-workers", type=_positive_int, metavar="N", help="engine worker threads (default: one per core)")
-    run.add_argument("--engine-qps", type=float, default=0.0, metavar="Q",
-                     help="the engine's per-key rate limit (default: 0 = off; the vendor's default is 2)")
-    run.add_argument("--samples", metavar="NAMES", help="comma-separated subset of the generated samples")
+    run.add_argument("--qps", type=_qps, metavar="N",
+                     help="the API key's requests per second: the pipeline's shared rate budget and the engine's "
+                     "rate limit (default: 0 = off with the engine; 2, the vendor's default, with --api-base-url)")
+    run.add_argument("--samples", metavar="NAMES",
+                     help="comma-separated subset of the generated samples: " + ", ".join(DEFAULT_NAMES))
     run.add_argument("--one-at-a-time", action="store_true",
                      help="let each upload finish before the next (clean per-image timings)")
     run.add_argument("--no-gallery", action="store_true", help="skip the gallery and contact sheet")
@@ -122,7 +131,7 @@ def command_run(args: argparse.Namespace) -> int:
         source_prefix=args.source_prefix,
         result_hosts=args.result_hosts,
         engine_workers=args.engine_workers,
-        engine_qps=args.engine_qps,
+        qps=args.qps,
         timeout=args.timeout,
         one_at_a_time=args.one_at_a_time,
         gallery=not args.no_gallery,
@@ -168,6 +177,9 @@ def command_run(args: argparse.Namespace) -> int:
     except RunnerError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return EXIT_USAGE
+    except TimeoutError as exc:  # the queue or an execution never finished: outcomes unknown
+        console.print(f"[bold red]gave up waiting:[/] {exc} (raise --timeout, or see {config.output}/pipeline.log)")
+        return EXIT_LOST
     print_summary(run, console)
     return EXIT_LOST if run.lost else EXIT_OK
 
@@ -195,16 +207,23 @@ def print_summary(run: LocalRun, console) -> None:
             reason = _short(f"{image.reason}: {image.message}" if image.message else image.reason)
         table.add_row(image.name, type_label(image), f"[{styles.get(image.outcome, '')}]{image.outcome}[/]", seconds, reason)
     console.print(table)
-    overheads = [i.overhead_seconds for i in run.images if i.overhead_seconds is not None and i.outcome == "result"]
-    figures = (
-        f"; pipeline overhead (end to end minus engine processing) median {statistics.median(overheads):.2f} s"
-        if overheads
-        else ""
-    )
+    done = [i for i in run.images if i.outcome == "result"]
+    e2e = [i.seconds for i in done if i.seconds is not None]
+    processing = [i.engine_processing_seconds for i in done if i.engine_processing_seconds is not None]
+    figures = ""
+    if e2e:
+        figures = f"; per result, median {statistics.median(e2e):.1f} s from upload to stored"
+        if processing:
+            figures += f", {statistics.median(processing):.1f} s of it the engine's processing"
     console.print(
         f"{run.count('result')} results, {run.count('failure')} failure records, {len(run.lost)} lost; "
         f"{run.wall_seconds:.1f} s in all{figures}."
     )
+    if not run.config.one_at_a_time and len(run.images) > 1:
+        console.print(
+            "[dim]All uploads arrived at once, so their times include waiting for each other; "
+            "--one-at-a-time (or bench/pipeline_overhead.py) measures each image alone.[/dim]"
+        )
     out = run.output
     console.print(f"destination bucket: {out / 'destination'}  (failure records under failures/)")
     if run.gallery_html is not None:

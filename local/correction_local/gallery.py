@@ -80,7 +80,7 @@ def _flatten(image: Image.Image) -> Image.Image:
 def _save_thumb(image: Image.Image, folder: Path, stem: str) -> str:
     if image.mode == "RGBA":
         name = f"{stem}.png"
-        image.save(folder / name, format="PNG", optimize=True)
+        image.save(folder / name, format="PNG")
     else:
         name = f"{stem}.jpg"
         image.convert("RGB").save(folder / name, format="JPEG", quality=85)
@@ -95,7 +95,7 @@ h1{font-size:22px;margin:0 0 4px} p.sub{margin:0 0 14px;color:#555}
 .card.result{border-left:5px solid #27ae60} .card.lost,.card.both{border-left:5px solid #8e44ad}
 .pair{display:flex;gap:10px;align-items:flex-end}
 figure{margin:0;flex:1;text-align:center} figcaption{font-size:12px;color:#666;margin-top:2px}
-figure img{max-width:100%;max-height:200px;border:1px solid #ddd;vertical-align:bottom}
+figure img{max-width:100%;max-height:170px;border:1px solid #ddd;vertical-align:bottom}
 .checker{background-color:#fff;background-image:linear-gradient(45deg,#ccc 25%,transparent 25%),
 linear-gradient(-45deg,#ccc 25%,transparent 25%),linear-gradient(45deg,transparent 75%,#ccc 75%),
 linear-gradient(-45deg,transparent 75%,#ccc 75%);background-size:16px 16px;
@@ -176,7 +176,7 @@ def write_gallery(entries: Sequence[GalleryEntry], output: Path, *, title: str, 
     html_path = output / GALLERY_HTML
     html_path.write_text(page, encoding="utf-8")
     sheet_path = output / CONTACT_SHEET
-    contact_sheet(sheet_rows).save(sheet_path, format="PNG", optimize=True)
+    contact_sheet(sheet_rows).save(sheet_path, format="PNG")
     return html_path, sheet_path
 
 

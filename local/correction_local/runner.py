@@ -55,7 +55,10 @@ class RunConfig:
     source_prefix: str = "incoming/"
     result_hosts: str | None = None  # None: 127.0.0.1 for the engine, .aoscdn.com otherwise
     engine_workers: int | None = None  # None: one per core
-    engine_qps: float = 0.0  # the engine's per-key rate limit; 0 = off (the vendor's default is 2)
+    #: The API key's requests per second: the pipeline's shared rate budget (ApiQps) and, for the
+    #: engine, its rate limit. None: 0 (both off) for the engine, the template's default (2, the
+    #: vendor's) for another API.
+    qps: int | None = None
     timeout: float = 600.0
     one_at_a_time: bool = False  # settle each upload before the next (clean per-image timings)
     gallery: bool = True
@@ -95,6 +98,10 @@ class ImageOutcome:
     #: Wall-clock moments (Unix seconds): uploaded, execution_started, execution_stopped and,
     #: from the engine, task_created, task_started, task_completed.
     timeline: dict[str, float] = field(default_factory=dict)
+    #: From the execution's history: seconds spent in each Task state (summed over its visits),
+    #: and how many times CheckStatus polled.
+    state_seconds: dict[str, float] = field(default_factory=dict)
+    polls: int | None = None
 
     @property
     def overhead_seconds(self) -> float | None:
@@ -148,12 +155,22 @@ def stack_parameters(config: RunConfig, api_base_url: str) -> dict[str, str]:
         "AllowHttpResults": allow_http,
         "PollIntervalSeconds": str(config.poll_interval),
         "PollCapSeconds": str(config.poll_cap),
-        "SourcePrefix": config.source_prefix,
+        "SourcePrefix": _prefix(config.source_prefix),
     }
     if config.enhancement_type is not None:
         params["DefaultType"] = str(config.enhancement_type)
+    qps = config.qps if config.qps is not None else (0 if config.uses_engine else None)
+    if qps is not None:
+        params["ApiQps"] = str(qps)
     params.update(config.extra_parameters)
     return params
+
+
+def _prefix(raw: str) -> str:
+    """A key prefix as the functions read it (no leading slash, trailing slash unless empty), so
+    the keys uploaded under it are the keys the functions consider theirs."""
+    raw = raw.strip().lstrip("/")
+    return raw if not raw or raw.endswith("/") else raw + "/"
 
 
 def _api_key(config: RunConfig) -> str:
@@ -178,7 +195,7 @@ def _engine(config: RunConfig, api_key: str) -> Iterator[Any]:
     from correction_engine.server.background import run_in_thread
     from correction_engine.server.settings import EngineSettings
 
-    settings = EngineSettings(api_keys=[api_key], rate_limit_qps=config.engine_qps)
+    settings = EngineSettings(api_keys=[api_key], rate_limit_qps=float(config.qps or 0))
     if config.engine_workers:
         settings.workers = config.engine_workers
     with run_in_thread(settings) as running:
@@ -325,6 +342,13 @@ def run_local(
         downloaded = download_bucket(local, output / DESTINATION_DIR)
         progress("downloading", total, total)
         images = _measure(local, report, inputs, uploaded_at, first_seen, running, api_key, output, downloaded)
+        dead = dead_lettered_keys(local)
+        for image in images:
+            if image.outcome == "lost" and image.source_key in dead:
+                image.message = (
+                    "its upload notification ended in the dead-letter queue: every submit attempt failed "
+                    "(see pipeline.log)"
+                )
         wall = time.monotonic() - started
         parameters = dict(local.parameters)
     run = LocalRun(
@@ -359,6 +383,27 @@ def _all_executions(local: Any) -> list[dict[str, Any]]:
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=local.state_machine_arn):
         out.extend(page["executions"])
     return out
+
+
+def dead_lettered_keys(local: Any) -> set[str]:
+    """Source keys whose notifications went to the intake's dead-letter queue (submit kept failing)."""
+    from urllib.parse import unquote_plus
+
+    sqs = local.client("sqs")
+    keys: set[str] = set()
+    for _ in range(100):  # bounded: each receive hides what it returned, so this ends
+        messages = sqs.receive_message(
+            QueueUrl=local.dead_letter_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60, WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            try:
+                records = json.loads(message["Body"]).get("Records", [])
+                keys.update(unquote_plus(r["s3"]["object"]["key"]) for r in records)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue
+    return keys
 
 
 def download_bucket(local: Any, folder: Path) -> dict[str, tuple[Path, datetime]]:
@@ -396,6 +441,25 @@ def _task_times(running: Any, api_key: str, task_id: str | None) -> dict[str, fl
         return {}
     moments = {"task_created": task.created_at, "task_started": task.processed_at, "task_completed": task.completed_at}
     return {k: float(v) for k, v in moments.items() if v is not None}
+
+
+def _task_state_seconds(sfn: Any, execution_arn: str) -> tuple[dict[str, float], int]:
+    """Seconds per Task state (entered → exited, summed) and the number of CheckStatus visits."""
+    seconds: dict[str, float] = {}
+    entered: dict[str, datetime] = {}
+    current = ""
+    polls = 0
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        for event in page["events"]:
+            kind = event["type"]
+            if kind == "TaskStateEntered":
+                current = event["stateEnteredEventDetails"]["name"]
+                entered[current] = event["timestamp"]
+                polls += current == "CheckStatus"
+            elif kind == "TaskStateExited" and current in entered:
+                spent = (event["timestamp"] - entered.pop(current)).total_seconds()
+                seconds[current] = seconds.get(current, 0.0) + spent
+    return seconds, polls
 
 
 def _measure(
@@ -473,6 +537,8 @@ def _measure(
             if execution.get("stopDate") is not None:
                 timeline["execution_stopped"] = execution["stopDate"].timestamp()
         timeline.update(_task_times(running, api_key, image.task_id))
+        if execution is not None:
+            image.state_seconds, image.polls = _task_state_seconds(sfn, execution["executionArn"])
         if "task_completed" in timeline:
             if "task_started" in timeline:
                 image.engine_processing_seconds = timeline["task_completed"] - timeline["task_started"]

@@ -144,7 +144,7 @@ def _corrupt(name: str, description: str) -> Factory:
 T = EnhancementType
 CATALOGUE: dict[str, Factory] = {
     "document-angled.jpg": _page(
-        "document-angled.jpg", int(T.DOCUMENT_CROP), "page photographed at an angle on a wooden desk",
+        "document-angled.jpg", int(T.DOCUMENT_CROP), "page at an angle on a wooden desk",
         11, rotation=0, background="wood", shadow=False, tilt_range_deg=8.0,
     ),
     "document-upside-down.jpg": _page(
@@ -160,7 +160,7 @@ CATALOGUE: dict[str, Factory] = {
         47, rotation=90, background="cluttered", shadow=False,
     ),
     "scan-shadowed.jpg": _shadowed(
-        "scan-shadowed.jpg", int(T.DOCUMENT_ENHANCE), "flat scan with a cast shadow (text enhancement only)", 59,
+        "scan-shadowed.jpg", int(T.DOCUMENT_ENHANCE), "flat scan under a cast shadow", 59,
     ),
     "product-plain.jpg": _product(
         "product-plain.jpg", int(T.PRODUCT_CROP), "boxed product on a plain studio sweep",

@@ -93,6 +93,12 @@ def _reason_for_error(error_type: str) -> str:
     return "unexpected_error"
 
 
+def _server_said(message: str | None, meaning: str) -> str:
+    if not message or message.strip().rstrip(".") in meaning:
+        return ""
+    return f" (server said: {message})"
+
+
 def record_from_state(state: dict[str, Any], *, execution: str | None = None) -> FailureRecord:
     """Build the failure record from what the state machine carried to its failure branch.
 
@@ -129,7 +135,7 @@ def record_from_state(state: dict[str, Any], *, execution: str | None = None) ->
             stage="poll",
             reason="task_failed",
             message=f"the task failed with state {state_code}: {contract.state_meaning(state_code)}"
-            + (f" (server said: {status['message']})" if status.get("message") else ""),
+            + _server_said(status.get("message"), contract.state_meaning(state_code)),
             error_type="TaskFailed",
             state=state_code,
             http_status=contract.HTTP_OK,
