@@ -11,7 +11,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from correction_engine.imaging.foreground import ForegroundEstimate, estimate_foreground
+
+if TYPE_CHECKING:  # product imports this module; the type is only for readers and checkers
+    from correction_engine.imaging.product import ProductPlacement
 
 # Resolution at which the guided filter's linear coefficients are computed (He & Sun's
 # "fast" variant): the coefficients are smooth, so 1024 px is plenty, and the full-size
@@ -75,13 +80,17 @@ def cutout_with_alpha(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.dstack([image, alpha])
 
 
-def placement_alpha(crop: np.ndarray, placement, *, guide_long_side: int = DEFAULT_GUIDE_LONG_SIDE) -> np.ndarray:
+def placement_alpha(crop: np.ndarray, placement: ProductPlacement, *,
+                    guide_long_side: int = DEFAULT_GUIDE_LONG_SIDE) -> np.ndarray:
     """Soft alpha (uint8) for a product ``crop`` made by ``apply_placement``.
 
     The working-resolution coverage is warped straight into the crop's frame at the
     filter's fitting resolution (one small warp instead of estimating the mask again),
     then refined against the crop.
     """
+    if not (placement.foreground.alpha >= 0.5).any():
+        # No product found: keep the picture rather than return an empty transparent one.
+        return np.full(crop.shape[:2], 255, np.uint8)
     coarse = coarse_in_frame(placement.foreground, placement.to_input, crop.shape[:2], guide_long_side)
     return refine_alpha(crop, coarse, guide_long_side=guide_long_side)
 
@@ -115,9 +124,13 @@ def remove_background(image: np.ndarray) -> np.ndarray:
     """Background removal on the whole frame: RGB uint8 HxWx3 in, RGBA uint8 HxWx4 out.
 
     The mask is :func:`~correction_engine.imaging.foreground.estimate_foreground`'s
-    coverage, refined to a soft matte by :func:`refine_alpha`; colour is unchanged.
+    coverage, refined to a soft matte by :func:`refine_alpha`; colour is unchanged. When
+    no product is found the alpha is opaque everywhere.
     """
     est = estimate_foreground(image)
+    if not (est.alpha >= 0.5).any():
+        # No product found: keep the picture rather than return an empty transparent one.
+        return cutout_with_alpha(image, np.full(image.shape[:2], 255, np.uint8))
     identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     coarse = coarse_in_frame(est, identity, image.shape[:2])
     return cutout_with_alpha(image, refine_alpha(image, coarse))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from correction_engine.imaging.cutout import cutout_with_alpha, placement_alpha
 from correction_engine.imaging.foreground import ForegroundEstimate, estimate_foreground
 
 # Straightening is for a product photographed slightly askew; larger angles are more
@@ -66,7 +67,8 @@ def _edge_angle(dx: float, dy: float) -> float:
 
 
 def estimate_tilt(mask: np.ndarray, *, max_tilt: float = DEFAULT_MAX_TILT, min_tilt: float = DEFAULT_MIN_TILT,
-                  rectangularity: float = 0.9, edge_share: float = 0.5) -> tuple[float, str]:
+                  rectangularity: float = 0.9, edge_share: float = 0.5,
+                  agreement: float = 1.0) -> tuple[float, str]:
     """Tilt of the product outline in degrees (counter-clockwise positive) and its evidence.
 
     Method: the minimum-area bounding rectangle of the largest outline (rotating
@@ -74,8 +76,8 @@ def estimate_tilt(mask: np.ndarray, *, max_tilt: float = DEFAULT_MAX_TILT, min_t
     ``rectangularity`` of it, the product is a rectangle and the rectangle's angle is the
     tilt. Otherwise the outline is simplified (Douglas-Peucker) and each segment votes
     with its length for its direction modulo 90 degrees; when the winning direction
-    (+-2 degrees) holds ``edge_share`` of the perimeter, its length-weighted mean angle is
-    the tilt. Tilts beyond ``max_tilt`` or under ``min_tilt`` return 0.0.
+    (+-``agreement`` degrees) holds ``edge_share`` of the perimeter, its length-weighted
+    mean angle is the tilt. Tilts beyond ``max_tilt`` or under ``min_tilt`` return 0.0.
     """
     contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     if not contours:
@@ -104,7 +106,7 @@ def estimate_tilt(mask: np.ndarray, *, max_tilt: float = DEFAULT_MAX_TILT, min_t
             best_a, best_w = 0.0, 0.0
             for a in angles[long_enough]:
                 diff = np.abs(_fold_array(angles - a))
-                sel = long_enough & (diff <= 2.0)
+                sel = long_enough & (diff <= agreement)
                 wsum = lengths[sel].sum()
                 if wsum > best_w:
                     best_w = wsum
@@ -143,7 +145,8 @@ def locate_product(image: np.ndarray, *, margin: float = DEFAULT_MARGIN, straigh
         # Nothing found: the whole frame is the "product"; better than an empty result.
         box = (0, 0, w, h)
         return ProductPlacement(0.0, "none", box, box, np.array([[1.0, 0, 0], [0, 1.0, 0]]), est)
-    angle, evidence = estimate_tilt(sel, max_tilt=max_tilt, min_tilt=min_tilt) if straighten else (0.0, "none")
+    angle, evidence = (estimate_tilt(sel, max_tilt=max_tilt, min_tilt=min_tilt) if straighten
+                       else (0.0, "none"))
 
     # The outline at sub-pixel precision: the coverage's 0.5 level traced on a 4x finer
     # grid. Fine grid pixel u has its centre at working coordinate (u + 0.5) / 4 - 0.5,
@@ -155,8 +158,8 @@ def locate_product(image: np.ndarray, *, margin: float = DEFAULT_MARGIN, straigh
     pts = np.concatenate([c.reshape(-1, 2) for c in contours]).astype(np.float64)
     s = est.scale
     half = 0.5 / fine
-    corners = np.concatenate([(pts + 0.5) / fine - 0.5 + d for d in ((-half, -half), (half, -half), (-half, half),
-                                                                      (half, half))])
+    offsets = ((-half, -half), (half, -half), (-half, half), (half, half))
+    corners = np.concatenate([(pts + 0.5) / fine - 0.5 + d for d in offsets])
     corners = (corners + 0.5) / s
     centre = np.array([w / 2.0, h / 2.0])
     rot = _rotation(angle)
@@ -204,8 +207,6 @@ def crop_straighten_cutout(image: np.ndarray) -> np.ndarray:
     again, and refined against the full-resolution crop (see
     :func:`correction_engine.imaging.cutout.placement_alpha`).
     """
-    from correction_engine.imaging.cutout import cutout_with_alpha, placement_alpha
-
     placement = locate_product(image)
     crop = apply_placement(image, placement)
     return cutout_with_alpha(crop, placement_alpha(crop, placement))

@@ -223,7 +223,9 @@ def make_product(seed: int, size: tuple[int, int] = (720, 960), *, shape: str | 
     # really is background (a product touching the frame is a different problem).
     s = min(h, w)
     ph = s * rng.uniform(0.35, 0.7)
-    aspect = {"bottle": rng.uniform(0.35, 0.55), "box": rng.uniform(0.6, 1.4)}.get(shape, rng.uniform(0.6, 1.5))
+    # All three draws happen whatever the shape, so one seed's later draws never shift.
+    aspects = {"bottle": rng.uniform(0.35, 0.55), "box": rng.uniform(0.6, 1.4)}
+    aspect = aspects.get(shape, rng.uniform(0.6, 1.5))
     pw = min(ph * aspect, w * 0.7)
     outline = _shape_outline(rng, shape, pw, ph)
     th = np.deg2rad(tilt)
