@@ -1,7 +1,7 @@
 """RecordFailure: one JSON failure record for an object the state machine could not finish."""
 
 from correction_core.failures import record_from_state, write_failure_record
-from correction_core.objects import ObjectRef
+from correction_core.objects import ObjectRef, is_superseded
 from aws_lambda_powertools import single_metric
 
 from correction_core.observability import NAMESPACE, MetricUnit, logger, metrics, trace_handler
@@ -13,8 +13,13 @@ from correction_core.services import get_services
 @metrics.log_metrics
 def lambda_handler(event, context):
     services = get_services()
+    ref = ObjectRef.from_dict(event["state"]["object"])
+    if is_superseded(services.s3, ref):
+        # A newer upload of the same key decides what the key shows; this one leaves no record.
+        logger.info("superseded by a newer upload; no failure record", extra={"object_key": ref.key})
+        return {"failure_key": None, "reason": "superseded"}
     record = record_from_state(event["state"], execution=event.get("execution"))
-    key = write_failure_record(services.s3, services.settings, ObjectRef.from_dict(event["state"]["object"]), record)
+    key = write_failure_record(services.s3, services.settings, ref, record)
     metrics.add_metric(name="Failed", unit=MetricUnit.Count, value=1)
     with single_metric(name="FailedByReason", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
         metric.add_dimension(name="Reason", value=record.reason)

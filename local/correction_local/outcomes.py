@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from urllib.parse import unquote
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -59,6 +61,7 @@ def collect_outcomes(stack: LocalStack) -> Outcomes:
     s3 = stack.client("s3")
     failure_prefix = stack.parameters["FailurePrefix"]
     outcomes = Outcomes()
+    by_digest: dict[str, str] | None = None  # for results whose key was too long for metadata
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.destination_bucket):
         for item in page.get("Contents", []):
             key = item["Key"]
@@ -68,9 +71,12 @@ def collect_outcomes(stack: LocalStack) -> Outcomes:
             else:
                 head = s3.head_object(Bucket=stack.destination_bucket, Key=key)
                 meta = head["Metadata"]
-                from urllib.parse import unquote
-
-                source_key = unquote(meta.get("source-key", ""))
+                if "source-key" in meta:
+                    source_key = unquote(meta["source-key"])
+                else:
+                    if by_digest is None:
+                        by_digest = _source_keys_by_digest(stack)
+                    source_key = by_digest.get(meta.get("source-key-sha256", ""), "")
                 outcomes.results[source_key] = {
                     "key": key,
                     "content_type": head["ContentType"],
@@ -78,3 +84,12 @@ def collect_outcomes(stack: LocalStack) -> Outcomes:
                     "size": head["ContentLength"],
                 }
     return outcomes
+
+
+def _source_keys_by_digest(stack: LocalStack) -> dict[str, str]:
+    s3 = stack.client("s3")
+    keys: dict[str, str] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.source_bucket):
+        for item in page.get("Contents", []):
+            keys[hashlib.sha256(item["Key"].encode()).hexdigest()] = item["Key"]
+    return keys

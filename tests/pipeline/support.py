@@ -20,6 +20,8 @@ import numpy as np
 from botocore.exceptions import ClientError
 from PIL import Image
 
+from correction_core.objects import EXTENSION_BY_FORMAT, ObjectRef, failure_key, result_key
+from correction_core.settings import Settings
 from correction_engine.synth.documents import make_page_photo
 from correction_local.intake import IntakeStats, drain
 from correction_local.outcomes import wait_for_executions
@@ -28,12 +30,11 @@ from correction_local.stack import LocalStack
 
 SOURCE_PREFIX = "incoming/"
 FAILURE_PREFIX = "failures/"
-EXTENSION_BY_FORMAT = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
 
 # --- images ------------------------------------------------------------------------------
 
 
-def page(seed: int = 3, size: tuple[int, int] = (360, 480), rotation: int = 0) -> np.ndarray:
+def page(seed: int = 3, size: tuple[int, int] = (240, 320), rotation: int = 0) -> np.ndarray:
     """A small photographed page (RGB uint8, height × width): cheap for the engine to correct."""
     return make_page_photo(seed, size=size, rotation=rotation, tilt_range_deg=4.0).image
 
@@ -70,7 +71,8 @@ def corrupt_png(width: int = 320, height: int = 240) -> bytes:
     """
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     noise = np.random.default_rng(11).integers(0, 256, 4096, dtype=np.uint8).tobytes()
-    return PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", b"\x00\x00" + noise) + png_chunk(b"IEND", b"")
+    idat = png_chunk(b"IDAT", b"\x00\x00" + noise)
+    return PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + idat + png_chunk(b"IEND", b"")
 
 
 def exif_rotated_jpeg(upright: np.ndarray) -> bytes:
@@ -125,16 +127,19 @@ def relative(source_key: str) -> str:
     return source_key[len(SOURCE_PREFIX):]
 
 
+# The template's default prefixes, as the functions see them: naming is the core's, not a copy.
+NAMING = Settings(source_prefix=SOURCE_PREFIX, failure_prefix=FAILURE_PREFIX, destination_prefix="")
+
+
 def expected_result_key(source_key: str, image_format: str) -> str:
     """Where the result must land (default DestinationPrefix ""): same relative name, real extension."""
-    rel = relative(source_key)
-    head, slash, name = rel.rpartition("/")
-    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
-    return f"{head}{slash}{stem}{EXTENSION_BY_FORMAT[image_format]}"
+    relative(source_key)
+    return result_key(ObjectRef("source", source_key), NAMING, image_format)
 
 
 def expected_failure_key(source_key: str) -> str:
-    return f"{FAILURE_PREFIX}{relative(source_key)}.json"
+    relative(source_key)
+    return failure_key(ObjectRef("source", source_key), NAMING)
 
 
 @dataclass
@@ -145,11 +150,8 @@ class Bucket:
     failures: dict[str, dict[str, Any]] = field(default_factory=dict)  # key → parsed record
 
     def result_for(self, source_key: str) -> tuple[str, dict[str, Any]] | None:
-        rel = relative(source_key)
-        head, slash, name = rel.rpartition("/")
-        stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
-        for ext in EXTENSION_BY_FORMAT.values():
-            key = f"{head}{slash}{stem}{ext}"
+        for image_format in EXTENSION_BY_FORMAT:
+            key = expected_result_key(source_key, image_format)
             if key in self.results:
                 return key, self.results[key]
         return None
@@ -172,7 +174,9 @@ def read_destination(stack: LocalStack) -> Bucket:
     return bucket
 
 
-def assert_accounted(bucket: Bucket, uploaded: Iterable[str], *, skipped: Iterable[str] = ()) -> dict[str, str]:
+def assert_accounted(
+    bucket: Bucket, uploaded: Iterable[str], *, skipped: Iterable[str] = ()
+) -> dict[str, str]:
     """Every upload has exactly one outcome (a result or a failure record, never both, never
     neither), skipped keys have none, and the bucket holds nothing else. Returns key → outcome."""
     outcomes: dict[str, str] = {}
@@ -191,7 +195,8 @@ def assert_accounted(bucket: Bucket, uploaded: Iterable[str], *, skipped: Iterab
             outcomes[key] = "failure"
             claimed.add(expected_failure_key(key))
     for key in skipped:
-        assert bucket.result_for(key) is None and bucket.failure_for(key) is None, f"skipped {key!r} has an outcome"
+        assert bucket.result_for(key) is None, f"skipped {key!r} has a result"
+        assert bucket.failure_for(key) is None, f"skipped {key!r} has a failure record"
     strays = (set(bucket.results) | set(bucket.failures)) - claimed
     assert not strays, f"objects no upload accounts for (duplicates or strays): {sorted(strays)}"
     return outcomes
@@ -204,7 +209,8 @@ def assert_source_untouched(stack: LocalStack, uploads: Iterable[Upload]) -> Non
         stored = s3.get_object(Bucket=stack.source_bucket, Key=upload.key)["Body"].read()
         assert stored == upload.body, f"{upload.key!r} changed"
         versions = s3.list_object_versions(Bucket=stack.source_bucket, Prefix=upload.key).get("Versions", [])
-        assert [v["Key"] for v in versions].count(upload.key) == 1, f"{upload.key!r} has {len(versions)} versions"
+        same_key = [v for v in versions if v["Key"] == upload.key]
+        assert len(same_key) == 1, f"{upload.key!r} has {len(same_key)} versions"
 
 
 # --- driving runs -----------------------------------------------------------------------
@@ -216,13 +222,29 @@ def consume_test_event(stack: LocalStack) -> None:
     drain(stack, timeout=30)
 
 
-def settle(stack: LocalStack, *, timeout: float = 240.0, stats: IntakeStats | None = None) -> tuple[IntakeStats, list[dict]]:
+def settle(
+    stack: LocalStack, *, timeout: float = 240.0, stats: IntakeStats | None = None
+) -> tuple[IntakeStats, list[dict]]:
     stats = stats if stats is not None else IntakeStats()
     drain(stack, timeout=timeout, stats=stats)
     return stats, wait_for_executions(stack, timeout=timeout)
 
 
-def submit_one_by_one(stack: LocalStack, faults: Any, plan: Iterable[tuple[Upload, Mapping[str, Any]]]) -> list[str]:
+def limit_deliveries(stack: LocalStack, max_receive_count: int) -> None:
+    """Lower the intake queue's maxReceiveCount (the template's is 20, 2 s apart locally).
+
+    For tests whose subject is the route to the dead-letter queue, not its patience.
+    """
+    sqs = stack.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["RedrivePolicy"])
+    policy = json.loads(attributes["Attributes"]["RedrivePolicy"])
+    policy["maxReceiveCount"] = max_receive_count
+    sqs.set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"RedrivePolicy": json.dumps(policy)})
+
+
+def submit_one_by_one(
+    stack: LocalStack, faults: Any, plan: Iterable[tuple[Upload, Mapping[str, Any]]]
+) -> list[str]:
     """Upload each object with its own engine faults in force while its task is created.
 
     The engine rolls per-task faults when a task is created, so switching the knobs between
@@ -241,22 +263,49 @@ def submit_one_by_one(stack: LocalStack, faults: Any, plan: Iterable[tuple[Uploa
 # --- AWS-side faults and limits ---------------------------------------------------------
 
 
-class PutObjectFaults:
-    """Makes PutObject calls of one boto3 client fail like S3 does, chosen by a predicate.
+def function_services(function_name: str) -> Any:
+    """The core services one emulated function runs with (built from its own environment,
+    once, like a container's). Hooks on their clients reach exactly that function.
 
-    ``fail(key, attempt)`` gets the object key and how many PutObjects of that key this
-    client has attempted (1 for the first). The hook runs before the request is built, so a
+    ``lambda_bridge`` has no public accessor for them yet; this is the one place that reaches in.
+    """
+    from correction_local import lambda_bridge
+
+    return lambda_bridge._services_for(function_name)
+
+
+def function_environment(stack: LocalStack, function_name: str) -> dict[str, str]:
+    """The environment the template gave one function, as the (emulated) Lambda API reports it."""
+    config = stack.client("lambda").get_function_configuration(FunctionName=function_name)
+    return dict(config["Environment"]["Variables"])
+
+
+WRITERS = ("SubmitFunction", "FinalizeFunction", "RecordFailureFunction")  # who puts objects
+PUT_OBJECT_PARAMS_EVENT = "before-parameter-build.s3.PutObject"  # boto3's upload_fileobj ends here too
+
+
+class PutObjectFaults:
+    """Makes PutObject calls of some functions' S3 clients fail like S3 does.
+
+    ``fail(key, attempt)`` gets the object key and how many PutObjects of that key these
+    clients have attempted (1 for the first). The hook runs before the request is built, so a
     failed call never reaches the (emulated) service; the ClientError is what botocore raises
     once its own retries are spent.
     """
 
-    def __init__(self, client: Any, fail: Callable[[str, int], bool], code: str = "InternalError"):
+    def __init__(
+        self,
+        fail: Callable[[str, int], bool],
+        code: str = "InternalError",
+        functions: Iterable[str] = WRITERS,
+    ):
         self.fail = fail
         self.code = code
         self.attempts: list[str] = []
         self.failed: list[str] = []
         self._lock = threading.Lock()
-        client.meta.events.register("before-parameter-build.s3.PutObject", self._before)
+        for name in functions:
+            function_services(name).s3.meta.events.register(PUT_OBJECT_PARAMS_EVENT, self._before)
 
     def _before(self, params: dict[str, Any], **_: Any) -> None:
         key = params.get("Key", "")
@@ -272,8 +321,8 @@ class PutObjectFaults:
         )
 
 
-def enforce_s3_object_limits(client: Any) -> None:
-    """Add S3's documented object limits that moto does not enforce, to one client.
+def enforce_s3_object_limits(functions: Iterable[str] = WRITERS) -> None:
+    """Add S3's documented object limits, which moto does not enforce, to the functions' clients.
 
     A key is at most 1,024 bytes of UTF-8; user-defined metadata at most 2 KB, counted as
     the UTF-8 bytes of every name and value
@@ -298,4 +347,5 @@ def enforce_s3_object_limits(client: Any) -> None:
                 "PutObject",
             )
 
-    client.meta.events.register("before-parameter-build.s3.PutObject", before_parameter_build)
+    for name in functions:
+        function_services(name).s3.meta.events.register(PUT_OBJECT_PARAMS_EVENT, before_parameter_build)

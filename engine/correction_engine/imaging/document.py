@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .geometry import output_size, warp_quad
+from .geometry import downscale, output_size, warp_quad
 from .orientation import Orientation, estimate_orientation
 from .page_detection import PageQuad, find_page_quad
 from .text_enhance import enhance_text
@@ -22,25 +22,11 @@ ANALYSIS_SIDE = 1600
 ORIENTATION_SIDE = 1100
 
 
-def _downscale(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
-    """Area-average down to about ``long_side``: halvings first, because OpenCV's area resize
-    has a fast path for a factor of two and is several times slower for other factors."""
-    h, w = image.shape[:2]
-    small = image
-    while max(small.shape[:2]) >= 2 * long_side:
-        small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_AREA)
-    if max(small.shape[:2]) > long_side:
-        s = long_side / max(small.shape[:2])
-        size = (max(1, round(small.shape[1] * s)), max(1, round(small.shape[0] * s)))
-        small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
-    return small, small.shape[1] / w
-
-
 def locate_page(image: np.ndarray) -> tuple[np.ndarray, PageQuad | None, Orientation]:
     """The page's corners in ``image`` (TL, TR, BR, BL as seen; the whole frame when no page
     outline is found), the detection, and the text orientation of the rectified page."""
     h, w = image.shape[:2]
-    mid, scale = _downscale(image, ANALYSIS_SIDE)
+    mid, scale = downscale(image, ANALYSIS_SIDE)
     found = find_page_quad(mid, refine_side=ANALYSIS_SIDE)
     if found is None:
         quad_mid = np.array([[0, 0], [mid.shape[1], 0], [mid.shape[1], mid.shape[0]], [0, mid.shape[0]]], float)

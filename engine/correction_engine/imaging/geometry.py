@@ -104,6 +104,21 @@ def output_size(quad: np.ndarray, image_size: tuple[int, int]) -> tuple[int, int
     return max(1, int(round(out_w))), max(1, int(round(out_h)))
 
 
+def downscale(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
+    """Area-average ``image`` down to about ``long_side`` pixels on its long side; returns the copy
+    and its scale. Halvings first: OpenCV's area resize has a fast path for a factor of two and
+    is several times slower for other factors."""
+    h, w = image.shape[:2]
+    small = image
+    while max(small.shape[:2]) >= 2 * long_side:
+        small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    if max(small.shape[:2]) > long_side:
+        s = long_side / max(small.shape[:2])
+        size = (max(1, round(small.shape[1] * s)), max(1, round(small.shape[0] * s)))
+        small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
+    return small, small.shape[1] / w
+
+
 def warp_quad(
     image: np.ndarray,
     quad: np.ndarray,

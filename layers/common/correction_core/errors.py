@@ -82,6 +82,16 @@ class ApiUnavailable(ApiError):
     transient = True
 
 
+class AmbiguousCreate(ApiError):
+    """The create request was sent but its answer was lost (read timeout, reset).
+
+    The task may exist and be charged. Trying again could pay twice, so the object gets a
+    failure record instead; ``redrive`` retries it deliberately, as a new attempt.
+    """
+
+    reason = "create_outcome_unknown"
+
+
 class BadApiResponse(ApiError):
     """The server answered with something that is not the contract's JSON."""
 

@@ -7,8 +7,10 @@ object (an earlier attempt) is removed once the result is in place.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
+from urllib.parse import quote
 
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
@@ -16,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import contract
 from .errors import DestinationWriteFailed, ResultUnavailable
 from .failures import clear_failure_record
-from .objects import ObjectRef, result_key
+from .objects import ObjectRef, is_superseded, result_key
 from .observability import MetricUnit, logger, metrics
 from .result_fetch import DownloadPolicy, fetch_result_to_file
 from .services import Services
@@ -37,6 +39,10 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
     task_id = task["task_id"]
     logger.append_keys(object_key=ref.key, task_id=task_id)
 
+    if is_superseded(services.s3, ref):
+        # A newer upload of the same key is on its way; it alone decides what the key shows.
+        logger.info("superseded by a newer upload; result not stored")
+        return {"result_bucket": None, "result_key": None, "format": None, "bytes": 0, "superseded": True}
     status = services.api.get_task(task_id)
     if not status.is_done or not status.image:
         raise ResultUnavailable(
@@ -47,9 +53,7 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
     fetched = fetch_result_to_file(status.image, download_policy(services), transport=services.transport)
     key = result_key(ref, services.settings, fetched.image_format)
     metadata = {
-        "source-bucket": ref.bucket,
-        "source-key": ref.key,
-        "source-version": ref.version_id or "",
+        **source_metadata(ref),
         "task-id": task_id,
         "enhancement-type": str(task.get("enhancement_type", "")),
         "attempt": str(ref.attempt),
@@ -62,8 +66,7 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
             key,
             ExtraArgs={
                 "ContentType": fetched.content_type,
-                # S3 user metadata must be ASCII; keys are URL-quoted in it to survive unicode names.
-                "Metadata": {k: _ascii(v) for k, v in metadata.items()},
+                "Metadata": metadata,
             },
         )
         clear_failure_record(services.s3, services.settings, ref)
@@ -85,7 +88,19 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
     }
 
 
-def _ascii(value: str) -> str:
-    from urllib.parse import quote
+# S3 allows 2 KB of user metadata in all; the rest of ours takes about 250 bytes.
+MAX_SOURCE_KEY_METADATA = 1500
 
-    return value if value.isascii() else quote(value, safe="/")
+
+def source_metadata(ref: ObjectRef) -> dict[str, str]:
+    """Metadata naming the source. S3 metadata must be ASCII: the key is always percent-encoded
+    (so ``%C3%A9`` and ``é`` stay distinct), and left out, with only its SHA-256, when too long."""
+    encoded = quote(ref.key, safe="/")
+    metadata = {
+        "source-bucket": ref.bucket,
+        "source-version": ref.version_id or "",
+        "source-key-sha256": hashlib.sha256(ref.key.encode()).hexdigest(),
+    }
+    if len(encoded) <= MAX_SOURCE_KEY_METADATA:
+        metadata["source-key"] = encoded
+    return metadata

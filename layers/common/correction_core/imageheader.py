@@ -7,6 +7,7 @@ decompression bombs whose header claims 100,000 × 100,000 pixels) and truncated
 
 from __future__ import annotations
 
+import re
 import struct
 
 # Formats we can identify; the value says whether the contract accepts them.
@@ -143,9 +144,26 @@ def _webp(head: bytes) -> tuple[int, int]:
     raise CorruptHeader(f"unknown WebP chunk {chunk!r}")
 
 
+def tiff_first_directory(head: bytes) -> int:
+    """Byte offset of a classic TIFF's first directory (libtiff writes it after the pixels)."""
+    endian = "<" if head[:2] == b"II" else ">"
+    return struct.unpack(endian + "I", head[4:8])[0]
+
+
+def tiff_dimensions_in_directory(directory: bytes, endian_marker: bytes) -> tuple[int, int]:
+    """(width, height) from a TIFF directory read on its own, starting at its entry count."""
+    endian = "<" if endian_marker == b"II" else ">"
+    return _tiff_entries(directory, 0, endian)
+
+
 def _tiff(head: bytes) -> tuple[int, int]:
     endian = "<" if head[:2] == b"II" else ">"
-    (ifd,) = struct.unpack(endian + "I", head[4:8])
+    if head[2:4] in (b"+\x00", b"\x00+"):
+        raise CorruptHeader("BigTIFF dimensions are left to the API")
+    return _tiff_entries(head, tiff_first_directory(head), endian)
+
+
+def _tiff_entries(head: bytes, ifd: int, endian: str) -> tuple[int, int]:
     (count,) = struct.unpack(endian + "H", head[ifd : ifd + 2])
     found: dict[int, int] = {}
     for i in range(count):
@@ -173,6 +191,15 @@ def _sgi(head: bytes) -> tuple[int, int]:
 
 
 _DIMENSION_READERS = {"png": _png, "jpeg": _jpeg, "webp": _webp, "tiff": _tiff, "bmp": _bmp, "sgi": _sgi}
+
+
+# A JPEG's end marker followed by an MP4 (Google motion photos), or by Samsung's block before it.
+_APPENDED_VIDEO = re.compile(rb"\xff\xd9(?:MotionPhoto_Data)?.{4}ftyp", re.S)
+
+
+def has_appended_video(data: bytes) -> bool:
+    """Whether a JPEG carries a video after its end marker (a "motion photo")."""
+    return _APPENDED_VIDEO.search(data) is not None
 
 
 def looks_complete(tail: bytes, fmt: str) -> bool:

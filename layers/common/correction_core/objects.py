@@ -147,14 +147,51 @@ def relative_key(ref: ObjectRef, settings: Settings) -> str:
     return ref.key
 
 
+S3_MAX_KEY_BYTES = 1024
+
+
+def _fit_key(prefix: str, name: str, suffix: str, full_key: str) -> str:
+    """``prefix + name + suffix``, shortened to S3's 1,024-byte key limit when it would not fit.
+
+    A shortened name keeps its first bytes (whole characters) and gains a digest of the full
+    source key, so it stays unique and readable; the record or metadata carries the full key.
+    """
+    key = f"{prefix}{name}{suffix}"
+    if len(key.encode()) <= S3_MAX_KEY_BYTES:
+        return key
+    digest = "~" + hashlib.sha256(full_key.encode()).hexdigest()[:16]
+    room = S3_MAX_KEY_BYTES - len(f"{prefix}{digest}{suffix}".encode())
+    kept = name.encode()[: max(0, room)].decode(errors="ignore")
+    return f"{prefix}{kept}{digest}{suffix}"
+
+
 def result_key(ref: ObjectRef, settings: Settings, image_format: str) -> str:
     """Destination key: same relative name, extension fixed to the real format of the bytes."""
     rel = relative_key(ref, settings)
     head, slash, name = rel.rpartition("/")
     stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
-    return f"{settings.destination_prefix}{head}{slash}{stem}{EXTENSION_BY_FORMAT[image_format]}"
+    return _fit_key(settings.destination_prefix, f"{head}{slash}{stem}", EXTENSION_BY_FORMAT[image_format], ref.key)
 
 
 def failure_key(ref: ObjectRef, settings: Settings) -> str:
     """One failure record per source object; a later failure of the same object replaces it."""
-    return f"{settings.failure_prefix}{relative_key(ref, settings)}.json"
+    return _fit_key(settings.failure_prefix, relative_key(ref, settings), ".json", ref.key)
+
+
+def is_superseded(s3: Any, ref: ObjectRef) -> bool:
+    """Whether a newer upload has replaced this one under the same key.
+
+    A superseded upload writes no outcome: the newer upload's own run does, so the key never
+    shows both a result and a failure record, nor an older result over a newer one. A source
+    that is gone (or unreadable) is not superseded: its outcome is still written.
+    """
+    try:
+        head = s3.head_object(Bucket=ref.bucket, Key=ref.key)
+    except Exception:  # NotFound, AccessDenied: nothing newer is known
+        return False
+    current_version = head.get("VersionId")
+    if ref.version_id and current_version and current_version != "null":
+        return current_version != ref.version_id
+    if ref.etag:
+        return head.get("ETag", "").strip('"') != ref.etag.strip('"')
+    return False

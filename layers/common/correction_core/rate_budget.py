@@ -13,7 +13,7 @@ results are never fetched. So every request takes a token from a shared budget f
   watched, no new task is created until they drain. Creates thereby fill exactly the capacity
   polls leave, which keeps the budget busy (throughput at the bound) without starving polls.
 
-docs/reliability.md has the reasoning and the burst figures.
+The burst figures are in docs/benchmarks/burst.md (bench/burst.py).
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
 
-from .errors import CorrectionError, InvalidInput, RequestRejected
+from .errors import AmbiguousCreate, ApiTransportError, CorrectionError, InvalidInput, RequestRejected
 from .downscale import fit_within_limits
 from .failures import FailureRecord, utc_now, write_failure_record
-from .objects import ObjectRef, skip_reason
+from .objects import ObjectRef, is_superseded, skip_reason
 from .observability import logger, metrics, MetricUnit
 from .options import TaskOptions, resolve_options
 from .services import Services
@@ -71,7 +71,14 @@ def _once_steps(table_name: str, ttl_seconds: int) -> _OnceSteps:
 
     @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
     def create_once(*, request: dict[str, Any], create: Callable[[], str]) -> dict[str, Any]:
-        return {"task_id": create(), "submitted_at": utc_now(), "submitted_epoch": time.time()}
+        try:
+            task_id = create()
+        except ApiTransportError as lost:
+            if not lost.details.get("request_may_have_been_processed"):
+                raise  # nothing reached the API: the step may run again
+            # Stored as this step's outcome, so no redelivery can create (and pay) again.
+            return {"task_id": None, "ambiguous": lost.message, "submitted_at": utc_now(), "submitted_epoch": time.time()}
+        return {"task_id": task_id, "submitted_at": utc_now(), "submitted_epoch": time.time()}
 
     @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
     def start_once(*, request: dict[str, Any], start: Callable[[], str]) -> dict[str, Any]:
@@ -134,6 +141,9 @@ def _start_execution(services: Services, ref: ObjectRef, options: TaskOptions, t
 
 
 def _reject(services: Services, ref: ObjectRef, error: CorrectionError, **extra: Any) -> SubmitOutcome:
+    if is_superseded(services.s3, ref):
+        logger.info("rejected version superseded by a newer upload; no record", extra={"reason": error.reason})
+        return SubmitOutcome(ref, "skipped", reason="superseded by a newer upload")
     fields = error.to_record()
     record = FailureRecord(
         source=ref.to_dict(),
@@ -178,6 +188,12 @@ def submit_object(services: Services, ref: ObjectRef) -> SubmitOutcome:
         )
     except (RequestRejected, InvalidInput) as rejected:
         return _reject(services, ref, rejected, enhancement_type=options.enhancement_type)
+    if task.get("ambiguous"):
+        lost = AmbiguousCreate(
+            f"the create request was sent but its answer was lost ({task['ambiguous']}); the task "
+            "may exist and be charged, so it is not repeated automatically: redrive to try again"
+        )
+        return _reject(services, ref, lost, enhancement_type=options.enhancement_type)
     logger.append_keys(task_id=task["task_id"])
     arn = once.start(
         request={"identity": ref.identity}, start=lambda: _start_execution(services, ref, options, task)

@@ -6,6 +6,7 @@ tail), never the whole object, and never writes to it.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -111,7 +112,7 @@ def inspect_object(
             height=height,
         )
     tail = first[-TAIL_BYTES:] if size <= len(first) else _ranged(s3, ref, f"bytes=-{TAIL_BYTES}")
-    if not imageheader.looks_complete(tail, fmt):
+    if not imageheader.looks_complete(tail, fmt) and not _carries_video(s3, ref, first, fmt, size):
         raise InvalidInput(
             f"the {fmt.upper()} file is truncated (no end marker)", code="truncated_image", format=fmt
         )
@@ -127,7 +128,30 @@ def inspect_object(
     )
 
 
+def _carries_video(s3: Any, ref: ObjectRef, first: bytes, fmt: str, size: int) -> bool:
+    """A JPEG whose end marker is followed by a video (motion photo) is whole, not truncated.
+
+    Only asked when the tail has no end marker, which is rare; the whole object (at most the
+    upload limit) is then read once to find where the JPEG ends.
+    """
+    if fmt != "jpeg":
+        return False
+    data = first if size <= len(first) else _ranged(s3, ref, f"bytes=0-{size - 1}")
+    return imageheader.has_appended_video(data)
+
+
 def _dimensions(s3: Any, ref: ObjectRef, first: bytes, fmt: str, size: int) -> tuple[int, int]:
+    if fmt == "tiff" and first[2:4] in (b"*\x00", b"\x00*"):
+        # Scanners (libtiff) write the directory after the pixels: read it where it is.
+        offset = imageheader.tiff_first_directory(first)
+        if offset + 2 > len(first):
+            if offset + 2 > size:
+                raise InvalidInput("the TIFF directory lies past the end of the file", code="corrupt_header")
+            directory = _ranged(s3, ref, f"bytes={offset}-{min(size, offset + HEAD_BYTES) - 1}")
+            try:
+                return imageheader.tiff_dimensions_in_directory(directory, first[:2])
+            except (imageheader.CorruptHeader, struct.error, IndexError) as exc:
+                raise InvalidInput("the TIFF directory is corrupt", code="corrupt_header") from exc
     data = first
     while True:
         try:

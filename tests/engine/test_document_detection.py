@@ -1,0 +1,106 @@
+"""Page detection and type 0 on synthetic photos whose corners and rotation are known exactly."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from correction_engine.imaging.document import crop_and_orient, enhance_text, locate_page
+from correction_engine.imaging.geometry import quad_iou
+from correction_engine.imaging.page_detection import (
+    find_page_quad,
+    propose_by_brightness,
+    propose_by_edges,
+    propose_by_lines,
+    text_free_gray,
+)
+from correction_engine.synth.documents import BACKGROUNDS, make_page_photo
+
+N_PAGES = 32
+
+
+@pytest.fixture(scope="module")
+def photos():
+    # Every background, every rotation, tilts up to ±10°, half of them shadowed.
+    return [
+        make_page_photo(2000 + i, background=BACKGROUNDS[i % 4], rotation=90 * ((i // 4) % 4))
+        for i in range(N_PAGES)
+    ]
+
+
+@pytest.fixture(scope="module")
+def located(photos):
+    return [locate_page(p.image) for p in photos]
+
+
+def test_corner_jaccard_index_on_a_synthetic_set(photos, located):
+    ious = np.array([quad_iou(quad, p.corners) for (quad, _, _), p in zip(located, photos)])
+    assert ious.mean() >= 0.98, ious
+    assert ious.min() >= 0.90, ious
+
+
+def test_orientation_after_rectification_on_the_synthetic_set(photos, located):
+    correct = [o.rotation == p.rotation for (_, _, o), p in zip(located, photos)]
+    assert np.mean(correct) >= 0.99, [p.rotation for p in photos]
+
+
+@pytest.mark.parametrize(
+    "propose",
+    [
+        lambda g, w, a: propose_by_edges(g, a),
+        lambda g, w, a: propose_by_brightness(g, a),
+        lambda g, w, a: propose_by_brightness(w, a),
+        lambda g, w, a: propose_by_lines(g, a),
+    ],
+    ids=["edges", "brightness", "whiteness", "hough-lines"],
+)
+def test_each_detector_finds_a_page_on_a_plain_background(propose):
+    photo = make_page_photo(11, background="plain", shadow=False)
+    gray, white, scale = text_free_gray(photo.image, 640)
+    quads = propose(gray, white, 0.12 * gray.size)
+    assert quads, "no proposal"
+    assert max(quad_iou(q / scale, photo.corners) for q in quads) > 0.9
+
+
+def test_type0_output_matches_the_clean_page(photos):
+    for photo in photos[:8]:
+        out = crop_and_orient(photo.image)
+        h, w = photo.page.shape[:2]
+        assert out.shape[1] / out.shape[0] == pytest.approx(w / h, rel=0.03)
+        # Shadows are type 1's business: flatten them so the comparison sees the text.
+        a = cv2.cvtColor(cv2.resize(enhance_text(out), (w, h), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+        b = cv2.cvtColor(photo.page, cv2.COLOR_RGB2GRAY)
+        a = cv2.GaussianBlur(a.astype(float), (0, 0), 2)
+        b = cv2.GaussianBlur(b.astype(float), (0, 0), 2)
+        upright = np.corrcoef(a.ravel(), b.ravel())[0, 1]
+        flipped = np.corrcoef(a[::-1, ::-1].ravel(), b.ravel())[0, 1]
+        assert upright > 0.6 and upright > flipped + 0.3, (upright, flipped)
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_a_page_filling_the_frame_is_not_cropped(rotation):
+    photo = make_page_photo(40 + rotation, full_frame=True, rotation=rotation, shadow=False)
+    assert find_page_quad(photo.image) is None
+    out = crop_and_orient(photo.image)
+    h, w = photo.image.shape[:2]
+    assert out.shape[:2] == ((h, w) if rotation in (0, 180) else (w, h))
+    # Turned upright, the frame is the clean page.
+    a = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(float)
+    b = cv2.cvtColor(cv2.resize(photo.page, (out.shape[1], out.shape[0])), cv2.COLOR_RGB2GRAY).astype(float)
+    assert np.corrcoef(cv2.GaussianBlur(a, (0, 0), 2).ravel(), cv2.GaussianBlur(b, (0, 0), 2).ravel())[0, 1] > 0.7
+
+
+def test_a_small_bright_card_is_not_taken_for_the_page():
+    # A card covering 4 % of a dark frame is too small to be the page being photographed.
+    img = np.full((900, 1200, 3), 60, np.uint8)
+    cv2.rectangle(img, (500, 400), (700, 620), (240, 240, 240), -1)
+    assert find_page_quad(img) is None
+    out = crop_and_orient(img)
+    assert out.shape == img.shape
+
+
+def test_degenerate_inputs_do_not_fail():
+    for img in (np.zeros((5, 7, 3), np.uint8), np.full((300, 200, 3), 255, np.uint8)):
+        out = crop_and_orient(img)
+        assert out.ndim == 3 and out.dtype == np.uint8
