@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,32 @@ MOTO_CONFIG = {
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 API_KEY_SECRET_NAME = "photo-correction/api-key"
+
+
+_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+_dynamodb_lock = threading.RLock()
+
+
+def make_dynamodb_writes_atomic() -> None:
+    """Serialise moto's DynamoDB writes, as DynamoDB makes each conditional write atomic.
+
+    moto checks a ConditionExpression and applies the update without a lock, so two threads
+    (two executions in the interpreter) can both pass ``used < :qps``. The request budget and
+    the idempotency records rely on that atomicity, so the emulation must provide it.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _DYNAMODB_WRITES:
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, "_serialised", False):
+            continue
+
+        def serialised(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with _dynamodb_lock:
+                return __original(self, *args, **kwargs)
+
+        serialised._serialised = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, serialised)
 
 
 @dataclass
@@ -79,6 +106,7 @@ def build_stack(
     """
     template = load_template()
     resolver = Resolver.with_defaults(template, parameters)
+    make_dynamodb_writes_atomic()
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     s3 = boto3.client("s3", region_name=REGION)
     sqs = boto3.client("sqs", region_name=REGION)

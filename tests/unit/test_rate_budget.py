@@ -73,3 +73,36 @@ def test_waiting_acquire_crosses_windows_then_gives_up(table):
     assert clock.now == pytest.approx(1001.0)
     with pytest.raises(RateLimited):
         budget.acquire_waiting("POST", give_up_after=0.5, sleep=clock.sleep)
+
+
+def test_the_local_emulation_keeps_conditional_writes_atomic_under_threads(table):
+    """Many threads racing for one window: the budget holds only if DynamoDB writes are atomic,
+    as they are in AWS; the local stack makes moto's so (correction_local.stack)."""
+    import sys
+    import threading
+
+    from correction_local.stack import make_dynamodb_writes_atomic
+
+    make_dynamodb_writes_atomic()
+    clock = Clock()
+    budget = RateBudget(table, qps=3, clock=clock)
+    granted = []
+
+    def take() -> None:
+        try:
+            budget.acquire("GET")
+            granted.append(1)
+        except RateLimited:
+            pass
+
+    threads = [threading.Thread(target=take) for _ in range(40)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads constantly: without the lock this grants > 3
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(granted) == 3
