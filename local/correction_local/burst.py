@@ -10,7 +10,8 @@ from __future__ import annotations
 import io
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from moto import mock_aws
@@ -40,6 +41,7 @@ class BurstReport:
     budget_full_windows: int = 0  # windows that used the whole QPS
     budget_max_used: int = 0  # most requests sent in one window (must never exceed the QPS)
     poll_saturated_windows: int = 0
+    failure_reasons: dict = field(default_factory=dict)  # reason → count, to say why
 
     @property
     def requests_per_image(self) -> float:
@@ -117,6 +119,7 @@ def run_burst(count: int, qps: int, *, enhancement_type: int = 1, timeout: float
         budget_full_windows=sum(1 for used, _ in windows if used >= qps),
         budget_max_used=max((used for used, _ in windows), default=0),
         poll_saturated_windows=sum(1 for used, creates in windows if used - creates >= qps),
+        failure_reasons=dict(Counter(f"{r['reason']}: {r.get('message', '')[:120]}" for r in report.outcomes.failures.values())),
     )
 
 

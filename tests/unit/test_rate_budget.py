@@ -34,8 +34,8 @@ def table():
 def test_at_most_qps_requests_per_window(table):
     clock = Clock()
     budget = RateBudget(table, qps=2, clock=clock)
-    budget.acquire("GET")
     budget.acquire("POST")
+    budget.acquire("GET")
     with pytest.raises(RateLimited) as refused:
         budget.acquire("GET")
     assert refused.value.retry_after == pytest.approx(0.75)
@@ -58,11 +58,25 @@ def test_creates_yield_when_polls_alone_filled_the_previous_second(table):
 
 def test_creates_that_filled_a_window_do_not_block_the_next_create(table):
     clock = Clock()
-    budget = RateBudget(table, qps=2, clock=clock)
-    budget.acquire("POST")
-    budget.acquire("POST")
+    budget = RateBudget(table, qps=5, clock=clock)
+    for _ in range(4):
+        budget.acquire("POST")
     clock.now += 1.0
     budget.acquire("POST")
+
+
+@pytest.mark.parametrize(("qps", "reserve"), [(1, 0), (2, 1), (5, 1), (10, 2), (20, 4)])
+def test_the_last_tokens_of_each_window_are_kept_for_polls(table, qps, reserve):
+    clock = Clock()
+    budget = RateBudget(table, qps=qps, clock=clock)
+    assert budget.reserve == reserve
+    for _ in range(qps - reserve):
+        budget.acquire("POST")
+    if reserve:
+        with pytest.raises(RateLimited, match="creates already sent"):
+            budget.acquire("POST")
+    for _ in range(reserve):
+        budget.acquire("GET")  # a poll still finds its token
 
 
 def test_waiting_acquire_crosses_windows_then_gives_up(table):

@@ -9,9 +9,11 @@ results are never fetched. So every request takes a token from a shared budget f
   condition ``used < qps``. A request that finds its window full is not sent: the caller gets
   ``BudgetExhausted`` (a RateLimited) and the state machine retries it with jittered backoff (no 429 is spent).
 * Polls and result fetches may use any free token. A create may use one only while polls
-  alone did not fill the previous window: when paid tasks need the whole budget to be
-  watched, no new task is created until they drain. Creates thereby fill exactly the capacity
-  polls leave, which keeps the budget busy (throughput at the bound) without starving polls.
+  alone did not fill the previous window (when paid tasks need the whole budget to be
+  watched, no new task is created until they drain), and never the last ``reserve`` tokens
+  of a window, which stay for polls even while creates are busy. Creates thereby fill the
+  capacity polls leave, which keeps the budget busy (throughput at the bound), and a poll
+  always finds a token within a few windows.
 
 The burst figures are in docs/benchmarks/burst.md (bench/burst.py).
 """
@@ -37,6 +39,11 @@ class RateBudget:
     qps: int
     clock: Callable[[], float] = time.time
 
+    @property
+    def reserve(self) -> int:
+        """Tokens per window only polls and result fetches may take (a fifth, at least one)."""
+        return 0 if self.qps <= 1 else max(1, self.qps // 5)
+
     def _window(self, now: float) -> int:
         return int(math.floor(now))
 
@@ -58,22 +65,24 @@ class RateBudget:
                 retry_after=retry_after,
             )
         update = "ADD used :one, creates :creates SET expiration = if_not_exists(expiration, :ttl)"
+        limit = self.qps - self.reserve if is_create else self.qps
         try:
             self.table.update_item(
                 Key={"id": f"qps#{window}"},
                 UpdateExpression=update,
-                ConditionExpression="attribute_not_exists(used) OR used < :qps",
+                ConditionExpression="attribute_not_exists(used) OR used < :limit",
                 ExpressionAttributeValues={
                     ":one": 1,
                     ":creates": 1 if is_create else 0,
-                    ":qps": self.qps,
+                    ":limit": limit,
                     ":ttl": window + WINDOW_TTL_SECONDS,
                 },
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 raise BudgetExhausted(
-                    f"request budget: {self.qps} requests already sent this second", retry_after=retry_after
+                    f"request budget: {limit} {'creates' if is_create else 'requests'} already sent this second",
+                    retry_after=retry_after,
                 ) from None
             raise
 
