@@ -42,8 +42,8 @@ class ForegroundEstimate:
     method: str
 
 
-def downscale(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
-    """Area-averaged copy reduced by the integer factor ``k`` that brings the longer side to
+def block_downscale(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
+    """Unlike geometry.downscale, an exact block reduction: an area-averaged copy reduced by the integer factor ``k`` that brings the longer side to
     at most ``long_side``; returns it and its scale ``1 / k``.
 
     An integer factor takes OpenCV's block-averaging fast path (4x faster at 12 MP) and
@@ -282,7 +282,7 @@ def estimate_foreground(image: np.ndarray, *, work_long_side: int = DEFAULT_WORK
     model's overlap by less than ``agree_iou``, the salient mask is the seed instead
     (method "u2netp+grabcut"). On smooth backdrops the model is never run.
     """
-    small, scale = downscale(image, work_long_side)
+    small, scale = block_downscale(image, work_long_side)
     h, w = small.shape[:2]
     # Light smoothing: sensor noise and fine texture should not read as product.
     blurred = cv2.GaussianBlur(small, (0, 0), 1.0)
