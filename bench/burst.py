@@ -55,7 +55,7 @@ def main() -> None:
             "ratios kept). Produced by `bench/burst.py`.",
             "",
             f"Median ratio to the bound: **{ratio:.2f}** (goal ≥ {GOAL:.2f}: {'met' if ratio >= GOAL else 'NOT met'}). "
-            f"Load average during the run: {load:.1f} on {os.cpu_count()} cores: everything (moto, the interpreter's "
+            f"1-minute load average when the runs ended: {load:.1f} on {os.cpu_count()} cores; everything (moto, the interpreter's "
             "threads, the handlers, the engine) shares them, so a busy machine lowers the achieved rate, not the bound.",
             "",
             *rows,

@@ -137,10 +137,12 @@ class TemplateSettings:
 
 
 def read_template() -> TemplateSettings:
-    from correction_local.template import PROJECT_ROOT, load_template
+    from correction_local.template import PROJECT_ROOT, Resolver, load_template
 
     template = load_template()
     params = template["Parameters"]
+    # Conditional settings (e.g. Submit's memory depends on DownscaleOversize) at their defaults.
+    resolver = Resolver.with_defaults(template, {})
     globals_fn = template.get("Globals", {}).get("Function", {})
     functions: dict[str, FunctionSettings] = {}
     submit = None
@@ -154,7 +156,7 @@ def read_template() -> TemplateSettings:
         arch = (props.get("Architectures") or globals_fn.get("Architectures") or ["x86_64"])[0]
         fs = FunctionSettings(
             logical_id=logical_id,
-            memory_mb=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
+            memory_mb=int(resolver.resolve(props.get("MemorySize", globals_fn.get("MemorySize", 128)))),
             architecture=arch,
             timeout=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
             environment=dict(props.get("Environment", {}).get("Variables", {})),
@@ -571,17 +573,17 @@ def run_pipeline(inputs: list[Input], settings: TemplateSettings, *, workflow_ty
         item_bytes = {t: [_item_bytes(i) for i in ddb.scan(TableName=t)["Items"]] for t in ddb.list_tables()["TableNames"]}
         outcomes = {i.key: report.outcomes.outcome_of(i.key) or "lost" for i in inputs}
         engine_tasks = engine.engine.stats.tasks_created(API_KEY)
+        seen = list(lambda_bridge.invocations)  # uninstall() clears the bridge's record
         lambda_bridge.uninstall()
     # The bridge's own record must agree with ours, call for call.
-    bridge = Counter(name for name, _, _ in lambda_bridge.invocations)
+    bridge = Counter(name for name, _, _ in seen)
     ours = Counter(i.function for i in recorder.invocations)
     if bridge != ours:
         print(f"warning: lambda_bridge.invocations {dict(bridge)} != timed invocations {dict(ours)}", file=sys.stderr)
     # The notification bodies, from the submit events the bridge saw.
-    for name, payload, _ in lambda_bridge.invocations:
+    for name, payload, _ in seen:
         if name == settings.submit_function:
             sqs_bytes += [len(r["body"].encode()) for r in payload.get("Records", [])]
-    lambda_bridge.invocations.clear()
     return Measurement(
         inputs=inputs,
         recorder=recorder,
