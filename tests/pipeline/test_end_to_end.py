@@ -9,11 +9,16 @@ import pytest
 
 from correction_engine.synth.documents import make_page_photo
 from correction_engine.synth.products import make_product
+from correction_local import lambda_bridge
 from correction_local.pipeline import Upload, run_uploads
 
 from .conftest import API_KEY, decode, encode
 
 pytestmark = pytest.mark.slow
+
+
+def checks_made() -> int:
+    return sum(1 for name, _, outcome in lambda_bridge.invocations if name == "CheckStatusFunction" and outcome == "ok")
 
 
 def page_jpeg(seed: int = 3, rotation: int = 0) -> tuple[bytes, object]:
@@ -46,9 +51,11 @@ def test_document_upload_becomes_a_corrected_result(make_stack, engine):
     assert len(s3.list_object_versions(Bucket=stack.source_bucket, Prefix=key)["Versions"]) == 1
     assert [e["status"] for e in report.executions] == ["SUCCEEDED"]
     assert engine.engine.stats.tasks_created(API_KEY) == 1
+    # Finalize took the URL CheckStatus kept: the API was asked once per poll, never again.
+    assert engine.engine.stats.for_key(API_KEY)["query_requests"] == checks_made()
 
 
-def test_product_cutout_by_metadata_is_a_png_with_alpha_via_base64(make_stack):
+def test_product_cutout_by_metadata_is_a_png_with_alpha_via_base64(make_stack, engine):
     stack = make_stack()
     product = make_product(5, size=(600, 800), background="plain")
     key = "incoming/shop/shoe.jpg"
@@ -61,6 +68,8 @@ def test_product_cutout_by_metadata_is_a_png_with_alpha_via_base64(make_stack):
     assert image.mode == "RGBA"
     alpha = np.asarray(image)[..., 3]
     assert (alpha == 0).mean() > 0.05 and (alpha == 255).mean() > 0.3  # background gone, product kept
+    # Base64 is too large to keep between states: Finalize asks the API once more.
+    assert engine.engine.stats.for_key(API_KEY)["query_requests"] == checks_made() + 1
 
 
 @pytest.mark.parametrize("failed_state", [-7, -13, -99])

@@ -20,8 +20,28 @@ from .errors import DestinationWriteFailed, ResultUnavailable
 from .failures import clear_failure_record
 from .objects import ObjectRef, is_superseded, result_key
 from .observability import MetricUnit, logger, metrics
-from .result_fetch import DownloadPolicy, fetch_result_to_file
+from .result_fetch import DownloadPolicy, SpooledResult, fetch_result_to_file
 from .services import Services
+
+
+def _fetch_result(services: Services, task_id: str) -> SpooledResult:
+    """The result, from the URL CheckStatus kept (no API request) or by asking the API."""
+    policy = download_policy(services)
+    kept = services.result_refs.recall(task_id) if services.result_refs is not None else None
+    if kept:
+        try:
+            return fetch_result_to_file(kept, policy, transport=services.transport)
+        except ResultUnavailable as unavailable:
+            # Expired or refused: the API may hand out a fresh link; ask once before giving up.
+            logger.info("kept result URL unusable; asking the API", extra={"why": unavailable.reason})
+    status = services.api.get_task(task_id)
+    if not status.is_done or not status.image:
+        raise ResultUnavailable(
+            f"task {task_id} reported done but now has state {status.state} and "
+            f"{'no' if not status.image else 'an'} image",
+            state=status.state,
+        )
+    return fetch_result_to_file(status.image, policy, transport=services.transport)
 
 
 def download_policy(services: Services) -> DownloadPolicy:
@@ -43,14 +63,7 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
         # A newer upload of the same key is on its way; it alone decides what the key shows.
         logger.info("superseded by a newer upload; result not stored")
         return {"result_bucket": None, "result_key": None, "format": None, "bytes": 0, "superseded": True}
-    status = services.api.get_task(task_id)
-    if not status.is_done or not status.image:
-        raise ResultUnavailable(
-            f"task {task_id} reported done but now has state {status.state} and "
-            f"{'no' if not status.image else 'an'} image",
-            state=status.state,
-        )
-    fetched = fetch_result_to_file(status.image, download_policy(services), transport=services.transport)
+    fetched = _fetch_result(services, task_id)
     key = result_key(ref, services.settings, fetched.image_format)
     metadata = {
         **source_metadata(ref),

@@ -18,6 +18,7 @@ import httpx
 from .client import CorrectionClient, RetryPolicy
 from .errors import BudgetExhausted
 from .rate_budget import RateBudget
+from .result_refs import ResultRefs
 from .redaction import register_secret
 from .settings import Settings, get_settings
 
@@ -63,6 +64,12 @@ class Services:
             return None
         table = boto3.resource("dynamodb").Table(settings.rate_budget_table)
         return RateBudget(table=table, qps=settings.api_qps)
+
+    @cached_property
+    def result_refs(self) -> ResultRefs | None:
+        if not self.settings.result_refs_table:
+            return None
+        return ResultRefs(boto3.resource("dynamodb").Table(self.settings.result_refs_table))
 
     def begin_invocation(self) -> None:
         """Per-invocation state: the submit function waits for the budget at most once."""

@@ -69,6 +69,7 @@ class Settings:
     read_timeout: float = 20.0
     api_qps: int = contract.DEFAULT_QPS
     rate_budget_table: str = ""
+    result_refs_table: str = ""
     # How long a function may wait for a budget token before it gives up with RateLimited.
     # Submit waits (SQS would redeliver only after minutes); the polling functions do not
     # (the state machine retries them with jittered backoff).
@@ -110,6 +111,7 @@ class Settings:
             read_timeout=float(env.get("API_READ_TIMEOUT", "20") or 20),
             api_qps=_int(env, "API_QPS", contract.DEFAULT_QPS),
             rate_budget_table=env.get("RATE_BUDGET_TABLE", ""),
+            result_refs_table=env.get("RESULT_REFS_TABLE", ""),
             budget_wait_seconds=float(env.get("BUDGET_WAIT_SECONDS", "0") or 0),
             downscale_oversize=_bool(env, "DOWNSCALE_OVERSIZE", False),
         )

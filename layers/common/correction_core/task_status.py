@@ -1,7 +1,8 @@
 """One poll of a task, reduced to the small status the state machine branches on.
 
 The result itself (a signed URL or base64) is deliberately left out: execution history is not
-a place for signatures, and base64 would break the 256 KB state limit. Finalize asks again.
+a place for signatures, and base64 would break the 256 KB state limit. A URL is handed to
+Finalize through the result-refs table instead (result_refs.py); for base64 Finalize asks again.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def check_task(services: Services, task_id: str) -> dict[str, Any]:
     status = services.api.get_task(task_id)
     if status.is_done:
         outcome = OUTCOME_SUCCEEDED
+        if services.result_refs is not None:
+            services.result_refs.remember(task_id, status.image)
     elif status.is_failed:
         outcome = OUTCOME_FAILED
     else:
