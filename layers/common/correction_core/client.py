@@ -418,7 +418,7 @@ def _verification(
         return ssl.create_default_context(cafile=str(ca_bundle))
     if ssl_context is not None:
         if ssl_context.verify_mode == ssl.CERT_NONE or not ssl_context.check_hostname:
-            raise ValueError("TLS verification cannot be turned off (the contract's curl -k is not followed)")
+            raise ValueError("TLS verification cannot be turned off (unlike the contract's curl examples)")
         return ssl_context
     return True
 
