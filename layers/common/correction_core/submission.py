@@ -1,9 +1,10 @@
 """Turns one uploaded object into one paid task and one state machine execution.
 
 Order matters for "nothing charged twice": validation first (free), then the task is created
-under an idempotency record keyed by the object's identity (bucket, key, version or ETag), then
-the execution starts under a deterministic name. A redelivered event finds the stored task id
-and creates nothing; a crash between the two steps re-runs only the free second one.
+under an idempotency record keyed by the object's identity (bucket, key, version or ETag,
+redrive attempt), then the execution starts under a second record and a deterministic name. A
+redelivered event finds both records and repeats nothing; a crash between the two steps re-runs
+only the free second one; a create whose answer was lost is recorded as such, never repeated.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
 
-from .errors import AmbiguousCreate, ApiTransportError, CorrectionError, InvalidInput, RequestRejected
 from .downscale import fit_within_limits
+from .errors import AmbiguousCreate, ApiTransportError, CorrectionError, InvalidInput, RequestRejected
 from .failures import FailureRecord, utc_now, write_failure_record
 from .objects import ObjectRef, is_superseded, skip_reason
-from .observability import logger, metrics, MetricUnit
+from .observability import MetricUnit, logger, metrics
 from .options import TaskOptions, resolve_options
 from .services import Services
 from .validation import InspectedObject, SourceGone, inspect_object
