@@ -62,44 +62,40 @@ def records_carry_no_secret(bucket) -> None:
 # --- the API misbehaving per request ------------------------------------------------------
 
 
-def test_429_storms_on_create_and_query_are_absorbed(make_stack, engine):
-    engine.settings.faults.update(
-        {"seed": 7, "error_429_rate": 0.35, "endpoints": ["create", "query"]}
-    )
-    engine.engine.faults.reseed(7)  # its first two rolls hit: the first create gets two 429s
+def _weather_a_storm(make_stack, engine, faults: dict, count: int):
+    """Upload ``count`` photos while the engine injects ``faults``; every one must end in a result."""
+    engine.settings.faults.update(faults)
+    engine.engine.faults.reseed(faults["seed"])  # the seeds are chosen so the first rolls hit
     stack = make_stack(**UNTHROTTLED)
     consume_test_event(stack)
-    uploads = photos(4)
+    uploads = photos(count)
     upload_all(stack, uploads)
     intake, executions = settle(stack)
 
     bucket = read_destination(stack)
     outcomes = assert_accounted(bucket, [u.key for u in uploads])
-    assert set(outcomes.values()) == {"result"}  # every 429 was retried away
+    assert set(outcomes.values()) == {"result"}  # every injected error was retried away
     stats = counters(engine)
-    assert stats["injected_429"] >= 2  # the storm really happened
     assert stats["tasks_created"] == len(uploads) and stats["max_tasks_per_source"] == 1
+    return stack, uploads, executions, stats
+
+
+def test_429_storms_on_create_and_query_are_absorbed(make_stack, engine):
+    # Seed 7: its first two rolls hit, so the first create gets two 429s.
+    stack, uploads, executions, stats = _weather_a_storm(
+        make_stack, engine, {"seed": 7, "error_429_rate": 0.35, "endpoints": ["create", "query"]}, 4
+    )
+    assert stats["injected_429"] >= 2  # the storm really happened
     assert sorted(e["status"] for e in executions) == ["SUCCEEDED"] * len(uploads)
     assert_source_untouched(stack, uploads)
 
 
 def test_500_storms_on_create_query_and_result_download_are_absorbed(make_stack, engine):
-    engine.settings.faults.update(
-        {"seed": 28, "error_500_rate": 0.15, "endpoints": ["create", "query", "result"]}
+    # Seed 28: its first two rolls hit, so the first create gets two 500s.
+    _, _, _, stats = _weather_a_storm(
+        make_stack, engine, {"seed": 28, "error_500_rate": 0.15, "endpoints": ["create", "query", "result"]}, 5
     )
-    engine.engine.faults.reseed(28)  # its first two rolls hit: the first create gets two 500s
-    stack = make_stack(**UNTHROTTLED)
-    consume_test_event(stack)
-    uploads = photos(5)
-    upload_all(stack, uploads)
-    intake, executions = settle(stack)
-
-    bucket = read_destination(stack)
-    outcomes = assert_accounted(bucket, [u.key for u in uploads])
-    assert set(outcomes.values()) == {"result"}
-    stats = counters(engine)
     assert stats["injected_500"] >= 2
-    assert stats["tasks_created"] == len(uploads) and stats["max_tasks_per_source"] == 1
 
 
 def _short_read_timeout(monkeypatch, seconds: float) -> None:

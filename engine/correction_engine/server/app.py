@@ -221,37 +221,30 @@ def create_app(settings: EngineSettings) -> FastAPI:
     async def health() -> Response:
         return ok_response({"tasks": len(engine.store), "workers": settings.workers})
 
+    @app.exception_handler(_Rejected)
+    async def rejected_response(request: Request, rejected: _Rejected) -> Response:
+        """An admin endpoint's refused key (or any _Rejected left uncaught) answers as the contract does."""
+        return rejected.response
+
     @app.get("/_engine/stats")
     async def stats(request: Request) -> Response:
-        try:
-            owner = _authorise(request)
-        except _Rejected as rejected:
-            return rejected.response
+        owner = _authorise(request)  # a _Rejected becomes its response (handler above)
         return ok_response({"key": engine.stats.for_fingerprint(owner), **engine.stats.snapshot()})
 
     @app.post("/_engine/stats/reset")
     async def reset_stats(request: Request) -> Response:
-        try:
-            _authorise(request)
-        except _Rejected as rejected:
-            return rejected.response
+        _authorise(request)
         engine.stats.reset()
         return ok_response({})
 
     @app.get("/_engine/faults")
     async def get_faults(request: Request) -> Response:
-        try:
-            _authorise(request)
-        except _Rejected as rejected:
-            return rejected.response
+        _authorise(request)
         return ok_response(settings.faults.as_dict())
 
     @app.put("/_engine/faults")
     async def put_faults(request: Request) -> Response:
-        try:
-            _authorise(request)
-        except _Rejected as rejected:
-            return rejected.response
+        _authorise(request)
         try:
             changes = await request.json()
             if not isinstance(changes, dict):
