@@ -148,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"generating {args.distinct_images} page photos of {WIDTH}x{HEIGHT} ...", flush=True)
     blobs, source = page_photos(args.distinct_images)
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT / "engine")])}
-    command = [sys.executable, "-m", "correction_engine.cli", "serve", "--port", str(port), "--api-key", KEY,
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT / "engine")]),
+           "CORRECTION_ENGINE_API_KEYS": KEY}  # by environment: a key on the command line is visible in ps
+    command = [sys.executable, "-m", "correction_engine.cli", "serve", "--port", str(port),
                "--rate-limit", "0", "--log-level", "warning"]
     if args.workers:
         command += ["--workers", str(args.workers)]
@@ -271,11 +272,13 @@ JPEG encoding, each on one core.
 
 ## Why memory stays bounded
 
-Queued tasks hold only their compressed upload; a worker decodes one 12 MP frame (36 MB as
+Queued uploads and finished results live in the engine's spool directory (on disk, capped in
+bytes, expiring with their task), not in the process; a worker decodes one 12 MP frame (36 MB as
 RGB uint8) at a time and drops it after encoding, so the peak is roughly the idle process plus
-workers × (the frame and the operation's intermediates) plus the queued uploads and finished
-results (compressed). Pillow's decompression-bomb guard and the 4096 × 4096 limit cap the
-frame size; uploads over 20 MB are refused before they are read whole.
+workers × (the upload, the frame and the operation's intermediates) plus the uploads being
+received. Pillow's decompression-bomb guard and the 4096 × 4096 limit cap the frame size;
+uploads over 20 MB are refused before they are read whole; the work queue is bounded (a create
+beyond it answers 429). Memory over an hour at the rate limit: [engine-soak.md](engine-soak.md).
 """
     path.write_text(text)
 

@@ -1,7 +1,11 @@
 """``correction-engine``: serve the correction API, or process one file directly.
 
-    correction-engine serve --api-key KEY [--port 8080] [--rate-limit 2] [--workers N] ...
+    CORRECTION_ENGINE_API_KEYS=KEY correction-engine serve [--port 8080] [--rate-limit 2] ...
+    correction-engine serve --api-key-file keys.txt [--admin-key-file admin.txt] ...
     correction-engine process IN --type N -o OUT
+
+Keys are never command-line values: anything on a command line is readable by every user of
+the machine in the process list (``ps``, ``/proc/<pid>/cmdline``).
 """
 
 from __future__ import annotations
@@ -28,25 +32,61 @@ def _negative_state(value: str) -> int:
     return number
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .server.settings import API_KEYS_ENV, default_workers
+def _network(value: str) -> str:
+    import ipaddress
 
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .server.settings import ADMIN_KEY_ENV, API_KEYS_ENV, EngineSettings, default_workers
+
+    defaults = EngineSettings()
     parser = argparse.ArgumentParser(prog="correction-engine", description="Serve the correction API, or process one file directly.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the API server")
+    serve = sub.add_parser(
+        "serve", help="run the API server",
+        description=(
+            f"Run the API server. API keys come from the environment ({API_KEYS_ENV}=k1,k2) or a file "
+            f"(--api-key-file), never from a command-line value, which any local user can read in the "
+            f"process list. The admin key likewise ({ADMIN_KEY_ENV} or --admin-key-file); without one "
+            "the admin endpoints do not exist."
+        ),
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--api-key", action="append", default=[], dest="api_keys",
-                       help=f"accepted X-API-KEY (repeatable); also {API_KEYS_ENV}=k1,k2")
+    serve.add_argument("--api-key-file", action="append", default=[], metavar="PATH",
+                       help=f"file with accepted X-API-KEY values, one per line (repeatable); also {API_KEYS_ENV}=k1,k2")
+    serve.add_argument("--api-key", dest="api_key_value", default=None, help=argparse.SUPPRESS)  # refused, see _serve
+    serve.add_argument("--admin-key-file", default=None, metavar="PATH",
+                       help=f"file holding the X-ADMIN-KEY for /_engine/stats (all keys), stats reset and faults; "
+                            f"also {ADMIN_KEY_ENV}")
     serve.add_argument("--rate-limit", type=float, default=float(contract.DEFAULT_QPS),
                        help="requests per second per key, create and query (0 = off)")
     serve.add_argument("--workers", type=int, default=default_workers())
     serve.add_argument("--public-base-url", default=None,
                        help="base of result URLs (default: the Host each request came to)")
-    serve.add_argument("--max-processing-seconds", type=float, default=float(contract.MAX_PROCESSING_SECONDS))
+    serve.add_argument("--max-processing-seconds", type=float, default=float(contract.MAX_PROCESSING_SECONDS),
+                       help="limit per task from creation, queue time included (state -8)")
+    serve.add_argument("--max-queued-tasks", type=int, default=defaults.max_queued_tasks,
+                       help="bounded work queue; a create beyond it answers 429 with Retry-After")
+    serve.add_argument("--spool-dir", default=None,
+                       help="where uploads and results are kept (default: a private temporary directory)")
+    serve.add_argument("--spool-max-bytes", type=int, default=defaults.spool_max_bytes,
+                       help="byte cap of the spool (uploads waiting and results)")
+    serve.add_argument("--allow-fetch-network", action="append", default=[], type=_network, metavar="CIDR",
+                       help="a non-public range image_url may reach, e.g. 127.0.0.0/8 (repeatable); "
+                            "by default only public addresses are fetched")
+    serve.add_argument("--fetch-deadline-seconds", type=float, default=defaults.url_fetch_deadline_seconds,
+                       help="total time for one image_url download, redirects included")
     serve.add_argument("--log-level", default="info")
-    faults = serve.add_argument_group("fault injection (all off by default)")
+    faults = serve.add_argument_group("fault injection (off; the knobs below need --enable-fault-injection)")
+    faults.add_argument("--enable-fault-injection", action="store_true",
+                        help="allow injected faults (these flags and, with an admin key, /_engine/faults)")
     faults.add_argument("--fault-seed", type=int, default=None)
     faults.add_argument("--fault-429-rate", type=_rate, default=0.0)
     faults.add_argument("--fault-500-rate", type=_rate, default=0.0)
@@ -73,14 +113,39 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .server.app import create_app
     from .server.faults import FaultSettings
-    from .server.settings import EngineSettings, api_keys_from_env
+    from .server.settings import ADMIN_KEY_ENV, API_KEYS_ENV, EngineSettings, api_keys_from_env, keys_from_file
 
+    if args.api_key_value is not None:
+        print(f"correction-engine: --api-key is refused: a key on the command line is visible in the process "
+              f"list; use {API_KEYS_ENV} or --api-key-file", file=sys.stderr)
+        return 2
+    try:
+        keys = api_keys_from_env(os.environ)
+        for path in args.api_key_file:
+            keys += keys_from_file(path)
+        admin_keys = keys_from_file(args.admin_key_file) if args.admin_key_file else ()
+    except OSError as exc:
+        print(f"correction-engine: cannot read a key file: {exc.strerror} ({exc.filename})", file=sys.stderr)
+        return 2
+    admin_key = admin_keys[0] if admin_keys else (os.environ.get(ADMIN_KEY_ENV) or None)
+    fault_flags = {k: v for k, v in vars(args).items() if k.startswith("fault_") and v not in (None, 0.0)}
+    fault_flags.pop("fault_failed_state", None)
+    if fault_flags and not args.enable_fault_injection:
+        print("correction-engine: fault flags need --enable-fault-injection", file=sys.stderr)
+        return 2
     settings = EngineSettings(
-        api_keys=tuple(args.api_keys) + api_keys_from_env(os.environ),
+        api_keys=keys,
+        admin_key=admin_key,
+        fault_injection=args.enable_fault_injection,
         rate_limit_qps=args.rate_limit,
         workers=args.workers,
         public_base_url=args.public_base_url,
         max_processing_seconds=args.max_processing_seconds,
+        max_queued_tasks=args.max_queued_tasks,
+        spool_directory=args.spool_dir,
+        spool_max_bytes=args.spool_max_bytes,
+        url_fetch_allowed_networks=tuple(args.allow_fetch_network),
+        url_fetch_deadline_seconds=args.fetch_deadline_seconds,
         faults=FaultSettings(
             seed=args.fault_seed,
             error_429_rate=args.fault_429_rate,

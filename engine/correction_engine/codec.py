@@ -1,8 +1,13 @@
 """Bytes in, pixels out, and back: the engine's only door between files and arrays.
 
 Decoding sniffs the format from magic bytes (never from a name), keeps Pillow's
-decompression-bomb guard on, honours EXIF orientation and always yields RGB uint8 HxWx3.
-Encoding writes JPEG for RGB results and PNG for RGBA ones (background removal).
+decompression-bomb guard on, honours EXIF orientation and always yields RGB uint8 HxWx3 in
+sRGB: an embedded colour profile that is not sRGB (Display P3, Adobe RGB, CMYK) is converted
+with LittleCMS, never dropped, so the operations and the untagged results mean what the
+photographer saw (docs/colour.md). A profile LittleCMS cannot read is logged, and its pixels
+are taken as sRGB.
+Encoding writes JPEG for RGB results and PNG for RGBA ones (background removal), and never
+returns more bytes than the pipeline accepts (``contract.MAX_RESULT_BYTES``).
 
 Formats the contract lists and how each is read:
 
@@ -31,14 +36,28 @@ Both carry the contract's task state the server reports.
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageCms, ImageFile, ImageOps
 
-from correction_core import contract, imageheader
+from correction_core import colour_profiles, contract, imageheader
+
+log = logging.getLogger(__name__)
 
 JPEG_QUALITY = 92
+# PNG results (type-4 cut-outs): libpng through OpenCV, zlib level 1, the Up filter on every
+# row. Pillow tries all five filters on every row and, at level 6, spent most of a cut-out task
+# in the encoder; this is 7-14 times faster for files 26-35 % larger, and zlib still falls back
+# to stored blocks on noise, so the worst case stays within contract.png_size_bound.
+# Figures: docs/benchmarks/png-encode.md (bench/png_encode.py).
+PNG_COMPRESS_LEVEL = 1
+_PNG_PARAMS = [
+    cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESS_LEVEL,
+    cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP,
+]
 
 # Formats we sniff and the Pillow plugin that must read them (Image.open(formats=...)), so a
 # file claiming one format can never be parsed by another plugin.
@@ -67,6 +86,16 @@ class UnsupportedFormatError(InvalidImageError):
     """A recognisable file whose format the engine does not read (HEIC, GIF, PDF, ...)."""
 
 
+class ResultTooLargeError(CodecError):
+    """An encoded result over what the pipeline downloads (state -1: the task failed, not the input).
+
+    Unreachable for results within ``contract.MAX_DIMENSION``, whose worst case the cap covers;
+    kept so an operation that ever outgrows the limit fails here, not after the client paid.
+    """
+
+    state = contract.STATE_FAILED
+
+
 class ImageTooLargeError(CodecError):
     """Over the contract's resolution limit, or over Pillow's decompression-bomb guard.
 
@@ -92,8 +121,8 @@ def sniff_format(data: bytes) -> str | None:
 
 
 def _describe_unsupported(data: bytes) -> str:
-    kind = imageheader.sniff_format(bytes(data[:32]))
-    return imageheader.REJECTED_FORMATS.get(kind or "", "unrecognised")
+    kind = imageheader.sniff_format(bytes(data[:32])) or ""
+    return imageheader.REJECTED_FORMATS.get(kind) or imageheader.CONVERTED_FORMATS.get(kind, "unrecognised")
 
 
 def decode_image(data: bytes) -> np.ndarray:
@@ -115,8 +144,9 @@ def decode_image(data: bytes) -> np.ndarray:
         with Image.open(io.BytesIO(data), formats=[_PILLOW_FORMAT[kind]]) as img:
             _check_size(img.size)
             img.load()
+            profile = img.info.get("icc_profile")
             upright = ImageOps.exif_transpose(img)
-            return _to_rgb_array(upright)
+            return _to_rgb_array(_to_srgb(upright, profile))
     except CodecError:
         raise
     except Image.DecompressionBombError as exc:  # > 2x MAX_IMAGE_PIXELS, raised by Pillow itself
@@ -144,6 +174,31 @@ def _check_size(size: tuple[int, int]) -> None:
         )
     if width <= 0 or height <= 0:
         raise InvalidImageError(f"image has no pixels ({width}x{height})")
+    if width < contract.MIN_DIMENSION or height < contract.MIN_DIMENSION:
+        # The pipeline refuses these before paying (validation, "resolution_too_small").
+        raise InvalidImageError(
+            f"resolution {width}x{height}: each side must be at least {contract.MIN_DIMENSION} pixels"
+        )
+
+
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+def _to_srgb(img: Image.Image, profile: bytes | None) -> Image.Image:
+    """The image's pixels in sRGB: converted from its embedded profile when that is not sRGB."""
+    if not profile or colour_profiles.is_srgb(profile):
+        return img
+    if img.mode not in ("RGB", "RGBA", "CMYK", "L"):
+        return img  # palette and high-depth modes: no LittleCMS transform; their profiles are rare
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        out_mode = "RGBA" if img.mode == "RGBA" else "RGB"
+        return ImageCms.profileToProfile(
+            img, source, _SRGB, renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC, outputMode=out_mode
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError) as exc:
+        log.warning("embedded colour profile unusable (%s); pixels taken as sRGB", exc)
+        return img
 
 
 def _to_rgb_array(img: Image.Image) -> np.ndarray:
@@ -182,8 +237,26 @@ def _high_depth_to_rgb(img: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.stack([grey, grey, grey], axis=-1))
 
 
-def encode_image(pixels: np.ndarray, *, fmt: str | None = None, jpeg_quality: int = JPEG_QUALITY) -> EncodedImage:
-    """Encode an operation's result: JPEG for RGB/grey, PNG for RGBA (or when ``fmt='png'``)."""
+def encode_image(
+    pixels: np.ndarray,
+    *,
+    fmt: str | None = None,
+    jpeg_quality: int = JPEG_QUALITY,
+    max_bytes: int = contract.MAX_RESULT_BYTES,
+) -> EncodedImage:
+    """Encode an operation's result: JPEG for RGB/grey, PNG for RGBA (or when ``fmt='png'``).
+
+    Raises :class:`ResultTooLargeError` rather than return more than ``max_bytes``.
+    """
+    encoded = _encode(pixels, fmt, jpeg_quality)
+    if len(encoded.data) > max_bytes:
+        raise ResultTooLargeError(
+            f"encoded result is {len(encoded.data)} bytes, over the {max_bytes}-byte result limit"
+        )
+    return encoded
+
+
+def _encode(pixels: np.ndarray, fmt: str | None, jpeg_quality: int) -> EncodedImage:
     if not isinstance(pixels, np.ndarray):
         raise TypeError(f"expected a numpy array, got {type(pixels).__name__}")
     if pixels.dtype != np.uint8:
@@ -206,10 +279,17 @@ def encode_image(pixels: np.ndarray, *, fmt: str | None = None, jpeg_quality: in
         image.save(buffer, format="JPEG", quality=jpeg_quality)
         return EncodedImage(buffer.getvalue(), "image/jpeg", "jpg")
     if fmt == "png":
-        image.save(buffer, format="PNG", compress_level=6)
-        return EncodedImage(buffer.getvalue(), "image/png", "png")
+        return EncodedImage(_encode_png(np.ascontiguousarray(pixels)), "image/png", "png")
     if fmt == "webp":
         image.save(buffer, format="WEBP", quality=jpeg_quality)
         return EncodedImage(buffer.getvalue(), "image/webp", "webp")
     raise ValueError(f"unsupported output format {fmt!r}")
 
+
+def _encode_png(pixels: np.ndarray) -> bytes:
+    if pixels.ndim == 3:  # OpenCV's channel order is BGR(A)
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+    ok, data = cv2.imencode(".png", pixels, _PNG_PARAMS)
+    if not ok:  # pragma: no cover - libpng fails only when it cannot allocate
+        raise MemoryError("PNG encoding failed")
+    return data.tobytes()

@@ -198,6 +198,7 @@ def print_summary(run: LocalRun, console) -> None:
     table.add_column("type", justify="right")
     table.add_column("outcome")
     table.add_column("seconds", justify="right")
+    table.add_column("event")  # the completion event(s) the bus carried for this upload
     table.add_column("failure reason", overflow="fold", max_width=70)
     styles = {"result": "green", "failure": "red", "lost": "bold magenta", "both": "bold magenta"}
     for image in run.images:
@@ -205,7 +206,10 @@ def print_summary(run: LocalRun, console) -> None:
         reason = ""
         if image.outcome != "result":
             reason = _short(f"{image.reason}: {image.message}" if image.message else image.reason)
-        table.add_row(image.name, type_label(image), f"[{styles.get(image.outcome, '')}]{image.outcome}[/]", seconds, reason)
+        event = ", ".join(image.events) or "–"
+        table.add_row(
+            image.name, type_label(image), f"[{styles.get(image.outcome, '')}]{image.outcome}[/]", seconds, event, reason
+        )
     console.print(table)
     done = [i for i in run.images if i.outcome == "result"]
     e2e = [i.seconds for i in done if i.seconds is not None]
@@ -224,14 +228,26 @@ def print_summary(run: LocalRun, console) -> None:
             "[dim]All uploads arrived at once, so their times include waiting for each other; "
             "--one-at-a-time (or bench/pipeline_overhead.py) measures each image alone.[/dim]"
         )
+    if run.events:
+        by_type = ", ".join(f"{n} {t}" for t, n in sorted(run.events["by_detail_type"].items())) or "none"
+        console.print(f"completion events on bus {run.events['bus']!r}: {by_type} (per upload in the summary)")
+        odd = [i.name for i in run.images if i.outcome in ("result", "failure") and len(i.events) != 1]
+        if odd:
+            console.print(f"[yellow]uploads without exactly one completion event: {', '.join(odd)}[/]")
     out = run.output
-    console.print(f"destination bucket: {out / 'destination'}  (failure records under failures/)")
+    console.print(
+        f"destination bucket: {out / 'destination'}  (results under {run.parameters.get('DestinationPrefix', '')}, "
+        f"failure records under {run.parameters.get('FailurePrefix', '')})"
+    )
     if run.gallery_html is not None:
         console.print(f"gallery:            {run.gallery_html.resolve()}")
         console.print(f"contact sheet:      {run.contact_sheet.resolve() if run.contact_sheet else '–'}")
     console.print(f"summary:            {run.summary_json}")
     if run.lost:
         console.print(f"[bold red]lost uploads (neither result nor failure record): {', '.join(run.lost)}[/]")
+    if run.unexpected:
+        console.print(f"[yellow]objects in the destination bucket that are not this pipeline's: {len(run.unexpected)} "
+                      "(listed in the summary under \"unexpected\")[/]")
 
 
 def command_samples(args: argparse.Namespace) -> int:

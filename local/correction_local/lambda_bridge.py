@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import threading
+import time
 import traceback
 import uuid
 from dataclasses import dataclass
@@ -48,9 +49,11 @@ class LocalContext:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{self.function_name}"
         self.log_stream_name = "local"
+        # Runs down like Lambda's: the submit step refuses a create it could not finish in time.
+        self._deadline = time.monotonic() + self.timeout_seconds
 
     def get_remaining_time_in_millis(self) -> int:
-        return self.timeout_seconds * 1000
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 def load_handler(code_dir: Path, handler: str) -> Handler:
@@ -64,6 +67,13 @@ def load_handler(code_dir: Path, handler: str) -> Handler:
     module: ModuleType = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return getattr(module, function_name)
+
+
+def override_environment(function_name: str, **variables: str) -> None:
+    """Change some of one function's variables (tests), as a redeploy would: new services."""
+    with _lock:
+        _environments.setdefault(function_name, {}).update(variables)
+        _services.pop(function_name, None)
 
 
 def register(function_name: str, handler: Handler, environment: dict[str, str] | None = None) -> None:

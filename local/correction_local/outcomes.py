@@ -45,6 +45,9 @@ def wait_for_executions(
 class Outcomes:
     results: dict[str, dict[str, Any]] = field(default_factory=dict)  # source key → result info
     failures: dict[str, dict[str, Any]] = field(default_factory=dict)  # source key → failure record
+    #: Destination keys that are neither a result nor a failure record of ours → why. Reported,
+    #: never fatal: anyone with access to the bucket can put anything there.
+    unexpected: dict[str, str] = field(default_factory=dict)
 
     def outcome_of(self, source_key: str) -> str | None:
         if source_key in self.results and source_key in self.failures:
@@ -66,17 +69,23 @@ def collect_outcomes(stack: LocalStack) -> Outcomes:
         for item in page.get("Contents", []):
             key = item["Key"]
             if failure_prefix and key.startswith(failure_prefix):
-                record = json.loads(s3.get_object(Bucket=stack.destination_bucket, Key=key)["Body"].read())
+                record = _failure_record(s3.get_object(Bucket=stack.destination_bucket, Key=key)["Body"].read())
+                if record is None:
+                    outcomes.unexpected[key] = "under the failure prefix but not a failure record"
+                    continue
                 outcomes.failures[record["source"]["key"]] = {**record, "record_key": key}
             else:
                 head = s3.head_object(Bucket=stack.destination_bucket, Key=key)
-                meta = head["Metadata"]
+                meta = head.get("Metadata", {})
                 if "source-key" in meta:
                     source_key = unquote(meta["source-key"])
                 else:
                     if by_digest is None:
                         by_digest = _source_keys_by_digest(stack)
                     source_key = by_digest.get(meta.get("source-key-sha256", ""), "")
+                if not source_key:
+                    outcomes.unexpected[key] = "names no source object (not written by the pipeline)"
+                    continue
                 outcomes.results[source_key] = {
                     "key": key,
                     "content_type": head["ContentType"],
@@ -84,6 +93,18 @@ def collect_outcomes(stack: LocalStack) -> Outcomes:
                     "size": head["ContentLength"],
                 }
     return outcomes
+
+
+def _failure_record(body: bytes) -> dict[str, Any] | None:
+    """The parsed record, or None when the bytes are not a failure record naming its source."""
+    try:
+        record = json.loads(body)
+    except ValueError:  # not JSON, or not UTF-8
+        return None
+    source = record.get("source") if isinstance(record, dict) else None
+    if not isinstance(source, dict) or not isinstance(source.get("key"), str):
+        return None
+    return record
 
 
 def _source_keys_by_digest(stack: LocalStack) -> dict[str, str]:

@@ -102,6 +102,8 @@ class ImageOutcome:
     #: and how many times CheckStatus polled.
     state_seconds: dict[str, float] = field(default_factory=dict)
     polls: int | None = None
+    #: The completion events published for this upload (detail-types, in order): one expected.
+    events: list[str] = field(default_factory=list)
 
     @property
     def overhead_seconds(self) -> float | None:
@@ -129,6 +131,10 @@ class LocalRun:
     gallery_html: Path | None = None
     contact_sheet: Path | None = None
     summary_json: Path | None = None
+    #: Destination objects that are neither a result nor a failure record of this run → why.
+    unexpected: dict[str, str] = field(default_factory=dict)
+    #: The completion events the run saw on the bus: counts by detail-type and per upload.
+    events: dict[str, Any] = field(default_factory=dict)
 
     @property
     def lost(self) -> list[str]:
@@ -339,7 +345,8 @@ def run_local(
         report_progress()
 
         progress("downloading", 0, total)
-        downloaded = download_bucket(local, output / DESTINATION_DIR)
+        unexpected = dict(report.outcomes.unexpected)
+        downloaded = download_bucket(local, output / DESTINATION_DIR, unexpected=unexpected)
         progress("downloading", total, total)
         images = _measure(local, report, inputs, uploaded_at, first_seen, running, api_key, output, downloaded)
         dead = dead_lettered_keys(local)
@@ -349,6 +356,7 @@ def run_local(
                     "its upload notification ended in the dead-letter queue: every submit attempt failed "
                     "(see pipeline.log)"
                 )
+        events = _completion_events(local, images)
         wall = time.monotonic() - started
         parameters = dict(local.parameters)
     run = LocalRun(
@@ -360,12 +368,27 @@ def run_local(
         engine_started=running is not None,
         wall_seconds=wall,
         output=output,
+        unexpected=unexpected,
+        events=events,
     )
     _write_inputs(inputs, output / INPUTS_DIR, images)
     if config.gallery:
         run.gallery_html, run.contact_sheet = _gallery(run, inputs)
     run.summary_json = write_summary(run)
     return run
+
+
+def _completion_events(local: Any, images: list[ImageOutcome]) -> dict[str, Any]:
+    """What the stack's event bus carried (see completion_events): each upload should have one."""
+    from .completion_events import summarise
+
+    if local.events is None:
+        return {}
+    seen = local.events.drain()
+    summary = summarise(seen, local.events.bus_name)
+    for image in images:
+        image.events = list(summary["per_upload"].get(image.source_key, []))
+    return summary
 
 
 def _destination_keys(local: Any) -> list[str]:
@@ -406,11 +429,16 @@ def dead_lettered_keys(local: Any) -> set[str]:
     return keys
 
 
-def download_bucket(local: Any, folder: Path) -> dict[str, tuple[Path, datetime]]:
+def download_bucket(
+    local: Any, folder: Path, *, unexpected: dict[str, str] | None = None
+) -> dict[str, tuple[Path, datetime]]:
     """Mirror the destination bucket (results and failure records) into ``folder``.
 
-    Returns key → (local path, LastModified).
+    Returns key → (local path, LastModified). A key that cannot be mirrored (it would land
+    outside ``folder``, or clashes with a folder) is left out and noted in ``unexpected``: a
+    stray object must not cost the run its summary.
     """
+    unexpected = {} if unexpected is None else unexpected
     s3 = local.client("s3")
     files: dict[str, tuple[Path, datetime]] = {}
     root = folder.resolve()
@@ -419,9 +447,14 @@ def download_bucket(local: Any, folder: Path) -> dict[str, tuple[Path, datetime]
             key = item["Key"]
             path = (folder / key).resolve()
             if root not in path.parents:  # a key like "../x" must not escape the folder
-                raise RunnerError(f"destination key {key!r} would be written outside {folder}")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(s3.get_object(Bucket=local.destination_bucket, Key=key)["Body"].read())
+                unexpected[key] = f"not downloaded: it would be written outside {folder}"
+                continue
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(s3.get_object(Bucket=local.destination_bucket, Key=key)["Body"].read())
+            except OSError as exc:  # e.g. both "a" and "a/b" exist as keys
+                unexpected[key] = f"not downloaded: {exc.strerror or exc}"
+                continue
             files[key] = (path, item["LastModified"])
     return files
 
@@ -596,6 +629,8 @@ def write_summary(run: LocalRun) -> Path:
         "wall_seconds": run.wall_seconds,
         "counts": {k: run.count(k) for k in ("result", "failure", "lost", "both")},
         "lost": run.lost,
+        "unexpected": run.unexpected,
+        "events": run.events,
         "types": {str(k): v for k, v in ENHANCEMENT_TYPE_MEANINGS.items()},
         "images": [i.to_dict() for i in run.images],
     }

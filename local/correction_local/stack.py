@@ -19,9 +19,11 @@ from typing import Any, Mapping
 
 import boto3
 
+from correction_core.redaction import install_log_redaction, register_secret
 from correction_core.services import reset_services
 
 from . import lambda_bridge
+from .completion_events import EventListener, listen
 from .template import PROJECT_ROOT, Resolver, load_template, substitute_definition
 
 MOTO_CONFIG = {
@@ -71,6 +73,8 @@ class LocalStack:
     environment: dict[str, str]
     functions: dict[str, str] = field(default_factory=dict)  # logical id → function name
     intake_batch_size: int = 10  # the submit function's SQS event source BatchSize
+    #: A rule on the stack's event bus → a queue: the completion events the functions published.
+    events: EventListener | None = None
 
     @property
     def parameters(self) -> dict[str, str]:
@@ -104,6 +108,9 @@ def build_stack(
     ``intake_visibility_timeout`` shortens the queue's visibility timeout (the template's is
     sized for Lambda's retry cadence) so a message whose submit failed is retried within seconds.
     """
+    # The key travels through botocore here (CreateSecret), which logs request bodies at DEBUG.
+    install_log_redaction()
+    register_secret(api_key)
     template = load_template()
     resolver = Resolver.with_defaults(template, parameters)
     make_dynamodb_writes_atomic()
@@ -190,6 +197,9 @@ def build_stack(
     )["ARN"]
     resolver.refs[secret_id] = secret_arn
 
+    # The completion events' bus (the template's parameter) and a listener on it.
+    listener = listen(boto3.client("events", region_name=REGION), sqs, resolver.parameters["EventBusName"])
+
     # Functions: moto records them; the bridge runs the real handler modules in-process.
     lambda_client = boto3.client("lambda", region_name=REGION)
     global_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
@@ -245,4 +255,5 @@ def build_stack(
         environment=environment,
         functions={n: n for n in functions},
         intake_batch_size=int(sqs_event["Properties"].get("BatchSize", 10)),
+        events=listener,
     )

@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--destination-bucket")
         cmd.add_argument("--queue-url", help="the intake queue")
         cmd.add_argument("--source-prefix", default="incoming/")
-        cmd.add_argument("--destination-prefix", default="")
+        cmd.add_argument("--destination-prefix", default="results/")
         cmd.add_argument("--failure-prefix", default="failures/")
         cmd.add_argument("--prefix", default="", help="only keys under this prefix (relative to the source/failure prefix)")
         cmd.add_argument("--dry-run", action="store_true", help="list what would be sent, send nothing")

@@ -7,7 +7,9 @@ once), so they cannot bypass a check or pay twice for the same work:
   paid task: that is the point). Running it twice before the first run finishes sends the same
   attempt number again, which the submit function's idempotency turns into nothing.
 * **backfill** processes objects already in the source bucket that have no outcome yet (neither
-  a result nor a failure record). Running it twice sends only what still has no outcome, and
+  a result nor a failure record). "A result" is a key the naming rule gives that very object
+  (``objects.result_key``, one per possible format), so a sibling that differs only by its
+  extension never counts as done. Running it twice sends only what still has no outcome, and
   objects in flight are deduplicated by the same idempotency records.
 """
 
@@ -106,8 +108,14 @@ def redrive(
         if not item["Key"].endswith(".json"):
             continue
         summary.considered += 1
-        record = json.loads(s3.get_object(Bucket=targets.destination_bucket, Key=item["Key"])["Body"].read())
-        source = record.get("source") or {}
+        try:
+            record = json.loads(s3.get_object(Bucket=targets.destination_bucket, Key=item["Key"])["Body"].read())
+        except ValueError:  # not JSON (or not UTF-8): not one of our records
+            record = None
+        source = record.get("source") if isinstance(record, dict) else None
+        if not isinstance(source, dict) or not source.get("key"):
+            summary.skip("not a failure record")
+            continue
         if reasons and record.get("reason") not in reasons:
             summary.skip(f"reason {record.get('reason')} not selected")
             continue

@@ -12,7 +12,7 @@ class StackTargets:
     destination_bucket: str
     intake_queue_url: str
     source_prefix: str = "incoming/"
-    destination_prefix: str = ""
+    destination_prefix: str = "results/"
     failure_prefix: str = "failures/"
 
     @classmethod
@@ -26,6 +26,6 @@ class StackTargets:
             destination_bucket=outputs["DestinationBucket"],
             intake_queue_url=outputs["IntakeQueueUrl"],
             source_prefix=params.get("SourcePrefix", "incoming/"),
-            destination_prefix=params.get("DestinationPrefix", ""),
+            destination_prefix=params.get("DestinationPrefix", "results/"),
             failure_prefix=params.get("FailurePrefix", "failures/"),
         )

@@ -105,7 +105,7 @@ def test_transparency_becomes_white():
 
 
 def test_sixteen_bit_grey_is_scaled_not_clipped():
-    grey = np.full((6, 7), 65535, np.uint16)
+    grey = np.full((12, 14), 65535, np.uint16)
     grey[0, 0] = 0
     image = Image.fromarray(grey)
     assert image.mode.startswith("I;16")
@@ -148,13 +148,14 @@ def test_corrupt_header_is_invalid_image():
 
 
 def test_resolution_limit():
-    ok = _encode(Image.new("RGB", (contract.MAX_DIMENSION, 2)), "PNG")
-    assert codec.decode_image(ok).shape == (2, contract.MAX_DIMENSION, 3)
-    too_wide = _encode(Image.new("RGB", (contract.MAX_DIMENSION + 1, 2)), "PNG")
+    thin = contract.MIN_DIMENSION
+    ok = _encode(Image.new("RGB", (contract.MAX_DIMENSION, thin)), "PNG")
+    assert codec.decode_image(ok).shape == (thin, contract.MAX_DIMENSION, 3)
+    too_wide = _encode(Image.new("RGB", (contract.MAX_DIMENSION + 1, thin)), "PNG")
     with pytest.raises(codec.ImageTooLargeError) as info:
         codec.decode_image(too_wide)
     assert info.value.state == contract.STATE_INVALID_IMAGE
-    too_tall = _encode(Image.new("L", (2, contract.MAX_DIMENSION + 1)), "PNG")
+    too_tall = _encode(Image.new("L", (thin, contract.MAX_DIMENSION + 1)), "PNG")
     with pytest.raises(codec.ImageTooLargeError):
         codec.decode_image(too_tall)
 
@@ -197,3 +198,67 @@ def test_jpeg_round_trip_quality():
     pixels = np.stack([x, y, np.full_like(x, 100)], axis=-1).astype(np.uint8)
     decoded = codec.decode_image(codec.encode_image(pixels).data)
     assert np.abs(decoded.astype(int) - pixels).mean() < 2.5
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 300), (300, 1), (4096, 1), (300, contract.MIN_DIMENSION - 1)])
+def test_images_under_the_minimum_side_are_invalid_like_the_pipeline_says(size):
+    """The pipeline refuses these before paying (resolution_too_small); the engine agrees (-7)
+    instead of failing inside an operation (an OpenCV assertion, state -1)."""
+    data = _encode(Image.new("RGB", size, (120, 130, 140)), "PNG")
+    with pytest.raises(codec.InvalidImageError) as info:
+        codec.decode_image(data)
+    assert info.value.state == contract.STATE_INVALID_IMAGE
+
+
+@pytest.mark.parametrize("size", [(contract.MIN_DIMENSION,) * 2, (4096, contract.MIN_DIMENSION),
+                                  (contract.MIN_DIMENSION, 4096), (300, contract.MIN_DIMENSION)])
+def test_every_type_processes_images_at_the_minimum_side(size):
+    """What the pipeline sends, the engine processes: the minimum is where halving stops failing."""
+    from correction_engine import operations
+
+    rng = np.random.default_rng(size[0] * 7 + size[1])
+    pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    decoded = codec.decode_image(_encode(Image.fromarray(pixels), "PNG"))
+    for enhancement_type in contract.EnhancementType:
+        result = operations.run_enhancement(decoded, enhancement_type)
+        assert min(result.shape[:2]) >= 1
+        codec.encode_image(result)
+
+
+def _noise(height: int, width: int, channels: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (height, width, channels), dtype=np.uint8)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # reading it back
+def test_the_largest_png_result_fits_what_the_pipeline_downloads():
+    """4096 x 4096 RGBA noise: the worst a cut-out can be. Over 64 MB, so the old 50 MB cap
+    refused it after the task was paid; the pipeline's cap and the encoder now agree."""
+    from correction_core.result_fetch import DownloadPolicy
+    from correction_core.settings import Settings
+
+    side = contract.MAX_DIMENSION
+    encoded = codec.encode_image(_noise(side, side, 4))
+    assert encoded.content_type == "image/png"
+    assert len(encoded.data) > 64 * 1024 * 1024
+    assert len(encoded.data) <= Settings.from_env({}).max_result_bytes
+    assert len(encoded.data) <= DownloadPolicy().max_bytes
+    assert len(encoded.data) <= contract.png_size_bound(side, side)
+    with Image.open(io.BytesIO(encoded.data)) as img:  # and it is the image, losslessly
+        assert img.mode == "RGBA" and img.size == (side, side)
+        np.testing.assert_array_equal(np.asarray(img)[::512, ::512], _noise(side, side, 4)[::512, ::512])
+
+
+def test_a_result_over_the_byte_limit_fails_in_the_engine_not_after_download():
+    pixels = _noise(200, 200, 4)
+    with pytest.raises(codec.ResultTooLargeError) as info:
+        codec.encode_image(pixels, max_bytes=100_000)
+    assert info.value.state == contract.STATE_FAILED
+    assert len(codec.encode_image(pixels, max_bytes=200_000).data) <= 200_000
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_png_encoding_is_lossless_and_keeps_channel_order(channels):
+    pixels = _noise(37, 53, channels, seed=channels)
+    encoded = codec.encode_image(pixels, fmt="png")
+    with Image.open(io.BytesIO(encoded.data)) as img:
+        np.testing.assert_array_equal(np.asarray(img), pixels)

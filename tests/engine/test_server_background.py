@@ -90,7 +90,7 @@ def test_cli_serve_requires_a_key(monkeypatch, capsys):
     assert "API key" in capsys.readouterr().err
 
 
-def test_cli_serve_reads_keys_from_env_and_flags(monkeypatch):
+def test_cli_serve_reads_keys_from_env_and_files(monkeypatch, tmp_path):
     seen = {}
 
     def fake_run(app, **kwargs):
@@ -103,6 +103,8 @@ def test_cli_serve_reads_keys_from_env_and_flags(monkeypatch):
 
     monkeypatch.setattr(uvicorn, "run", fake_run)
     monkeypatch.setenv("CORRECTION_ENGINE_API_KEYS", "env-1, env-2")
-    assert cli.main(["serve", "--api-key", "flag", "--rate-limit", "0", "--port", "9999"]) == 0
-    assert seen["keys"] == ("flag", "env-1", "env-2") and seen["qps"] == 0
+    key_file = tmp_path / "keys"
+    key_file.write_text("# one per line\nfile-1\n\nfile-2\n")
+    assert cli.main(["serve", "--api-key-file", str(key_file), "--rate-limit", "0", "--port", "9999"]) == 0
+    assert seen["keys"] == ("env-1", "env-2", "file-1", "file-2") and seen["qps"] == 0
     assert seen["host"] == "127.0.0.1" and seen["port"] == 9999

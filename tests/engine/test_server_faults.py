@@ -16,12 +16,15 @@ from correction_engine.server.testing import FakeClock, identity, sample_image
 
 CREATE = contract.CREATE_PATH
 KEY = {contract.API_KEY_HEADER: "key-a"}
+ADMIN_KEY = "admin-7d1f0c"
+ADMIN = {"X-ADMIN-KEY": ADMIN_KEY}
 
 
 @pytest.fixture(scope="module")
 def running():
     settings = EngineSettings(
-        api_keys=("key-a", "key-b"), rate_limit_qps=0, workers=2, clock=FakeClock(), operations={1: identity}
+        api_keys=("key-a", "key-b"), rate_limit_qps=0, workers=2, clock=FakeClock(), operations={1: identity},
+        admin_key=ADMIN_KEY, fault_injection=True,
     )
     with run_in_thread(settings) as url:
         yield url
@@ -45,7 +48,7 @@ def upload():
 
 
 def created(client) -> int:
-    return client.get("/_engine/stats").json()["data"]["key"]["tasks_created"]
+    return client.get("/_engine/stats").json()["data"]["key"]["tasks_created"]  # the key's own counters
 
 
 def test_everything_is_off_by_default():
@@ -162,7 +165,7 @@ def test_seeded_rng_is_deterministic():
 
 def test_seeded_rates_over_http_are_repeatable(settings, client):
     def run():
-        client.put("/_engine/faults", json={"seed": 1234, "error_500_rate": 0.5})
+        client.put("/_engine/faults", json={"seed": 1234, "error_500_rate": 0.5}, headers=ADMIN)
         return [client.post(CREATE, files=upload()).status_code for _ in range(12)]
 
     first = run()
@@ -170,11 +173,11 @@ def test_seeded_rates_over_http_are_repeatable(settings, client):
 
 
 def test_admin_endpoint_flips_knobs_at_runtime(settings, client, running):
-    assert client.get("/_engine/faults").json()["data"]["error_500_rate"] == 0.0
-    body = client.put("/_engine/faults", json={"error_500_rate": 1.0, "endpoints": ["create"]}).json()
+    assert client.get("/_engine/faults", headers=ADMIN).json()["data"]["error_500_rate"] == 0.0
+    body = client.put("/_engine/faults", json={"error_500_rate": 1.0, "endpoints": ["create"]}, headers=ADMIN).json()
     assert body["data"]["error_500_rate"] == 1.0 and settings.faults.error_500_rate == 1.0
     assert client.post(CREATE, files=upload()).status_code == 500
-    assert client.put("/_engine/faults", json={"reset": True}).json()["data"]["error_500_rate"] == 0.0
+    assert client.put("/_engine/faults", json={"reset": True}, headers=ADMIN).json()["data"]["error_500_rate"] == 0.0
     assert client.post(CREATE, files=upload()).status_code == 200
 
 
@@ -182,9 +185,9 @@ def test_admin_endpoint_flips_knobs_at_runtime(settings, client, running):
     "body", [{"error_500_rate": 2}, {"failed_state": 3}, {"nonsense": 1}, {"endpoints": ["nowhere"]}, [1, 2]]
 )
 def test_admin_endpoint_rejects_bad_values(client, body):
-    response = client.put("/_engine/faults", json=body)
+    response = client.put("/_engine/faults", json=body, headers=ADMIN)
     assert response.status_code == 400 and response.json()["status"] == 400
-    assert client.get("/_engine/faults").json()["data"]["error_500_rate"] == 0.0
+    assert client.get("/_engine/faults", headers=ADMIN).json()["data"]["error_500_rate"] == 0.0
 
 
 def test_admin_endpoints_need_a_key(running):
@@ -201,16 +204,16 @@ def test_stats_count_per_key_and_per_source(settings, client, running):
         client.post(CREATE, files={"image_file": ("a.png", data)})
     client.get(contract.query_path("nope"))
     httpx.post(running + CREATE, headers={contract.API_KEY_HEADER: "key-b"}, files={"image_file": ("b.png", other)})
-    body = client.get("/_engine/stats").json()["data"]
-    mine = body["key"]
+    mine = client.get("/_engine/stats").json()["data"]["key"]
     assert mine["create_requests"] == 3 and mine["tasks_created"] == 3 and mine["query_requests"] == 1
     assert mine["distinct_sources"] == 2 and mine["max_tasks_per_source"] == 2
+    body = client.get("/_engine/stats", headers=ADMIN).json()["data"]  # the operator sees every key
     assert body["totals"]["tasks_created"] == 4 and len(body["keys"]) == 2
     assert "key-a" not in str(body) and "key-b" not in str(body)  # keys are fingerprints only
     # In-process, the same counters:
     assert running.engine.stats.tasks_created("key-a") == 3
     assert running.engine.stats.tasks_created("key-b") == 1
-    client.post("/_engine/stats/reset")
+    client.post("/_engine/stats/reset", headers=ADMIN)
     assert running.engine.stats.tasks_created("key-a") == 0
 
 
@@ -226,7 +229,7 @@ def test_fault_flags_from_the_cli_reach_the_settings():
     from correction_engine.cli import build_parser
 
     args = build_parser().parse_args(
-        ["serve", "--api-key", "k", "--fault-seed", "3", "--fault-500-rate", "0.25", "--fault-failed-state", "-9"]
+        ["serve", "--enable-fault-injection", "--fault-seed", "3", "--fault-500-rate", "0.25", "--fault-failed-state", "-9"]
     )
     assert args.fault_seed == 3 and args.fault_500_rate == 0.25 and args.fault_failed_state == -9
     with pytest.raises(SystemExit):

@@ -83,6 +83,7 @@ def engine():
     settings = EngineSettings(
         api_keys=("key-a",), rate_limit_qps=0, workers=2, clock=FakeClock(), operations={1: identity},
         max_url_image_bytes=SMALL_CAP, url_fetch_timeout_seconds=5,
+        url_fetch_allowed_networks=("127.0.0.0/8",),  # the source server is on loopback
     )
     with run_in_thread(settings) as url:
         yield url

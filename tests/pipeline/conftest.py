@@ -25,7 +25,8 @@ SOURCE_PREFIX = "incoming/"
 
 @pytest.fixture
 def engine() -> Iterator[Any]:
-    settings = EngineSettings(api_keys=[API_KEY], rate_limit_qps=0, workers=2)
+    # The reliability suite flips the engine's fault knobs at runtime: allowed only when asked at start.
+    settings = EngineSettings(api_keys=[API_KEY], rate_limit_qps=0, workers=2, fault_injection=True)
     with run_in_thread(settings) as url:
         yield url
 

@@ -27,6 +27,7 @@ from correction_local.intake import IntakeStats, drain
 from correction_local.outcomes import wait_for_executions
 from correction_local.pipeline import Upload, upload_all
 from correction_local.stack import LocalStack
+from correction_local.template import load_template
 
 SOURCE_PREFIX = "incoming/"
 FAILURE_PREFIX = "failures/"
@@ -128,11 +129,12 @@ def relative(source_key: str) -> str:
 
 
 # The template's default prefixes, as the functions see them: naming is the core's, not a copy.
-NAMING = Settings(source_prefix=SOURCE_PREFIX, failure_prefix=FAILURE_PREFIX, destination_prefix="")
+RESULT_PREFIX = load_template()["Parameters"]["DestinationPrefix"]["Default"]
+NAMING = Settings(source_prefix=SOURCE_PREFIX, failure_prefix=FAILURE_PREFIX, destination_prefix=RESULT_PREFIX)
 
 
 def expected_result_key(source_key: str, image_format: str) -> str:
-    """Where the result must land (default DestinationPrefix ""): same relative name, real extension."""
+    """Where the result must land (default DestinationPrefix): the whole relative name, plus the real extension."""
     relative(source_key)
     return result_key(ObjectRef("source", source_key), NAMING, image_format)
 

@@ -34,7 +34,7 @@ def test_document_upload_becomes_a_corrected_result(make_stack, engine):
 
     assert report.lost == []
     result = report.outcomes.results[key]
-    assert result["key"] == "scans/March receipt + tax été.jpg"
+    assert result["key"] == "results/scans/March receipt + tax été.jpeg.jpg"  # whole name + real extension
     assert result["content_type"] == "image/jpeg"
     assert report.outcomes.failures == {}
     s3 = stack.client("s3")
@@ -63,7 +63,7 @@ def test_product_cutout_by_metadata_is_a_png_with_alpha_via_base64(make_stack, e
         stack, [Upload(key, encode(product.image), {"correction-type": "4", "correction-return-type": "2"})]
     )
     result = report.outcomes.results[key]
-    assert result["key"] == "shop/shoe.png"
+    assert result["key"] == "results/shop/shoe.jpg.png"  # the naming rule: whole name + real format
     image = decode(stack.client("s3").get_object(Bucket=stack.destination_bucket, Key=result["key"])["Body"].read())
     assert image.mode == "RGBA"
     alpha = np.asarray(image)[..., 3]
@@ -171,7 +171,7 @@ def test_oversize_photo_is_refused_by_default_and_downscaled_when_enabled(make_s
 
 def test_oversize_photo_without_the_option_is_a_failure_record(make_stack, engine):
     body = encode(np.zeros((4200, 300, 3), np.uint8) + 200, "JPEG")
-    stack = make_stack()
+    stack = make_stack(DownscaleOversize="false")  # fitting is the default since issue 11
     report = run_uploads(stack, [Upload("incoming/tall.jpg", body)])
     assert report.outcomes.failures["incoming/tall.jpg"]["code"] == "resolution_too_large"
     assert engine.engine.stats.tasks_created(API_KEY) == 0

@@ -671,3 +671,45 @@ def test_our_own_budget_refusal_is_not_retried_inside_the_client():
     with pytest.raises(BudgetExhausted):
         h.client.get_task("t1")
     assert h.server.requests == [] and h.sleeps == []  # the state machine does the waiting
+
+
+# --- issue 10 item 3: which failed creates may be repeated ---------------------------------------
+
+
+@pytest.mark.parametrize("reply", [
+    httpx.Response(500, json={"status": 500, "message": "server-side exception"}),
+    httpx.Response(502, text="<html>bad gateway</html>"),
+    httpx.Response(503),
+    httpx.Response(504, text="gateway timeout"),
+    httpx.Response(200, json={"status": 500, "message": "server-side exception"}),
+    httpx.Response(200, text="<html>not the contract</html>"),
+    httpx.Response(302, headers={"location": "https://elsewhere.example/"}),
+])
+def test_a_create_answer_that_does_not_prove_nothing_was_made_is_never_repeated(reply):
+    # A gateway can answer 502/504 after the backend created (and charged for) the task.
+    h = make([reply, ok({"task_id": "t2"})])
+    with pytest.raises(CorrectionError) as caught:
+        h.client.create_task(image_url="https://e.com/a.jpg", enhancement_type=1)
+    assert len(h.server.requests) == 1
+    assert caught.value.details["request_may_have_been_processed"] is True
+
+
+@pytest.mark.parametrize("reply", [
+    httpx.ConnectError("refused"),
+    httpx.ConnectTimeout("no answer to SYN"),
+    httpx.Response(429, headers={"retry-after": "1"}),
+    httpx.Response(200, json={"status": 429, "message": "qps"}),
+])
+def test_a_create_is_repeated_only_after_answers_that_prove_nothing_was_made(reply):
+    h = make([reply, ok({"task_id": "t3"})])
+    assert h.client.create_task(image_url="https://e.com/a.jpg", enhancement_type=1).task_id == "t3"
+    assert len(h.server.requests) == 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 413])
+def test_a_create_refused_by_a_contract_validation_is_not_ambiguous(status):
+    h = make(httpx.Response(status, json={"status": status, "message": "no"}))
+    with pytest.raises(RequestRejected) as caught:
+        h.client.create_task(image_url="https://e.com/a.jpg", enhancement_type=1)
+    assert len(h.server.requests) == 1
+    assert not caught.value.details.get("request_may_have_been_processed")

@@ -205,3 +205,34 @@ def test_repo_copy_equals_shared_original(name):
     if not original.exists():
         pytest.skip(f"{original} is not present (only in the development workspace)")
     assert (REPO / "docs" / "api" / name).read_bytes() == original.read_bytes()
+
+
+# --- Our own limits, derived from the document's ------------------------------------------
+
+
+@pytest.mark.parametrize("level", [0, 1, 6, 9])
+@pytest.mark.parametrize(("mode", "channels"), [("RGBA", 4), ("RGB", 3), ("L", 1)])
+def test_png_size_bound_holds_for_a_real_encoder_on_incompressible_pixels(level, mode, channels):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    width, height = 613, 409
+    shape = (height, width, channels) if channels > 1 else (height, width)
+    noise = np.random.default_rng(level).integers(0, 256, shape, dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise, mode).save(buffer, format="PNG", compress_level=level)
+    bound = contract.png_size_bound(width, height, channels=channels)
+    raw = height * (1 + width * channels)
+    assert raw < len(buffer.getvalue()) <= bound
+    assert bound - raw < raw * 0.002 + 1024  # tight: framing overhead only, not a guess
+
+
+def test_result_cap_covers_the_largest_result_the_documented_resolution_allows():
+    row = only_table("Guidelines and Limits")[0]
+    side = int(re.fullmatch(r"Up to (\d+) x \1", row["Resolution"]).group(1))
+    assert contract.MAX_RESULT_BYTES >= contract.png_size_bound(side, side, channels=4)
+    # 32-bit BMP and uncompressed TIFF results: raw pixels plus headers under the allowance.
+    assert contract.MAX_RESULT_BYTES >= side * side * 4 + contract.RESULT_METADATA_ALLOWANCE_BYTES
+    assert contract.MIN_DIMENSION >= 2  # a one-pixel side is refused before paying

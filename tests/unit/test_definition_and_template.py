@@ -93,3 +93,83 @@ def test_no_wildcard_action_on_wildcard_resource():
 def test_destination_equal_to_source_is_refused_by_a_rule():
     rule = TEMPLATE["Rules"]["DestinationIsNotSource"]["Assertions"][0]["Assert"]
     assert "Fn::Or" in rule
+
+
+def _evaluate_rule(node, parameters):
+    """The few intrinsic functions our Rules use, evaluated as CloudFormation would."""
+    if isinstance(node, dict):
+        ((name, arg),) = node.items()
+        if name == "Ref":
+            return parameters[arg]
+        if name == "Fn::Equals":
+            return _evaluate_rule(arg[0], parameters) == _evaluate_rule(arg[1], parameters)
+        if name == "Fn::Not":
+            return not _evaluate_rule(arg[0], parameters)
+        if name == "Fn::Or":
+            return any(_evaluate_rule(a, parameters) for a in arg)
+        if name == "Fn::And":
+            return all(_evaluate_rule(a, parameters) for a in arg)
+        raise AssertionError(f"unexpected function {name}")
+    return node
+
+
+def _template_accepts(parameters):
+    declared = TEMPLATE["Parameters"]
+    values = {name: spec.get("Default", "") for name, spec in declared.items()}
+    values.update(parameters)
+    for name, value in parameters.items():
+        pattern = declared[name].get("AllowedPattern")
+        if pattern and not re.fullmatch(pattern, str(value)):
+            return False
+    return all(
+        _evaluate_rule(assertion["Assert"], values)
+        for rule in TEMPLATE["Rules"].values()
+        for assertion in rule["Assertions"]
+    )
+
+
+def test_the_template_refuses_result_and_failure_folders_that_overlap_exactly_when_settings_do():
+    """Issue 10 item 4: one folder for results, another for failure records, checked at deploy."""
+    from correction_core.settings import Settings, SettingsError
+
+    candidates = ["", "results/", "failures/", "out/", "out/failures/", "failures/sub/", "results"]
+    for destination in candidates:
+        for failure in candidates:
+            deployable = _template_accepts({"DestinationPrefix": destination, "FailurePrefix": failure})
+            try:
+                Settings.from_env({"DESTINATION_PREFIX": destination, "FAILURE_PREFIX": failure})
+                accepted = True
+            except SettingsError:
+                accepted = False
+            # Whatever the template lets through, the functions accept (never a stack whose
+            # every function fails); whatever it lets through never overlaps.
+            if deployable:
+                assert accepted, (destination, failure)
+    assert _template_accepts({})
+    assert not _template_accepts({"DestinationPrefix": "failures/"})
+    assert not _template_accepts({"DestinationPrefix": ""})
+    assert not _template_accepts({"FailurePrefix": "results/sub/"})
+
+
+def test_submit_timeout_batch_size_client_timeouts_budget_wait_and_visibility_agree():
+    """Issue 10 item 2: each of these is derived from the others; changing one alone fails here.
+
+    The function must finish a full batch with every step at its worst (so Lambda never ends
+    it mid-create), and the queue must hide a message for six function timeouts (AWS's advice
+    for SQS sources, which also keeps a message from being redelivered while still in work).
+    """
+    from correction_core.settings import Settings
+    from correction_core.submission import VISIBILITY_TIMEOUT_FACTOR, submit_timeout_seconds
+
+    resources = TEMPLATE["Resources"]
+    submit = resources["SubmitFunction"]["Properties"]
+    env = {**TEMPLATE["Globals"]["Function"]["Environment"]["Variables"], **submit["Environment"]["Variables"]}
+    literal = {name: value for name, value in env.items() if isinstance(value, str)}  # !Ref values are deploy-time
+    settings = Settings.from_env(literal)
+    (event,) = [e for e in submit["Events"].values() if e["Type"] == "SQS"]
+    batch_size = event["Properties"]["BatchSize"]
+    assert settings.budget_wait_seconds > 0  # submit waits for tokens (bounded per invocation)
+    assert submit["Timeout"] == submit_timeout_seconds(settings, batch_size)
+    assert submit["Timeout"] <= 900  # Lambda's maximum
+    queue = resources["IntakeQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] == VISIBILITY_TIMEOUT_FACTOR * submit["Timeout"]

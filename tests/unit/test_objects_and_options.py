@@ -46,13 +46,13 @@ def test_test_event_is_not_an_upload():
 @pytest.mark.parametrize(
     ("key", "fmt", "expected"),
     [
-        ("incoming/a/photo.HEIC.jpeg", "png", "out/a/photo.HEIC.png"),
+        ("incoming/a/photo.HEIC.jpeg", "png", "out/a/photo.HEIC.jpeg.png"),
         ("incoming/scan", "jpeg", "out/scan.jpg"),
         ("incoming/.hidden", "jpeg", "out/.hidden.jpg"),
-        ("incoming/dir/été plage+1.tif", "jpeg", "out/dir/été plage+1.jpg"),
+        ("incoming/dir/été plage+1.tif", "jpeg", "out/dir/été plage+1.tif.jpg"),
     ],
 )
-def test_result_key_keeps_relative_name_and_fixes_extension(key, fmt, expected):
+def test_result_key_keeps_the_whole_relative_name_and_adds_the_real_extension(key, fmt, expected):
     assert result_key(ObjectRef("src", key), SETTINGS, fmt) == expected
 
 

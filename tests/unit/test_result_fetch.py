@@ -308,3 +308,31 @@ def test_base64_over_the_cap_is_refused():
 def test_empty_result_is_unavailable():
     with pytest.raises(ResultUnavailable):
         fetch_result("")
+
+
+def test_the_largest_result_the_api_can_return_is_accepted_by_the_pipelines_policy():
+    """A 4096 x 4096 RGBA PNG of noise, stored without compression (what deflate falls back to
+    when compressing would expand), is the largest result; Finalize's policy must take it."""
+    import io
+    from types import SimpleNamespace
+
+    import numpy as np
+    from PIL import Image
+
+    from correction_core import contract
+    from correction_core.finalization import download_policy
+    from correction_core.settings import Settings
+
+    side = contract.MAX_DIMENSION
+    noise = np.random.default_rng(7).integers(0, 256, (side, side, 4), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, format="PNG", compress_level=0)
+    largest = buffer.getvalue()
+    assert len(largest) > 64 * 1024 * 1024  # really past the old 50 MB cap
+    pipeline_policy = download_policy(SimpleNamespace(settings=Settings.from_env({})))
+    for policy in (pipeline_policy, DownloadPolicy()):
+        rec = Recorder(httpx.Response(200, content=largest))
+        fetched = fetch_result(URL, policy, transport=rec.transport)
+        assert len(fetched.data) == len(largest) and fetched.image_format == "png"
+    # The cap is derived from this bound; a real encoder's worst case must stay under it.
+    assert len(largest) <= contract.png_size_bound(side, side) <= contract.MAX_RESULT_BYTES

@@ -7,12 +7,13 @@ HTTP status, except result downloads and ``return_type=3`` results, which are im
 from __future__ import annotations
 
 import asyncio
+import hmac
 import re
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from correction_core import contract
@@ -21,12 +22,15 @@ from .faults import ENDPOINT_CREATE, ENDPOINT_QUERY, ENDPOINT_RESULT
 from .fetching import is_fetchable_url
 from .forms import FormError, declared_length, read_create_form
 from .ratelimit import retry_after_header
-from .service import EngineService
+from .service import Busy, EngineService
 from .settings import EngineSettings
 from .signing import RESULT_PATH_PREFIX, Verdict
 
 HTTP_FORBIDDEN = 403  # result URLs only; the contract's API never answers it
-_INTEGER = re.compile(r"^[+-]?\d{1,6}$")
+ADMIN_KEY_HEADER = "X-ADMIN-KEY"
+# ASCII digits only: \d and int() also take Arabic-Indic or full-width digits.
+_INTEGER = re.compile(r"^[+-]?[0-9]{1,6}$", re.ASCII)
+_RESULT_CHUNK = 256 * 1024
 
 
 def error_response(status: int, detail: str = "", headers: dict[str, str] | None = None) -> JSONResponse:
@@ -164,19 +168,25 @@ def create_app(settings: EngineSettings) -> FastAPI:
         if url is not None and not is_fetchable_url(url):
             return error_response(contract.HTTP_BAD_REQUEST, "(image_url must be an absolute http(s) URL)")
 
-        task = engine.create_task(
-            owner, enhancement_type=etype, return_type=rtype, image_bytes=upload, image_url=url
-        )
+        try:
+            # Off the event loop: storing a 20 MB upload in the spool is a disk write.
+            task = await asyncio.to_thread(
+                engine.create_task, owner, enhancement_type=etype, return_type=rtype, image_bytes=upload, image_url=url
+            )
+        except Busy as busy:
+            engine.stats.incr(owner, "refused_busy")
+            return error_response(
+                contract.HTTP_TOO_MANY_REQUESTS, f"({busy}; retry later)",
+                headers={"Retry-After": retry_after_header(busy.retry_after)},
+            )
         del upload, form
         if sync != contract.SyncMode.SYNC:
             return ok_response({"task_id": task.task_id})
         await engine.store.wait(task, settings.effective_sync_wait_seconds)
-        if (
-            rtype == contract.ReturnType.BINARY
-            and task.state == contract.STATE_SUCCEEDED
-            and task.result is not None
-        ):
-            return Response(content=task.result, media_type=task.result_content_type)
+        if rtype == contract.ReturnType.BINARY and task.state == contract.STATE_SUCCEEDED:
+            result = engine.result_bytes(task)
+            if result is not None:
+                return Response(content=result, media_type=task.result_content_type)
         return ok_response(engine.task_data(task, _base_url(request)), engine.task_message(task))
 
     @app.get(contract.QUERY_PATH_TEMPLATE)
@@ -206,45 +216,71 @@ def create_app(settings: EngineSettings) -> FastAPI:
         if verdict is Verdict.EXPIRED:
             return error_response(HTTP_FORBIDDEN, "(the result URL has expired)")
         task = engine.store.by_token(token)
-        result = task.result if task is not None else None
-        if task is None or result is None:
+        handle = engine.open_result(task) if task is not None else None
+        if task is None or handle is None:
             return error_response(contract.HTTP_NOT_FOUND, "(no such result, or it expired)")
         engine.stats.incr(task.owner, "result_downloads")
         delay = engine.faults.slow_delay(ENDPOINT_RESULT)
         if delay:
             await asyncio.sleep(delay)
-        return Response(content=result, media_type=task.result_content_type, headers={"Cache-Control": "private"})
+        # Streamed from the spool in chunks: a 50 MB result never sits whole in memory, and the
+        # open handle stays readable if the result expires mid-download.
+        return StreamingResponse(
+            _chunks(handle), media_type=task.result_content_type,
+            headers={"Cache-Control": "private", "Content-Length": str(task.result_size)},
+        )
 
-    # --- admin: counters and fault knobs, guarded by any configured key, not rate limited ---
+    # --- operations: health (open), statistics (own key, or all with the admin key), and the
+    # admin routes, which exist only when an admin key is configured ---
 
     @app.get("/_engine/health")
     async def health() -> Response:
-        return ok_response({"tasks": len(engine.store), "workers": settings.workers})
+        return ok_response({"workers": settings.workers})
 
     @app.exception_handler(_Rejected)
     async def rejected_response(request: Request, rejected: _Rejected) -> Response:
-        """An admin endpoint's refused key (or any _Rejected left uncaught) answers as the contract does."""
+        """An operations endpoint's refused key (or any _Rejected left uncaught) answers as the contract does."""
         return rejected.response
+
+    def _admin(request: Request, *, faults: bool = False) -> None:
+        """404 (as if absent) unless an admin key is configured (and, for faults, injection enabled);
+        401 unless the request carries it."""
+        if settings.admin_key is None or (faults and not settings.fault_injection):
+            raise _Rejected(error_response(contract.HTTP_NOT_FOUND))
+        presented = request.headers.get(ADMIN_KEY_HEADER) or ""
+        if not hmac.compare_digest(presented.encode(), settings.admin_key.encode()):
+            raise _Rejected(error_response(contract.HTTP_UNAUTHORIZED))
 
     @app.get("/_engine/stats")
     async def stats(request: Request) -> Response:
+        """A tenant's own counters with its API key; every key's, and the engine's, with the admin key."""
+        if request.headers.get(ADMIN_KEY_HEADER) is not None:
+            _admin(request)
+            return ok_response({
+                **engine.stats.snapshot(),
+                "engine": {
+                    "tasks": len(engine.store), "queued": engine.work.depth(),
+                    "queue_capacity": engine.work.capacity, "spool_bytes": engine.blobs.used_bytes,
+                    "spool_max_bytes": settings.spool_max_bytes, "workers": settings.workers,
+                },
+            })
         owner = _authorise(request)  # a _Rejected becomes its response (handler above)
-        return ok_response({"key": engine.stats.for_fingerprint(owner), **engine.stats.snapshot()})
+        return ok_response({"key": engine.stats.for_fingerprint(owner)})
 
     @app.post("/_engine/stats/reset")
     async def reset_stats(request: Request) -> Response:
-        _authorise(request)
+        _admin(request)
         engine.stats.reset()
         return ok_response({})
 
     @app.get("/_engine/faults")
     async def get_faults(request: Request) -> Response:
-        _authorise(request)
+        _admin(request, faults=True)
         return ok_response(settings.faults.as_dict())
 
     @app.put("/_engine/faults")
     async def put_faults(request: Request) -> Response:
-        _authorise(request)
+        _admin(request, faults=True)
         try:
             changes = await request.json()
             if not isinstance(changes, dict):
@@ -260,3 +296,12 @@ def create_app(settings: EngineSettings) -> FastAPI:
         return ok_response(settings.faults.as_dict())
 
     return app
+
+
+def _chunks(handle):
+    with handle:
+        while True:
+            chunk = handle.read(_RESULT_CHUNK)
+            if not chunk:
+                return
+            yield chunk

@@ -1,6 +1,8 @@
 """Fault injection: make the engine misbehave the way a cloud API does, on purpose and repeatably.
 
-Everything is off by default. :class:`FaultSettings` is a plain mutable object read live on
+Everything is off by default, and the injector is inert unless the engine was started with
+fault injection enabled (``EngineSettings.fault_injection``): a production engine cannot be
+made to fail on purpose at runtime. :class:`FaultSettings` is a plain mutable object read live on
 every request, so a test flips a knob at runtime (``settings.faults.error_500_rate = 1.0``) or
 through ``PUT /_engine/faults``. Decisions come from one seeded RNG, so a sequential test sees
 the same faults on every run. A rate of exactly 0 or 1 never consumes a random number.
@@ -108,8 +110,9 @@ class TaskFaults:
 class FaultInjector:
     """Rolls the dice for :class:`FaultSettings` with one seeded, lock-guarded RNG."""
 
-    def __init__(self, settings: FaultSettings):
+    def __init__(self, settings: FaultSettings, enabled: bool = True):
         self.settings = settings
+        self.enabled = enabled
         self._lock = threading.Lock()
         self._seed = settings.seed
         self._rng = random.Random(settings.seed)
@@ -121,7 +124,7 @@ class FaultInjector:
             self._rng = random.Random(seed)
 
     def _roll(self, rate: float) -> bool:
-        if rate <= 0.0:
+        if not self.enabled or rate <= 0.0:
             return False
         if rate >= 1.0:
             return True

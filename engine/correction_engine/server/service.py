@@ -1,8 +1,10 @@
 """The engine behind the HTTP routes: keys, limiter, faults, tasks, workers, result URLs.
 
 ``app.py`` translates HTTP to calls on :class:`EngineService` and back; the service knows no
-HTTP. A test that runs the server in-process reaches it as ``app.state.engine`` (or through
-``run_in_thread``'s handle) to read counters and flip fault knobs.
+HTTP. Storage, the work queue and the workers are the interfaces of ``tasks``, ``storage``,
+``queueing`` and ``workers``; this one machine wires their local backends (tasks in memory,
+bytes in a spool directory, an in-memory bounded queue, worker threads). A test that runs the
+server in-process reaches it as ``app.state.engine`` (or through ``run_in_thread``'s handle).
 """
 
 from __future__ import annotations
@@ -16,40 +18,57 @@ from typing import Any
 from correction_core import contract
 
 from .faults import FaultInjector
+from .queueing import MemoryWorkQueue, WorkQueue
 from .ratelimit import TokenBucketLimiter
 from .settings import EngineSettings
 from .signing import ResultUrlSigner
 from .stats import EngineStats, key_fingerprint
-from .tasks import Task, TaskStore
-from .workers import TaskProcessor
+from .storage import BlobStore, SpoolBlobStore, StorageFull
+from .tasks import MemoryTaskStore, Task, TaskStore
+from .workers import ThreadWorkerPool, WorkerPool
 
 log = logging.getLogger("correction_engine.server")
+
+
+class Busy(Exception):
+    """No room for another task now (queue or storage full); nothing was created."""
+
+    def __init__(self, reason: str, retry_after: float):
+        super().__init__(reason)
+        self.retry_after = retry_after
 
 
 class EngineService:
     def __init__(self, settings: EngineSettings):
         settings.validate()
         self.settings = settings
-        self.stats = EngineStats()
-        self.faults = FaultInjector(settings.faults)
+        self.stats = EngineStats(settings.stats_max_sources_per_key)
+        self.faults = FaultInjector(settings.faults, enabled=settings.fault_injection)
         self.limiter = TokenBucketLimiter(
             rate=lambda: settings.rate_limit_qps,
             burst=lambda: settings.rate_limit_burst,
             clock=lambda: settings.monotonic(),
         )
         self.signer = ResultUrlSigner(settings.signing_key, clock=lambda: settings.clock())
-        self.store = TaskStore(
+        self.blobs: BlobStore = SpoolBlobStore(
+            settings.spool_max_bytes, clock=lambda: settings.clock(), directory=settings.spool_directory
+        )
+        self.store: TaskStore = MemoryTaskStore(
             clock=lambda: settings.clock(),
             ttl_seconds=lambda: settings.task_ttl_seconds,
             processing_limit_seconds=lambda: settings.max_processing_seconds,
+            blobs=self.blobs,
         )
-        self.processor = TaskProcessor(settings, self.store)
+        self.work: WorkQueue = MemoryWorkQueue(settings.max_queued_tasks)
+        self.workers: WorkerPool = ThreadWorkerPool(settings, self.store, self.work, self.blobs)
+        self.workers.start()
         self._closed = False
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self.processor.close()
+            self.workers.close()
+            self.blobs.close()
 
     # --- authentication ----------------------------------------------------------------------
 
@@ -75,32 +94,51 @@ class EngineService:
         image_bytes: bytes | None,
         image_url: str | None,
     ) -> Task:
+        """Store, record and enqueue one task; :class:`Busy` (nothing created) when there is no room."""
+        settings = self.settings
         if image_bytes is not None:
             digest = "sha256:" + hashlib.sha256(image_bytes).hexdigest()
         else:
             digest = "url:" + hashlib.sha256(_url_identity(image_url or "").encode()).hexdigest()
-        now = self.settings.clock()
+        if self.work.depth() >= self.work.capacity:
+            raise Busy("the work queue is full", settings.queue_full_retry_after_seconds)
+        now = settings.clock()
         task = Task(
             task_id=self.store.new_task_id(),
             owner=owner,
             enhancement_type=enhancement_type,
             return_type=return_type,
             created_at=now,
-            source_bytes=image_bytes,
             source_url=image_url,
             source_digest=digest,
             faults=self.faults.task_faults(),
         )
+        if image_bytes is not None:
+            name = "src-" + task.task_id
+            try:
+                # Released when the task finishes or expires; the blob's own expiry is a backstop.
+                self.blobs.put(name, image_bytes, expires_at=now + settings.task_ttl_seconds + 60)
+            except StorageFull:
+                raise Busy("the engine's storage is full", settings.queue_full_retry_after_seconds) from None
+            task.source_blob = name
         self.store.add(task)
-        self.stats.task_created(owner, digest)
         if task.faults.never_finish:
             # Looks like work in progress forever (until it expires); never reaches a worker.
             self.store.start(task)
             self.store.set_progress(task, 50)
-            task.source_bytes = None
-        else:
-            self.processor.submit(task)
+        elif not self.work.offer(task.task_id):  # lost a race for the last place
+            self.store.fail(task, contract.STATE_FAILED, "not queued")
+            self.store.forget(task)
+            raise Busy("the work queue is full", settings.queue_full_retry_after_seconds)
+        self.stats.task_created(owner, digest)
         return task
+
+    def result_bytes(self, task: Task) -> bytes | None:
+        return self.blobs.get(task.result_blob) if task.result_blob else None
+
+    def open_result(self, task: Task):
+        """A readable handle on the result (streamed to the client), or None if it is gone."""
+        return self.blobs.open(task.result_blob) if task.result_blob else None
 
     def task_data(self, task: Task, base_url: str) -> dict[str, Any]:
         """The response's ``data`` object for a task, per the contract."""
@@ -116,9 +154,11 @@ class EngineService:
             "return_type": task.return_type,
             "state_detail": _state_detail(task.state),
         }
-        if task.state == contract.STATE_SUCCEEDED and task.result is not None:
+        if task.state == contract.STATE_SUCCEEDED and task.result_blob is not None:
             if task.return_type == contract.ReturnType.BASE64:
-                data["image"] = base64.b64encode(task.result).decode("ascii")
+                result = self.result_bytes(task)
+                if result is not None:
+                    data["image"] = base64.b64encode(result).decode("ascii")
             else:
                 data["image"] = self.result_url(task, base_url)
         return data

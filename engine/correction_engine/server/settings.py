@@ -6,6 +6,7 @@ and an operation table, and flip fault knobs on the same object while the server
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import ssl
@@ -22,6 +23,7 @@ from ..operations import OperationRef
 from .faults import FaultSettings
 
 API_KEYS_ENV = "CORRECTION_ENGINE_API_KEYS"  # comma-separated
+ADMIN_KEY_ENV = "CORRECTION_ENGINE_ADMIN_KEY"
 
 
 def default_workers() -> int:
@@ -45,11 +47,23 @@ class EngineSettings:
     sync_wait_seconds: float | None = None  # None: max_processing_seconds + 5
     task_ttl_seconds: float = contract.RESULT_URL_TTL_SECONDS
     result_url_ttl_seconds: float = contract.RESULT_URL_TTL_SECONDS
-    url_fetch_timeout_seconds: float = 20.0
+    url_fetch_timeout_seconds: float = 10.0  # one connect or read
+    url_fetch_deadline_seconds: float = 30.0  # the whole download, every hop (and never past the task's limit)
     url_fetch_max_redirects: int = 5
+    # Non-public ranges image_url may reach (e.g. "127.0.0.0/8" for tests); public addresses always.
+    url_fetch_allowed_networks: Sequence[str] = ()
+    url_fetch_resolver: Callable[[str, int], Sequence[str]] | None = None  # None: getaddrinfo
     # TLS verification stays on; a CA bundle path or SSLContext may replace the default trust.
     url_fetch_verify: bool | str | ssl.SSLContext = True
-    url_fetch_transport: httpx.BaseTransport | None = None  # injectable, like httpx itself
+    # Injectable like httpx itself; it replaces the address-checking transport, so tests only.
+    url_fetch_transport: httpx.BaseTransport | None = None
+    max_queued_tasks: int = 64  # beyond this a create answers 429 with Retry-After
+    queue_full_retry_after_seconds: float = 5.0
+    spool_directory: str | None = None  # None: a private temporary directory, removed at close
+    spool_max_bytes: int = 2 * 1024**3  # queued uploads and results together
+    stats_max_sources_per_key: int = 10_000  # distinct sources remembered per key (oldest forgotten)
+    admin_key: str | None = field(default=None, repr=False)  # None: no admin endpoints at all (404)
+    fault_injection: bool = False  # fault knobs are inert unless this is set at start
     jpeg_quality: int = JPEG_QUALITY
     signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     operations: Mapping[int, OperationRef] | None = None  # None: operations.DEFAULT_OPERATIONS
@@ -62,13 +76,21 @@ class EngineSettings:
             raise ValueError("api_keys must be a sequence of keys, not one string")
         self.api_keys = tuple(k for k in self.api_keys if k)
         if not self.api_keys:
-            raise ValueError(f"at least one API key is required (--api-key or {API_KEYS_ENV})")
+            raise ValueError(f"at least one API key is required ({API_KEYS_ENV} or --api-key-file)")
         if self.rate_limit_qps < 0:
             raise ValueError("rate_limit_qps must be >= 0 (0 = off)")
         if self.workers < 1:
             raise ValueError("workers must be >= 1")
         if self.max_processing_seconds <= 0:
             raise ValueError("max_processing_seconds must be > 0")
+        if self.admin_key is not None and (not self.admin_key or self.admin_key in self.api_keys):
+            raise ValueError("the admin key must be set and differ from every API key")
+        if self.max_queued_tasks < 1 or self.spool_max_bytes < self.max_upload_bytes:
+            raise ValueError("the queue needs room for one task and the spool for one upload")
+        if self.url_fetch_deadline_seconds <= 0 or self.url_fetch_timeout_seconds <= 0:
+            raise ValueError("url fetch time limits must be > 0")
+        for network in self.url_fetch_allowed_networks:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
         if self.url_fetch_verify is False:
             raise ValueError("TLS verification of image_url downloads cannot be turned off")
         if self.public_base_url is not None:
@@ -85,3 +107,10 @@ class EngineSettings:
 def api_keys_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
     raw = (environ if environ is not None else os.environ).get(API_KEYS_ENV, "")
     return tuple(k.strip() for k in raw.split(",") if k.strip())
+
+
+def keys_from_file(path: str) -> tuple[str, ...]:
+    """One key per line (blank lines and ``#`` comments ignored), so no key sits in a process list."""
+    with open(path, encoding="utf-8") as handle:
+        lines = [line.strip() for line in handle]
+    return tuple(line for line in lines if line and not line.startswith("#"))

@@ -1,20 +1,23 @@
 """Counters per API key, so tests can assert what a client did ("one task per object").
 
 Keys are stored and reported by fingerprint (first 12 hex digits of their SHA-256), never
-in clear.
+in clear. Counters exist only for authenticated keys (a bounded set); the per-source counts
+of each key are a least-recently-used map of at most ``max_sources_per_key`` entries, so a
+long-running engine does not grow with every distinct photo it ever saw.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 
 COUNTERS = (
     "create_requests",    # authenticated, within the rate limit, before any fault
     "tasks_created",      # tasks actually created
     "query_requests",     # authenticated, within the rate limit
     "rate_limited",       # answered 429 by the limiter
+    "refused_busy",       # create answered 429 because the queue or the spool was full
     "injected_429",
     "injected_500",
     "injected_slow",
@@ -27,10 +30,12 @@ def key_fingerprint(api_key: str) -> str:
 
 
 class EngineStats:
-    def __init__(self) -> None:
+    def __init__(self, max_sources_per_key: int = 10_000) -> None:
         self._lock = threading.Lock()
+        self._max_sources = max(1, max_sources_per_key)
         self._counts: dict[str, Counter[str]] = defaultdict(Counter)
-        self._sources: dict[str, Counter[str]] = defaultdict(Counter)  # fingerprint -> source digest -> tasks
+        # fingerprint -> source digest -> tasks, most recently created last
+        self._sources: dict[str, OrderedDict[str, int]] = defaultdict(OrderedDict)
 
     def incr(self, fingerprint: str, counter: str, amount: int = 1) -> None:
         with self._lock:
@@ -39,12 +44,16 @@ class EngineStats:
     def task_created(self, fingerprint: str, source_digest: str) -> None:
         with self._lock:
             self._counts[fingerprint]["tasks_created"] += 1
-            self._sources[fingerprint][source_digest] += 1
+            sources = self._sources[fingerprint]
+            sources[source_digest] = sources.get(source_digest, 0) + 1
+            sources.move_to_end(source_digest)
+            while len(sources) > self._max_sources:
+                sources.popitem(last=False)
 
     def for_fingerprint(self, fingerprint: str) -> dict:
         with self._lock:
             counts = self._counts.get(fingerprint, Counter())
-            sources = self._sources.get(fingerprint, Counter())
+            sources = self._sources.get(fingerprint, OrderedDict())
             return {
                 "key": fingerprint,
                 **{name: counts.get(name, 0) for name in COUNTERS},

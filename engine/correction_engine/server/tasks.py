@@ -1,10 +1,16 @@
-"""Tasks and their store: state, timestamps, result bytes, expiry and the processing limit.
+"""Tasks and their store: state, timestamps, blob references, expiry and the processing limit.
 
-One lock guards every transition, because worker threads finish tasks while the event loop
-reads them. A task holds only compressed bytes: its upload until a worker takes it, its
-encoded result afterwards. Time comes from the injected clock, so expiry and the processing
-limit are tested by moving a clock, not by sleeping. Both are applied when a task is read
-(lazily), which is exact for what a client can observe.
+:class:`TaskStore` is the interface (DynamoDB with TTL on AWS); :class:`MemoryTaskStore` the
+one-machine backend. A task holds no image bytes: its upload and its result live in the
+:class:`~.storage.BlobStore` under random names, and the task store deletes them when the task
+fails or expires. One lock guards every transition, because worker threads finish tasks while
+the event loop reads them. Time comes from the injected clock, so expiry and the processing
+limit are tested by moving a clock, not by sleeping; both are applied when a task is read
+(lazily) and by a sweep at most once a second.
+
+The processing limit counts from creation, queue time included: a task nobody could start
+within the limit ends -8 and is never started, so a backlog cannot turn into work whose
+client has already given up.
 """
 
 from __future__ import annotations
@@ -12,12 +18,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable
 
 from correction_core import contract
 
 from .faults import TaskFaults
+from .storage import BlobStore
 
 TERMINAL = "terminal"
 
@@ -29,7 +37,7 @@ class Task:
     enhancement_type: int
     return_type: int
     created_at: float
-    source_bytes: bytes | None = None
+    source_blob: str | None = None  # name of the queued upload in the blob store
     source_url: str | None = None
     source_digest: str = ""
     faults: TaskFaults = field(default_factory=TaskFaults)
@@ -38,7 +46,8 @@ class Task:
     processed_at: float | None = None
     completed_at: float | None = None
     detail: str = ""  # why it failed, for the response message
-    result: bytes | None = None
+    result_blob: str | None = None  # name of the encoded result in the blob store
+    result_size: int = 0
     result_content_type: str | None = None
     result_token: str | None = None
     _waiters: list = field(default_factory=list, repr=False)
@@ -48,13 +57,74 @@ class Task:
         return self.state == contract.STATE_SUCCEEDED or contract.is_failed(self.state)
 
 
-class TaskStore:
+class TaskStore(ABC):
+    """Task records and their transitions; every method is safe to call from any thread."""
+
+    @abstractmethod
+    def new_task_id(self) -> str: ...
+
+    @abstractmethod
+    def add(self, task: Task) -> None: ...
+
+    @abstractmethod
+    def forget(self, task: Task) -> None:
+        """Remove a task (and its blobs) that was never handed out."""
+
+    @abstractmethod
+    def get(self, task_id: str, owner: str) -> Task | None:
+        """The task if it exists, is not expired and belongs to ``owner``; limits applied."""
+
+    @abstractmethod
+    def by_id(self, task_id: str) -> Task | None:
+        """For workers: the live task whatever its owner."""
+
+    @abstractmethod
+    def by_token(self, token: str) -> Task | None:
+        """The live task whose result carries this token."""
+
+    @abstractmethod
+    def refresh(self, task: Task) -> None:
+        """Apply the processing limit to a task already in hand."""
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def start(self, task: Task) -> bool:
+        """Queued -> processing. False if the task is gone, finished or past its limit."""
+
+    @abstractmethod
+    def still_running(self, task: Task) -> bool:
+        """Applies the processing limit; True while the worker should carry on."""
+
+    @abstractmethod
+    def deadline(self, task: Task) -> float:
+        """The clock time at which the task's processing limit ends it."""
+
+    @abstractmethod
+    def set_progress(self, task: Task, progress: int) -> None: ...
+
+    @abstractmethod
+    def succeed(self, task: Task, result_blob: str, size: int, content_type: str) -> bool:
+        """Processing -> done with the stored result; False (caller drops the blob) if too late."""
+
+    @abstractmethod
+    def fail(self, task: Task, state: int, detail: str = "") -> bool: ...
+
+    @abstractmethod
+    async def wait(self, task: Task, timeout: float) -> None:
+        """Until the task finishes or ``timeout`` real seconds pass (sync mode)."""
+
+
+class MemoryTaskStore(TaskStore):
     def __init__(
         self,
         clock: Callable[[], float],
         ttl_seconds: Callable[[], float],
         processing_limit_seconds: Callable[[], float],
+        blobs: BlobStore,
     ):
+        self._blobs = blobs
         self._clock = clock
         self._ttl = ttl_seconds
         self._limit = processing_limit_seconds
@@ -74,13 +144,23 @@ class TaskStore:
             self._tasks[task.task_id] = task
 
     def get(self, task_id: str, owner: str) -> Task | None:
-        """The task if it exists, is not expired and belongs to ``owner``; limits applied."""
         with self._lock:
             self._sweep()
             task = self._live(self._tasks.get(task_id))
             if task is None or task.owner != owner:
                 return None
             self._enforce_limit(task)
+            return task
+
+    def forget(self, task: Task) -> None:
+        with self._lock:
+            self._remove(task)
+
+    def by_id(self, task_id: str) -> Task | None:
+        with self._lock:
+            task = self._live(self._tasks.get(task_id))
+            if task is not None:
+                self._enforce_limit(task)
             return task
 
     def by_token(self, token: str) -> Task | None:
@@ -100,8 +180,8 @@ class TaskStore:
     # --- transitions (called by workers) ---------------------------------------------------
 
     def start(self, task: Task) -> bool:
-        """Queued -> processing. False if the task is gone or already finished."""
         with self._lock:
+            self._enforce_limit(task)
             if task.task_id not in self._tasks or task.state != contract.STATE_QUEUED:
                 return False
             task.state = contract.STATE_PROCESSING
@@ -115,24 +195,28 @@ class TaskStore:
             self._enforce_limit(task)
             return task.task_id in self._tasks and task.state == contract.STATE_PROCESSING
 
+    def deadline(self, task: Task) -> float:
+        return task.created_at + self._limit()
+
     def set_progress(self, task: Task, progress: int) -> None:
         with self._lock:
             if task.state == contract.STATE_PROCESSING:
                 task.progress = max(task.progress, min(int(progress), contract.PROGRESS_COMPLETE - 1))
 
-    def succeed(self, task: Task, result: bytes, content_type: str) -> bool:
+    def succeed(self, task: Task, result_blob: str, size: int, content_type: str) -> bool:
         with self._lock:
             self._enforce_limit(task)
-            if task.state != contract.STATE_PROCESSING:
-                return False  # timed out (-8) or expired meanwhile: the late result is dropped
-            task.result = result
+            if task.task_id not in self._tasks or task.state != contract.STATE_PROCESSING:
+                return False  # timed out (-8) or expired meanwhile: the caller drops the late result
+            task.result_blob = result_blob
+            task.result_size = size
             task.result_content_type = content_type
             task.result_token = secrets.token_urlsafe(24)
             self._by_token[task.result_token] = task.task_id
             task.state = contract.STATE_SUCCEEDED
             task.progress = contract.PROGRESS_COMPLETE
             task.completed_at = self._clock()
-            task.source_bytes = None
+            self._drop_source(task)
             self._notify(task)
             return True
 
@@ -147,8 +231,13 @@ class TaskStore:
         task.state = state
         task.detail = detail
         task.completed_at = self._clock()
-        task.source_bytes = None
+        self._drop_source(task)
         self._notify(task)
+
+    def _drop_source(self, task: Task) -> None:
+        if task.source_blob is not None:
+            self._blobs.delete(task.source_blob)
+            task.source_blob = None
 
     # --- waiting (sync mode) ---------------------------------------------------------------
 
@@ -182,10 +271,10 @@ class TaskStore:
     # --- limits ----------------------------------------------------------------------------
 
     def _enforce_limit(self, task: Task) -> None:
-        if task.state != contract.STATE_PROCESSING or task.faults.never_finish or task.processed_at is None:
+        if task.finished or task.faults.never_finish:
             return
         limit = self._limit()
-        if self._clock() - task.processed_at > limit:
+        if self._clock() - task.created_at > limit:
             self._fail_locked(task, contract.STATE_PROCESSING_TIMEOUT, f"processing exceeded {limit:g} s")
 
     def _live(self, task: Task | None) -> Task | None:
@@ -198,8 +287,10 @@ class TaskStore:
         self._tasks.pop(task.task_id, None)
         if task.result_token:
             self._by_token.pop(task.result_token, None)
-        task.result = None
-        task.source_bytes = None
+        if task.result_blob is not None:
+            self._blobs.delete(task.result_blob)
+            task.result_blob = None
+        self._drop_source(task)
         if not task.finished:
             self._notify(task)
 
@@ -213,6 +304,11 @@ class TaskStore:
         expired = [t for t in self._tasks.values() if (t.completed_at or t.created_at) + ttl <= now]
         for task in expired:
             self._remove(task)
+        # Finished or not, a task past its limit should not wait for a reader to be ended:
+        # its queued upload is released now.
+        for task in [t for t in self._tasks.values() if not t.finished]:
+            self._enforce_limit(task)
+        self._blobs.sweep()
 
 
 def _resolve(future: asyncio.Future) -> None:

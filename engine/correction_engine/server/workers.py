@@ -1,46 +1,85 @@
-"""The worker pool and what a worker does with one task: fetch, decode, operate, encode.
+"""Workers and what a worker does with one task: fetch, decode, operate, encode, store.
 
-A thread pool sized to the cores: OpenCV and NumPy release the GIL in their heavy loops, a
-thread shares the lazily imported operations and needs no pickling of 36 MB frames. The cost
-is that a thread cannot be killed: a task over the processing limit is reported -8 at once
-(by the store) and its worker drops the late result at the next stage boundary.
+:class:`WorkerPool` is the interface (Lambda or container workers on AWS, fed by SQS);
+:class:`ThreadWorkerPool` runs ``workers`` threads that take task ids from the
+:class:`~.queueing.WorkQueue`. Threads, because OpenCV and NumPy release the GIL in their
+heavy loops and a thread shares the lazily imported operations without pickling 36 MB frames.
+
+A thread cannot be killed, so the processing limit is kept by deadlines instead: a task past
+its limit is never started; the download is bounded by the task's remaining time; the
+deadline is checked between stages (fetch, decode, operate, encode), and a task found over
+it is reported -8 at once by the store while its worker drops the work at the next boundary.
+The only unbounded stretch is one operation on one image, itself bounded by the 4096 x 4096
+input limit (seconds, not minutes).
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import secrets
+import threading
+from abc import ABC, abstractmethod
 
 from correction_core import contract
 
 from .. import codec, operations
 from .fetching import FetchError, SourceFetcher
+from .queueing import WorkQueue
 from .settings import EngineSettings
+from .storage import BlobStore, StorageFull
 from .tasks import Task, TaskStore
 
 log = logging.getLogger("correction_engine.server")
 
 # Bytes handed out when the corrupt-result fault fires: plausible length, no image signature.
 CORRUPT_RESULT = b"<html><body>not an image: injected fault</body></html>\n" * 64
+_TAKE_SECONDS = 0.2  # how often an idle worker looks whether the pool is closing
 
 
-class TaskProcessor:
-    def __init__(self, settings: EngineSettings, store: TaskStore):
+class WorkerPool(ABC):
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class ThreadWorkerPool(WorkerPool):
+    def __init__(self, settings: EngineSettings, store: TaskStore, work: WorkQueue, blobs: BlobStore):
         self._settings = settings
         self._store = store
+        self._work = work
+        self._blobs = blobs
         self._fetcher = SourceFetcher(settings)
-        self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="correction-worker")
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
 
-    def submit(self, task: Task) -> None:
-        self._pool.submit(self._run, task)
+    def start(self) -> None:
+        for number in range(self._settings.workers):
+            thread = threading.Thread(target=self._loop, name=f"correction-worker-{number}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def close(self) -> None:
-        # Queued work is dropped; running operations finish in their threads (they cannot be
-        # interrupted) and their results are discarded.
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        # Queued work is dropped; a running operation finishes in its thread (it cannot be
+        # interrupted) and its result is discarded.
+        self._stop.set()
+        self._work.close()
         self._fetcher.close()
 
-    def _run(self, task: Task) -> None:
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            task_id = self._work.take(_TAKE_SECONDS)
+            if task_id is None:
+                continue
+            try:
+                task = self._store.by_id(task_id)
+                if task is not None:
+                    self.run(task)
+            except Exception:  # a storage error must not end the worker thread
+                log.exception("worker failed on task %s", task_id)
+
+    def run(self, task: Task) -> None:
         store = self._store
         if not store.start(task):
             return
@@ -52,6 +91,8 @@ class TaskProcessor:
             store.fail(task, -11, str(exc))
         except operations.OperationError as exc:
             store.fail(task, contract.STATE_FAILED, str(exc))
+        except StorageFull:
+            store.fail(task, contract.STATE_RESULT_UPLOAD_FAILED, "the engine's result storage is full")
         except MemoryError:
             store.fail(task, -15, "insufficient memory for this image")
         except Exception as exc:  # an operation's bug must not kill the worker
@@ -60,11 +101,13 @@ class TaskProcessor:
 
     def _process(self, task: Task) -> None:
         store = self._store
+        data: bytes | None
         if task.source_url is not None:
-            data = self._fetcher.fetch(task.source_url)
+            data = self._fetcher.fetch(task.source_url, deadline=store.deadline(task))
         else:
-            data = task.source_bytes or b""
-        task.source_bytes = None  # the worker's local reference is the only one now
+            data = self._blobs.get(task.source_blob) if task.source_blob else None
+        if data is None:
+            raise codec.InvalidImageError("the upload is no longer stored")
         store.set_progress(task, 20)
         if not store.still_running(task):
             return
@@ -84,5 +127,11 @@ class TaskProcessor:
         encoded = codec.encode_image(result, jpeg_quality=self._settings.jpeg_quality)
         del result
         payload = CORRUPT_RESULT if task.faults.corrupt_result else encoded.data
-        if not store.succeed(task, payload, encoded.content_type):
+        if not store.still_running(task):
+            return
+        name = secrets.token_urlsafe(24)
+        # The task store deletes the blob when the task expires; the blob's own expiry is a backstop.
+        self._blobs.put(name, payload, expires_at=self._settings.clock() + self._settings.task_ttl_seconds + 60)
+        if not store.succeed(task, name, len(payload), encoded.content_type):
+            self._blobs.delete(name)
             log.info("task %s finished after it timed out or expired; result dropped", task.task_id)

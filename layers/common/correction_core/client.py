@@ -2,14 +2,19 @@
 
 Turns HTTP into the contract's types and the pipeline's exception tree: short retries with
 backoff for 429, 5xx and transport trouble; everything else is raised for the caller to route.
+A create (paid) is repeated only after answers that prove no task was made
+(``proves_nothing_created``); any other failure is marked ``request_may_have_been_processed``.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 import random as _random
+import re
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timezone
@@ -30,6 +35,7 @@ from .errors import (
     PayloadTooLarge,
     PollTimeout,
     RateLimited,
+    RequestRejected,
     Unauthorized,
     error_for_status,
 )
@@ -37,7 +43,8 @@ from .imageheader import CONTENT_TYPES, sniff_format
 from .redaction import redact_text, redact_url
 from .results import CreatedTask, TaskStatus, parse_int
 
-__all__ = ["CorrectionClient", "DEFAULT_TIMEOUT", "NO_RETRY", "RetryPolicy", "parse_retry_after"]
+__all__ = ["CorrectionClient", "DEFAULT_TIMEOUT", "NO_RETRY", "RetryPolicy", "parse_retry_after", "proves_nothing_created",
+           "request_budget_seconds"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +54,36 @@ ImageFile = Union[bytes, bytearray, memoryview, tuple[str, bytes, "str | None"]]
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
 
 # Errors where the request cannot have reached the server, so even a paid create is safe to repeat.
-_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+# LocalProtocolError: h11 refused to write our own request (an illegal header value), so no
+# request line went out.
+_NOT_SENT_ERRORS = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+)
+
+# What an API key may contain: visible ASCII, no spaces (what a header value carries verbatim).
+_KEY_CHARACTERS = re.compile(r"[\x21-\x7e]+")
+
+
+def proves_nothing_created(error: ApiError) -> bool:
+    """Whether a failed create certainly made no task, so sending it again cannot pay twice.
+
+    Only three answers prove it: the request never left (connection refused, connect or pool
+    timeout), the API's rate limiter refused it (429, or our own budget before sending), or the
+    contract's validations refused it (400, 401, 404, 413 and other 4xx: retrying would not help
+    anyway). Anything else that came after the request was sent -- any 5xx (a gateway's 502/504
+    can arrive after the backend created and charged for the task), a read timeout or dropped
+    connection, a redirect, a 2xx whose body is not the contract's -- leaves the outcome unknown.
+    """
+    if isinstance(error, (RateLimited, RequestRejected)):
+        return True
+    if isinstance(error, ApiTransportError):
+        # Only when the transport said so explicitly: an unlabelled one proves nothing.
+        return error.details.get("request_may_have_been_processed") is False
+    return False
 
 _MESSAGE_MAX = 300
 
@@ -92,6 +128,22 @@ class RetryPolicy:
 NO_RETRY = RetryPolicy(max_attempts=1)
 
 
+def request_budget_seconds(timeout: httpx.Timeout, retry: RetryPolicy) -> float:
+    """The longest one client call can take, retries included (not counting ``before_request``).
+
+    Every attempt may spend each of its timeouts in full (pool, connect, write, read), and
+    every retry waits at most ``max_delay`` (Retry-After is capped there too). httpx's timeouts
+    bound each socket operation only (a trickling server or a slow upload passes them all), so
+    the client enforces this sum as the call's total deadline (``_CallDeadline``): it is a
+    real bound, not an estimate.
+    """
+    parts = (timeout.pool, timeout.connect, timeout.write, timeout.read)
+    if any(part is None for part in parts):
+        raise ValueError("every timeout must be set for the call to have a budget")
+    per_attempt = sum(float(part) for part in parts)  # type: ignore[arg-type]
+    return retry.max_attempts * per_attempt + (retry.max_attempts - 1) * retry.max_delay
+
+
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if absent/bad."""
     if value is None or not value.strip():
@@ -114,6 +166,25 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
     return max(0.0, seconds)
 
 
+class _CallDeadline:
+    """The total time one client call may spend sending and waiting for answers.
+
+    Time spent before a send that is not the call's own (fetching the key, waiting for a budget
+    token: ``before_request``) is given back, so the bound is exactly ``request_budget_seconds``.
+    """
+
+    def __init__(self, budget: float | None) -> None:
+        self.budget = budget
+        self._end = None if budget is None else time.monotonic() + budget
+
+    def give_back(self, seconds: float) -> None:
+        if self._end is not None:
+            self._end += max(0.0, seconds)
+
+    def left(self) -> float | None:
+        return None if self._end is None else max(0.0, self._end - time.monotonic())
+
+
 class _SecretKey:
     """Holds the API key (or the callable that fetches it) without ever showing it."""
 
@@ -128,7 +199,16 @@ class _SecretKey:
         value = self._source() if callable(self._source) else self._source
         if not isinstance(value, str) or not value.strip():
             raise Unauthorized("no API key is configured (empty value)")
-        return value.strip()
+        value = value.strip()
+        if not _KEY_CHARACTERS.fullmatch(value):
+            # A secret pasted as two lines, or with a stray control or non-ASCII character: the
+            # HTTP library would refuse the header and quote the value in its error. Say what is
+            # wrong without any of the value, and send nothing.
+            raise Unauthorized(
+                f"the configured API key is not usable: it has {len(value)} characters, some outside "
+                "printable ASCII (a line break, tab, control or non-ASCII character); fix the secret"
+            )
+        return value
 
     def __repr__(self) -> str:
         return "<hidden>"
@@ -150,6 +230,7 @@ class CorrectionClient:
         ssl_context: ssl.SSLContext | None = None,
         ca_bundle: str | PathLike[str] | None = None,
         before_request: Callable[[str], None] | None = None,
+        before_send: Callable[[str, float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         user_agent: str = "photo-correction-pipeline",
@@ -162,15 +243,28 @@ class CorrectionClient:
         self.retry = retry
         self._key = _SecretKey(api_key)
         self._before_request = before_request
+        # Called immediately before each attempt goes out, with the most the call can still take
+        # (seconds): the caller's last chance to refuse a send it could not see through.
+        self._before_send = before_send
         self._clock = clock
         self._wall_clock = wall_clock
-        self._http = httpx.Client(
-            timeout=timeout,
-            transport=transport,
-            verify=_verification(ssl_context, ca_bundle),
-            follow_redirects=False,  # a redirect could carry the key header to another host
-            headers={"User-Agent": user_agent},
-        )
+        try:
+            self._call_budget: float | None = request_budget_seconds(timeout, retry)
+        except ValueError:  # a timeout left unset: no total deadline can be derived
+            self._call_budget = None
+        verify = _verification(ssl_context, ca_bundle)
+
+        def new_http() -> httpx.Client:
+            return httpx.Client(
+                timeout=timeout,
+                transport=transport,
+                verify=verify,
+                follow_redirects=False,  # a redirect could carry the key header to another host
+                headers={"User-Agent": user_agent},
+            )
+
+        self._new_http = new_http
+        self._http = new_http()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -235,9 +329,19 @@ class CorrectionClient:
         if isinstance(response, TaskStatus):
             return response
         data, message = response
-        if sync:
-            return TaskStatus.from_data(data, message=message)
-        return CreatedTask.from_data(data)
+        try:
+            if sync:
+                return TaskStatus.from_data(data, message=message)
+            return CreatedTask.from_data(data)
+        except BadApiResponse as unreadable:
+            # The server answered 200 to a create: it may well have made (and charged) a task
+            # whose id it failed to send. Unknown, like a lost answer; never repeated.
+            unreadable.details["request_may_have_been_processed"] = True
+            raise
+        except Exception as exc:  # noqa: BLE001 - any other surprise in the answer: the same
+            raise BadApiResponse(
+                f"create answer could not be read ({type(exc).__name__})", request_may_have_been_processed=True
+            ) from None
 
     def get_task(self, task_id: str) -> TaskStatus:
         """Read a task once. Failed tasks are returned (``is_failed``), not raised."""
@@ -280,13 +384,23 @@ class CorrectionClient:
         self, method: str, path: str, *, files: Any = None, accept_image: bool = False
     ) -> tuple[Mapping[str, Any], str] | TaskStatus:
         policy = self.retry
+        deadline = _CallDeadline(self._call_budget)
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._attempt(method, path, files=files, accept_image=accept_image)
-            except (RateLimited, ApiUnavailable, ApiTransportError) as error:
-                if attempt >= policy.max_attempts or not self._may_retry(method, error):
+                return self._attempt(method, path, files=files, accept_image=accept_image, deadline=deadline)
+            except ApiError as error:
+                if method == "POST" and not proves_nothing_created(error):
+                    error.details["request_may_have_been_processed"] = True
+                retryable = isinstance(error, (RateLimited, ApiUnavailable, ApiTransportError))
+                out_of_time = deadline.left() == 0.0
+                if (
+                    not retryable
+                    or out_of_time
+                    or attempt >= policy.max_attempts
+                    or not self._may_retry(method, error)
+                ):
                     error.details["attempts"] = attempt
                     raise
                 delay = policy.delay(attempt, getattr(error, "retry_after", None))
@@ -303,6 +417,49 @@ class CorrectionClient:
                 )
                 policy.sleep(delay)
 
+    def _send(
+        self, method: str, path: str, *, files: Any, key: str, deadline: _CallDeadline
+    ) -> httpx.Response:
+        """One HTTP exchange, ended when the call's total deadline passes.
+
+        httpx has no total timeout, so the exchange runs on a helper thread that this one waits
+        for; at the deadline the connection pool is closed under it (its socket reads and
+        writes then fail and the thread ends) and a fresh pool serves the next call.
+        """
+        http = self._http
+        url = self.base_url + path
+        headers = {contract.API_KEY_HEADER: key}
+        left = deadline.left()
+        if left is None:
+            return http.request(method, url, files=files, headers=headers)
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
+
+        def exchange() -> None:
+            try:
+                outcome["response"] = http.request(method, url, files=files, headers=headers)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, raised there
+                outcome["error"] = exc
+            finally:
+                done.set()
+
+        # The caller's context variables (log keys, trace context) go along with the exchange.
+        context = contextvars.copy_context()
+        threading.Thread(target=context.run, args=(exchange,), name="correction-api-exchange", daemon=True).start()
+        if not done.wait(left):
+            self._http = self._new_http()
+            try:
+                http.close()
+            except Exception:  # closing is only to free the stuck thread
+                logger.debug("closing the connection pool of an overdue call failed", exc_info=True)
+            raise ApiTransportError(
+                f"{method} {path}: no complete answer within the call's deadline ({deadline.budget:.1f} s)",
+                request_may_have_been_processed=True,
+            )
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["response"]
+
     def _may_retry(self, method: str, error: ApiError) -> bool:
         if isinstance(error, BudgetExhausted):
             return False  # our own budget said no: whoever owns the waiting decides (see errors)
@@ -312,15 +469,20 @@ class CorrectionClient:
         return not error.details.get("request_may_have_been_processed", False)
 
     def _attempt(
-        self, method: str, path: str, *, files: Any, accept_image: bool
+        self, method: str, path: str, *, files: Any, accept_image: bool, deadline: _CallDeadline
     ) -> tuple[Mapping[str, Any], str] | TaskStatus:
+        paused = time.monotonic()
         key = self._key.get()
         if self._before_request is not None:
             self._before_request(method)  # may raise RateLimited: the shared budget is spent
+        deadline.give_back(time.monotonic() - paused)
+        if self._before_send is not None:
+            left = deadline.left()  # None: a timeout is unset, so the call has no bound at all
+            self._before_send(method, math.inf if left is None else left)  # may refuse: nothing sent
         try:
-            response = self._http.request(
-                method, self.base_url + path, files=files, headers={contract.API_KEY_HEADER: key}
-            )
+            response = self._send(method, path, files=files, key=key, deadline=deadline)
+        except ApiError:
+            raise
         except httpx.TransportError as exc:
             ambiguous = not isinstance(exc, _NOT_SENT_ERRORS)
             raise ApiTransportError(
@@ -330,6 +492,13 @@ class CorrectionClient:
         except httpx.HTTPError as exc:  # e.g. a body that fails to decompress
             raise BadApiResponse(
                 f"{method} {path}: {type(exc).__name__}: {self._scrub(str(exc), key)}"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - a transport's own bug, mid-request
+            # Raised while the request was out: nothing shows it did not arrive, so a create
+            # that ends here has an unknown outcome (the caller's rule), never "not sent".
+            raise ApiTransportError(
+                f"{method} {path}: {type(exc).__name__}: {self._scrub(str(exc), key)}",
+                request_may_have_been_processed=True,
             ) from None
 
         status = response.status_code

@@ -167,9 +167,42 @@ SUPPORTED_FORMATS: Final = (
     "jpg", "jpeg", "bmp", "png", "webp", "tiff", "tif", "bitmap", "raw", "rgb", "jfif", "lzw",
 )
 MAX_DIMENSION: Final = 4096  # pixels, each side
+# Ours, not the vendor's: the smallest side we send or process. A 1-pixel row or column holds
+# no page or product; the engine's operations halve images while analysing them, and under
+# 8 px a side reaches 0 (an OpenCV assertion, state -1, paid). The pipeline refuses these
+# before paying ("resolution_too_small") and the engine refuses them at decode (state -7).
+MIN_DIMENSION: Final = 8
 MAX_UPLOAD_BYTES: Final = 20 * 1024 * 1024  # "Up to 20MB"
 MAX_URL_IMAGE_BYTES: Final = 30 * 1024 * 1024  # state -5
 MAX_PROCESSING_SECONDS: Final = 180  # state -8
+
+
+def png_size_bound(width: int, height: int, *, channels: int = 4, bit_depth: int = 8) -> int:
+    """The largest PNG a zlib-family encoder writes for an image of this size, in bytes.
+
+    Incompressible pixels (noise) cost their raw size: each row is one filter byte plus its
+    samples, and deflate falls back to stored blocks when compressing would expand the data
+    (zlib, zlib-ng, libdeflate and miniz all do), so the zlib stream is at most zlib's own
+    ``compressBound``. The stream is framed in IDAT chunks of 12 bytes each; libpng splits at
+    8 KiB, the smallest split in common use. Then the signature, IHDR and IEND.
+    """
+    raw = height * (1 + (width * channels * bit_depth + 7) // 8)
+    zlib_stream = raw + (raw >> 12) + (raw >> 14) + (raw >> 25) + 13
+    idat = zlib_stream + 12 * -(-zlib_stream // 8192)
+    return 8 + 25 + idat + 12
+
+
+# The largest result the API can return, which Finalize must accept (a paid result must never
+# be refused for its size). Results are at most MAX_DIMENSION square; the largest lossless one
+# is an 8-bit RGBA PNG of noise: png_size_bound(4096, 4096) = 67,231,853 bytes. 2 MiB more
+# for metadata chunks (an ICC profile, EXIF, XMP), rounded up to whole MiB: 67 MiB. That also
+# covers a 32-bit BMP or uncompressed TIFF (64 MiB of pixels) and a JPEG of noise at quality
+# 100 without chroma subsampling (65.7 MiB measured). The engine's encoder checks its own
+# output against this (correction_engine.codec), so the two cannot drift apart.
+RESULT_METADATA_ALLOWANCE_BYTES: Final = 2 * 1024 * 1024
+MAX_RESULT_BYTES: Final = -(
+    -(png_size_bound(MAX_DIMENSION, MAX_DIMENSION) + RESULT_METADATA_ALLOWANCE_BYTES) // (1024 * 1024)
+) * (1024 * 1024)
 RESULT_URL_TTL_SECONDS: Final = 3600  # result URLs and results are kept 1 hour
 RECOMMENDED_POLL_INTERVAL_SECONDS: Final = 1
 RECOMMENDED_POLL_CAP_SECONDS: Final = 30

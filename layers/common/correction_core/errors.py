@@ -83,13 +83,29 @@ class ApiUnavailable(ApiError):
 
 
 class AmbiguousCreate(ApiError):
-    """The create request was sent but its answer was lost (read timeout, reset).
+    """The create request was sent and no answer proves that nothing was created.
+
+    A lost answer (read timeout, reset), any 5xx (a gateway's 502/504 may come after the
+    backend made the task), a redirect or a body that is not the contract's: see
+    ``client.proves_nothing_created``.
 
     The task may exist and be charged. Trying again could pay twice, so the object gets a
     failure record instead; ``redrive`` retries it deliberately, as a new attempt.
     """
 
     reason = "create_outcome_unknown"
+
+
+class NotEnoughTime(CorrectionError):
+    """The invocation has too little time left to finish a create (and store its outcome).
+
+    Raised before anything is sent: the message returns to the queue and a later invocation,
+    with its full time, creates the task. Starting anyway could let Lambda end the invocation
+    mid-create, after which nothing would stop a redelivery from paying a second time.
+    """
+
+    reason = "not_enough_time"
+    transient = True
 
 
 class BadApiResponse(ApiError):

@@ -15,6 +15,7 @@ from typing import Any
 
 from . import contract
 from .objects import ObjectRef, failure_key
+from .observability import NAMESPACE, MetricUnit
 from .redaction import redact_text
 from .settings import Settings
 
@@ -64,6 +65,16 @@ def write_failure_record(s3: Any, settings: Settings, ref: ObjectRef, record: Fa
         ContentType=RECORD_CONTENT_TYPE,
     )
     return key
+
+
+def count_failure(reason: str) -> None:
+    """Count one failure record by its reason (the dashboard's "failures by reason"), whichever
+    function wrote it: Submit's refusals before paying (also counted as Rejected) and
+    RecordFailure's after (also counted as Failed; each of those two has its own alarm)."""
+    from aws_lambda_powertools import single_metric
+
+    with single_metric(name="FailedByReason", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+        metric.add_dimension(name="Reason", value=reason)
 
 
 def clear_failure_record(s3: Any, settings: Settings, ref: ObjectRef) -> None:

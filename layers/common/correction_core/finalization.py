@@ -16,12 +16,14 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import contract
+from .completion_events import StageTimes, announce_result, source_uploaded_at
 from .errors import DestinationWriteFailed, ResultUnavailable
 from .failures import clear_failure_record
 from .objects import ObjectRef, is_superseded, result_key
 from .observability import MetricUnit, logger, metrics
 from .result_fetch import DownloadPolicy, SpooledResult, fetch_result_to_file
 from .services import Services
+from .source_conversion import result_metadata
 
 
 def _fetch_result(services: Services, task_id: str) -> SpooledResult:
@@ -59,6 +61,8 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
     task_id = task["task_id"]
     logger.append_keys(object_key=ref.key, task_id=task_id)
 
+    # The task was seen done by the poll just before this invocation: the "finished" moment.
+    finished = time.time()
     if is_superseded(services.s3, ref):
         # A newer upload of the same key is on its way; it alone decides what the key shows.
         logger.info("superseded by a newer upload; result not stored")
@@ -70,6 +74,7 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
         "task-id": task_id,
         "enhancement-type": str(task.get("enhancement_type", "")),
         "attempt": str(ref.attempt),
+        **result_metadata(task.get("sent") or {}),  # the original format, and any conversion
     }
     try:
         # Streamed from the spooled download; large results go up as a multipart upload.
@@ -88,10 +93,28 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
     finally:
         fetched.file.close()
 
-    latency = max(0.0, time.time() - float(execution_input.get("submitted_epoch") or time.time()))
+    written = time.time()
+    submitted = float(execution_input["submitted_epoch"]) if execution_input.get("submitted_epoch") else None
+    uploaded = source_uploaded_at(services.s3, ref)
     metrics.add_metric(name="Succeeded", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="EndToEndLatency", unit=MetricUnit.Seconds, value=latency)
+    metrics.add_metric(name="EndToEndLatency", unit=MetricUnit.Seconds, value=max(0.0, written - (submitted or written)))
+    if uploaded is not None:
+        # From the user's upload, queue and submit included: what the dashboard's percentiles show.
+        metrics.add_metric(name="UploadToResultLatency", unit=MetricUnit.Seconds, value=max(0.0, written - uploaded))
     logger.info("result stored", extra={"result_key": key, "format": fetched.image_format, "bytes": fetched.size})
+    # After the result is stored; never raises, so a lost event cannot fail (or repeat) the image.
+    announce_result(
+        services.completion_events,
+        ref,
+        result_bucket=services.settings.destination_bucket,
+        result_key=key,
+        image_format=fetched.image_format,
+        content_type=fetched.content_type,
+        size=fetched.size,
+        task_id=task_id,
+        enhancement_type=task.get("enhancement_type"),
+        times=StageTimes(uploaded=uploaded, submitted=submitted, finished=finished, written=written),
+    )
     return {
         "result_bucket": services.settings.destination_bucket,
         "result_key": key,

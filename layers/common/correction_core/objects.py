@@ -150,27 +150,42 @@ def relative_key(ref: ObjectRef, settings: Settings) -> str:
 S3_MAX_KEY_BYTES = 1024
 
 
+#: The ending of a shortened name: "~" and 32 hex digits (128 bits) of the full source key's
+#: SHA-256, so two sources cannot be made to share it by searching for a collision.
+_DIGEST_HEX = 32
+_SHORTENED_ENDING = re.compile(rf"~[0-9a-f]{{{_DIGEST_HEX}}}\Z")
+
+
 def _fit_key(prefix: str, name: str, suffix: str, full_key: str) -> str:
     """``prefix + name + suffix``, shortened to S3's 1,024-byte key limit when it would not fit.
 
-    A shortened name keeps its first bytes (whole characters) and gains a digest of the full
-    source key, so it stays unique and readable; the record or metadata carries the full key.
+    A shortened name keeps its first bytes (whole characters) and ends in ``~`` and a digest of
+    the full source key, so it stays unique and readable; the record or metadata carries the
+    full key. A name that already ends like a shortened one is shortened too, even when it
+    fits: otherwise an upload could be named after another object's shortened result and own
+    it. Every other name (all ordinary ones) is kept as it is.
     """
     key = f"{prefix}{name}{suffix}"
-    if len(key.encode()) <= S3_MAX_KEY_BYTES:
+    if len(key.encode()) <= S3_MAX_KEY_BYTES and not _SHORTENED_ENDING.search(name):
         return key
-    digest = "~" + hashlib.sha256(full_key.encode()).hexdigest()[:16]
+    digest = "~" + hashlib.sha256(full_key.encode()).hexdigest()[:_DIGEST_HEX]
     room = S3_MAX_KEY_BYTES - len(f"{prefix}{digest}{suffix}".encode())
     kept = name.encode()[: max(0, room)].decode(errors="ignore")
     return f"{prefix}{kept}{digest}{suffix}"
 
 
 def result_key(ref: ObjectRef, settings: Settings, image_format: str) -> str:
-    """Destination key: same relative name, extension fixed to the real format of the bytes."""
+    """Destination key: the whole relative name, then the extension of the result's real format.
+
+    ``photo.jpg`` gives ``photo.jpg.jpg``, ``photo.png`` gives ``photo.png.jpg``, ``photo``
+    gives ``photo.jpg``. Nothing of the source name is dropped, so no two source objects can
+    share a result key (the source name is the key minus the prefix and the known extension):
+    dropping the source's extension made ``photo``, ``photo.jpg`` and ``photo.png`` overwrite
+    one another. The result area (destination prefix) and the failure area never overlap
+    (settings refuse it), so no source name can place a result among the failure records.
+    """
     rel = relative_key(ref, settings)
-    head, slash, name = rel.rpartition("/")
-    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
-    return _fit_key(settings.destination_prefix, f"{head}{slash}{stem}", EXTENSION_BY_FORMAT[image_format], ref.key)
+    return _fit_key(settings.destination_prefix, rel, EXTENSION_BY_FORMAT[image_format], ref.key)
 
 
 def failure_key(ref: ObjectRef, settings: Settings) -> str:

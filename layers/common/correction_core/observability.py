@@ -15,7 +15,7 @@ from typing import Any, Callable, TypeVar
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .redaction import redact_text
+from .redaction import install_log_redaction, redact_text
 
 SERVICE = "photo-correction"
 NAMESPACE = "PhotoCorrection"
@@ -52,5 +52,7 @@ def _redact_record(record: logging.LogRecord) -> bool:
 
 
 logger.addFilter(_redact_record)
+# Every other logger too (botocore prints Secrets Manager bodies at DEBUG): see redaction.
+install_log_redaction()
 
 __all__ = ["logger", "metrics", "MetricUnit", "trace_handler", "trace_method", "SERVICE", "NAMESPACE"]

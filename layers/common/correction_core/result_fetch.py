@@ -19,6 +19,7 @@ from typing import BinaryIO, Callable, NamedTuple
 
 import httpx
 
+from . import contract
 from .errors import ApiTransportError, ApiUnavailable, ResultDownloadRefused, ResultUnavailable
 from .imageheader import CONTENT_TYPES, sniff_format
 from .redaction import redact_text, redact_url
@@ -54,7 +55,8 @@ class DownloadPolicy:
 
     allowed_hosts: tuple[str, ...] = (".aoscdn.com",)
     allow_http: bool = False  # only for a configured local engine on plain HTTP
-    max_bytes: int = 50 * 1024 * 1024
+    # The largest result the API can return (see the contract): a paid result is never refused.
+    max_bytes: int = contract.MAX_RESULT_BYTES
     timeout: httpx.Timeout = field(
         default_factory=lambda: httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=5.0)
     )

@@ -47,10 +47,28 @@ def _prefix(raw: str) -> str:
     return raw if not raw or raw.endswith("/") else raw + "/"
 
 
+def check_areas_apart(destination_prefix: str, failure_prefix: str) -> None:
+    """Refuse a result area and a failure-record area that overlap.
+
+    If either prefix starts with the other (an empty one starts everything), some source name
+    would put its result among the failure records, where redrive and the local runner read
+    every object as a record, or a record among the results. The template enforces the same
+    with a Rule; this catches environments set by hand.
+    """
+    if not destination_prefix or not failure_prefix:
+        raise SettingsError("DESTINATION_PREFIX and FAILURE_PREFIX must both be set (non-empty folders)")
+    if destination_prefix.startswith(failure_prefix) or failure_prefix.startswith(destination_prefix):
+        raise SettingsError(
+            f"DESTINATION_PREFIX {destination_prefix!r} and FAILURE_PREFIX {failure_prefix!r} overlap: "
+            "results and failure records need separate folders"
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     destination_bucket: str = ""
-    destination_prefix: str = ""
+    # Results and failure records share the destination bucket; these two areas never overlap.
+    destination_prefix: str = "results/"
     failure_prefix: str = "failures/"
     source_prefix: str = ""
     api_base_url: str = contract.BASE_URL_GLOBAL
@@ -64,7 +82,7 @@ class Settings:
     idempotency_ttl_seconds: int = 7 * 24 * 3600
     result_hosts: tuple[str, ...] = (".aoscdn.com",)
     allow_http_results: bool = False
-    max_result_bytes: int = 50 * 1024 * 1024
+    max_result_bytes: int = contract.MAX_RESULT_BYTES
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
     api_qps: int = contract.DEFAULT_QPS
@@ -74,7 +92,9 @@ class Settings:
     # Submit waits (SQS would redeliver only after minutes); the polling functions do not
     # (the state machine retries them with jittered backoff).
     budget_wait_seconds: float = 0.0
-    downscale_oversize: bool = False
+    downscale_oversize: bool = True  # big photos are fitted by default (issue 11)
+    #: The EventBridge bus completion events go to; empty: none are published (a script, a test).
+    event_bus_name: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -86,13 +106,14 @@ class Settings:
             raise SettingsError("DEFAULT_RETURN_TYPE must be 1 (URL) or 2 (base64); 3 is sync-only")
         if not 1 <= self.presign_seconds <= MAX_PRESIGN_SECONDS:
             raise SettingsError(f"PRESIGN_SECONDS must be 1-{MAX_PRESIGN_SECONDS}")
+        check_areas_apart(self.destination_prefix, self.failure_prefix)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
         return cls(
             destination_bucket=env.get("DESTINATION_BUCKET", ""),
-            destination_prefix=_prefix(env.get("DESTINATION_PREFIX", "")),
+            destination_prefix=_prefix(env.get("DESTINATION_PREFIX", "results/")),
             failure_prefix=_prefix(env.get("FAILURE_PREFIX", "failures/")),
             source_prefix=_prefix(env.get("SOURCE_PREFIX", "")),
             api_base_url=env.get("API_BASE_URL", contract.BASE_URL_GLOBAL).rstrip("/"),
@@ -106,14 +127,15 @@ class Settings:
             idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 7 * 24 * 3600),
             result_hosts=_csv(env, "RESULT_HOSTS", (".aoscdn.com",)),
             allow_http_results=_bool(env, "ALLOW_HTTP_RESULTS", False),
-            max_result_bytes=_int(env, "MAX_RESULT_BYTES", 50 * 1024 * 1024),
+            max_result_bytes=_int(env, "MAX_RESULT_BYTES", contract.MAX_RESULT_BYTES),
             connect_timeout=float(env.get("API_CONNECT_TIMEOUT", "5") or 5),
             read_timeout=float(env.get("API_READ_TIMEOUT", "20") or 20),
             api_qps=_int(env, "API_QPS", contract.DEFAULT_QPS),
             rate_budget_table=env.get("RATE_BUDGET_TABLE", ""),
             result_refs_table=env.get("RESULT_REFS_TABLE", ""),
             budget_wait_seconds=float(env.get("BUDGET_WAIT_SECONDS", "0") or 0),
-            downscale_oversize=_bool(env, "DOWNSCALE_OVERSIZE", False),
+            downscale_oversize=_bool(env, "DOWNSCALE_OVERSIZE", True),
+            event_bus_name=env.get("EVENT_BUS_NAME", "").strip(),
         )
 
 

@@ -10,18 +10,22 @@ only the free second one; a create whose answer was lost is recorded as such, ne
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
 
-from .downscale import fit_within_limits
-from .errors import AmbiguousCreate, ApiTransportError, CorrectionError, InvalidInput, RequestRejected
-from .failures import FailureRecord, utc_now, write_failure_record
+from .source_conversion import convert_for_api
+from .client import proves_nothing_created
+from .errors import AmbiguousCreate, ApiError, CorrectionError, InvalidInput, NotEnoughTime, RequestRejected
+from .completion_events import announce_failure
+from .failures import FailureRecord, count_failure, utc_now, write_failure_record
 from .objects import ObjectRef, is_superseded, skip_reason
 from .observability import MetricUnit, logger, metrics
 from .options import TaskOptions, resolve_options
-from .services import Services
+from .services import Services, create_call_seconds
+from .settings import Settings
 from .validation import InspectedObject, SourceGone, inspect_object
 
 
@@ -36,11 +40,52 @@ class SubmitOutcome:
 
 _lambda_context: Any = None
 
+#: After a create returns: storing its outcome (the idempotency record) must fit before the
+#: invocation can end, or a redelivery would find the lock expired and create again.
+AFTER_CREATE_SECONDS = 5
+#: One record's work besides the create, at worst: the checks' S3 reads (or the whole object,
+#: up to 20 MB, in file mode), the idempotency records, StartExecution or a failure record.
+RECORD_OVERHEAD_SECONDS = 15
+#: AWS's advice for a Lambda's SQS source: visibility timeout six times the function timeout.
+VISIBILITY_TIMEOUT_FACTOR = 6
+
+
+def submit_timeout_seconds(settings: Settings, batch_size: int) -> int:
+    """The submit function's timeout: a full batch finishes even when every step takes its
+    longest (budget waits are capped per invocation, see ``Services.begin_invocation``).
+
+    The template's Timeout, BatchSize, the client timeouts, BUDGET_WAIT_SECONDS and the
+    queue's visibility timeout are tied by this (tests/unit/test_definition_and_template.py).
+    """
+    per_record = create_call_seconds(settings) + AFTER_CREATE_SECONDS + RECORD_OVERHEAD_SECONDS
+    return math.ceil(max(0.0, settings.budget_wait_seconds) + batch_size * per_record)
+
 
 def bind_lambda_context(context: Any) -> None:
     """Lets Idempotency size its in-progress lock to the invocation's remaining time."""
     global _lambda_context
     _lambda_context = context
+
+
+def _ensure_time_to_send(call_seconds_left: float) -> None:
+    """Refuse to send a create attempt that might not finish within this invocation.
+
+    Called by the client immediately before each attempt goes out (``Services.create_guard``),
+    after the key fetch and the budget-token wait, with the most the call can still take (the
+    client enforces that as a total deadline). Idempotency's in-progress lock lasts the
+    invocation's remaining time as of when it was taken, earlier, so it lasts at least as long:
+    a create sent now is finished, and its outcome (``AFTER_CREATE_SECONDS``) stored, before
+    the lock can expire.
+    """
+    if _lambda_context is None:
+        return  # not in Lambda (a script, a test without a context): no deadline to honour
+    remaining = _lambda_context.get_remaining_time_in_millis() / 1000
+    needed = call_seconds_left + AFTER_CREATE_SECONDS
+    if remaining < needed:
+        raise NotEnoughTime(
+            f"{remaining:.1f} s left in this invocation; a create needs up to {needed:.1f} s: "
+            "the message goes back to the queue unsent"
+        )
 
 
 @dataclass(frozen=True)
@@ -71,15 +116,17 @@ def _once_steps(table_name: str, ttl_seconds: int) -> _OnceSteps:
     )
 
     @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
-    def create_once(*, request: dict[str, Any], create: Callable[[], str]) -> dict[str, Any]:
+    def create_once(*, request: dict[str, Any], create: Callable[[], tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         try:
-            task_id = create()
-        except ApiTransportError as lost:
-            if not lost.details.get("request_may_have_been_processed"):
-                raise  # nothing reached the API: the step may run again
+            task_id, sent = create()
+        except ApiError as lost:
+            # Inverted default: only an answer that proves no task was made lets the step run
+            # again; any other failure of the call (a 200 without a task id included) is stored.
+            if proves_nothing_created(lost):
+                raise
             # Stored as this step's outcome, so no redelivery can create (and pay) again.
             return {"task_id": None, "ambiguous": lost.message, "submitted_at": utc_now(), "submitted_epoch": time.time()}
-        return {"task_id": task_id, "submitted_at": utc_now(), "submitted_epoch": time.time()}
+        return {"task_id": task_id, "sent": sent, "submitted_at": utc_now(), "submitted_epoch": time.time()}
 
     @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
     def start_once(*, request: dict[str, Any], start: Callable[[], str]) -> dict[str, Any]:
@@ -88,20 +135,28 @@ def _once_steps(table_name: str, ttl_seconds: int) -> _OnceSteps:
     return _OnceSteps(create_once, start_once, config)
 
 
-def _create_task(services: Services, inspected: InspectedObject, options: TaskOptions) -> str:
+def _create_task(
+    services: Services, inspected: InspectedObject, options: TaskOptions
+) -> tuple[str, dict[str, Any]]:
+    """Create the task; returns its id and what was sent (the source, or how it was converted)."""
     s3 = services.s3
     ref = inspected.ref
     version = {"VersionId": ref.version_id} if ref.version_id else {}
-    if options.source_mode == "file" or inspected.needs_downscale:
+    reasons = inspected.conversion_reasons
+    sent: dict[str, Any] = {"source_format": inspected.image_format, "converted": list(reasons)}
+    if options.source_mode == "file" or reasons:
         body = s3.get_object(Bucket=ref.bucket, Key=ref.key, **version)["Body"].read()
         filename = ref.key.rsplit("/", 1)[-1] or "image"
         content_type = inspected.content_type
-        if inspected.needs_downscale:
-            # The user opted in: send a copy within the limits; the source stays as it is.
-            fitted = fit_within_limits(body)
-            body, content_type = fitted.data, fitted.content_type
-            filename = filename.rsplit(".", 1)[0] + fitted.filename_suffix
-            logger.info("downscaled", extra={"from": fitted.original_size, "to": fitted.size, "bytes": len(body)})
+        if reasons:
+            # A copy the API takes, sent as the request's file: nothing is stored, the source
+            # stays as it is. One record per invocation (BatchSize 1): no other upload waits.
+            converted = convert_for_api(body, inspected.image_format)
+            del body
+            body, content_type = converted.data, converted.content_type
+            filename = filename.rsplit(".", 1)[0] + converted.filename_suffix
+            sent.update(converted.summary(), notes=list(converted.notes))
+            logger.info("converted before sending", extra={"why": list(reasons), **converted.summary()})
         created = services.api.create_task(
             image_file=(filename, body, content_type),
             enhancement_type=options.enhancement_type,
@@ -116,13 +171,14 @@ def _create_task(services: Services, inspected: InspectedObject, options: TaskOp
         created = services.api.create_task(
             image_url=url, enhancement_type=options.enhancement_type, return_type=options.return_type
         )
-    return created.task_id
+    return created.task_id, sent
 
 
 def _start_execution(services: Services, ref: ObjectRef, options: TaskOptions, task: dict[str, Any]) -> str:
     execution_input = {
         "object": ref.to_dict(),
-        "task": {"task_id": task["task_id"], **options.to_dict()},
+        # What was sent rides along to Finalize, which names it in the result's metadata.
+        "task": {"task_id": task["task_id"], **options.to_dict(), "sent": task.get("sent") or {}},
         "submitted_at": task["submitted_at"],
         "submitted_epoch": task["submitted_epoch"],
         "poll": {"elapsed": 0},
@@ -156,9 +212,14 @@ def _reject(services: Services, ref: ObjectRef, error: CorrectionError, **extra:
         http_status=fields.pop("http_status", None),
         details={**{k: v for k, v in fields.items() if v is not None}, **extra},
     )
-    write_failure_record(services.s3, services.settings, ref, record)
+    record_key = write_failure_record(services.s3, services.settings, ref, record)
     metrics.add_metric(name="Rejected", unit=MetricUnit.Count, value=1)
+    count_failure(record.reason)
     logger.warning("object rejected", extra={"reason": record.reason, "code": record.code})
+    # A refusal is an outcome too; published after the record, never raising (completion_events).
+    announce_failure(
+        services.completion_events, ref, record, record_bucket=services.settings.destination_bucket, record_key=record_key
+    )
     return SubmitOutcome(ref, "rejected", reason=record.code or record.reason)
 
 
@@ -180,6 +241,7 @@ def submit_object(services: Services, ref: ObjectRef) -> SubmitOutcome:
         return _reject(services, ref, invalid)
 
     once = _once_steps(settings.idempotency_table, settings.idempotency_ttl_seconds)
+    services.create_guard = _ensure_time_to_send  # checked right before each create is sent
     if _lambda_context is not None:
         once.config.register_lambda_context(_lambda_context)
     try:
@@ -191,7 +253,7 @@ def submit_object(services: Services, ref: ObjectRef) -> SubmitOutcome:
         return _reject(services, ref, rejected, enhancement_type=options.enhancement_type)
     if task.get("ambiguous"):
         lost = AmbiguousCreate(
-            f"the create request was sent but its answer was lost ({task['ambiguous']}); the task "
+            f"the create request was sent but its outcome is unknown ({task['ambiguous']}); the task "
             "may exist and be charged, so it is not repeated automatically: redrive to try again"
         )
         return _reject(services, ref, lost, enhancement_type=options.enhancement_type)

@@ -1,0 +1,193 @@
+"""Where the engine keeps bytes: queued uploads and finished results, under a byte cap, with expiry.
+
+One small interface, :class:`BlobStore`, with a class per backend: :class:`SpoolBlobStore`
+(files in a spool directory, the default on one machine, so memory does not grow with the
+number of results) and :class:`MemoryBlobStore` (for tests of the interface itself). An
+object store (S3 with a lifecycle rule) is the same interface on AWS. Names are chosen by the
+engine (random tokens), never by a client, so they are safe as file names.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import tempfile
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{8,100}$")
+
+
+class StorageFull(Exception):
+    """The store's byte cap leaves no room for this blob, even after expired ones are removed."""
+
+
+@dataclass
+class _Entry:
+    size: int
+    expires_at: float
+
+
+class BlobStore(ABC):
+    """Named byte blobs with an expiry time and a total byte cap."""
+
+    def __init__(self, max_bytes: int, clock: Callable[[], float]):
+        if max_bytes <= 0:
+            raise ValueError("a blob store needs a positive byte cap")
+        self.max_bytes = max_bytes
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
+        self._used = 0
+
+    # --- the interface ----------------------------------------------------------------------
+
+    def put(self, name: str, data: bytes, expires_at: float) -> None:
+        """Store ``data``; raises :class:`StorageFull` rather than exceed the cap."""
+        _check_name(name)
+        with self._lock:
+            self._sweep_locked()
+            if self._used + len(data) > self.max_bytes:
+                raise StorageFull(f"{len(data)} bytes do not fit ({self._used} of {self.max_bytes} used)")
+            self._used += len(data)  # reserved before the write, so parallel puts cannot overshoot
+            self._entries[name] = _Entry(len(data), expires_at)
+        try:
+            self._write(name, data)
+        except BaseException:
+            self.delete(name)
+            raise
+
+    def open(self, name: str) -> BinaryIO | None:
+        """A readable handle (valid even if the blob is deleted meanwhile), or None if absent/expired."""
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is None:
+                return None
+            if entry.expires_at <= self._clock():
+                self._delete_locked(name)
+                return None
+            return self._open(name)
+
+    def get(self, name: str) -> bytes | None:
+        handle = self.open(name)
+        if handle is None:
+            return None
+        with handle:
+            return handle.read()
+
+    def delete(self, name: str) -> None:
+        with self._lock:
+            self._delete_locked(name)
+
+    def sweep(self) -> None:
+        with self._lock:
+            self._sweep_locked()
+
+    @property
+    def used_bytes(self) -> int:
+        with self._lock:
+            return self._used
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def close(self) -> None:
+        with self._lock:
+            for name in list(self._entries):
+                self._delete_locked(name)
+
+    # --- per backend ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def _write(self, name: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def _open(self, name: str) -> BinaryIO | None: ...
+
+    @abstractmethod
+    def _remove(self, name: str) -> None: ...
+
+    # --- shared bookkeeping ----------------------------------------------------------------------
+
+    def _delete_locked(self, name: str) -> None:
+        entry = self._entries.pop(name, None)
+        if entry is not None:
+            self._used -= entry.size
+            self._remove(name)
+
+    def _sweep_locked(self) -> None:
+        now = self._clock()
+        for name in [n for n, e in self._entries.items() if e.expires_at <= now]:
+            self._delete_locked(name)
+
+
+class MemoryBlobStore(BlobStore):
+    def __init__(self, max_bytes: int, clock: Callable[[], float]):
+        super().__init__(max_bytes, clock)
+        self._data: dict[str, bytes] = {}
+
+    def _write(self, name: str, data: bytes) -> None:
+        self._data[name] = bytes(data)
+
+    def _open(self, name: str) -> BinaryIO | None:
+        data = self._data.get(name)
+        return None if data is None else io.BytesIO(data)
+
+    def _remove(self, name: str) -> None:
+        self._data.pop(name, None)
+
+
+class SpoolBlobStore(BlobStore):
+    """Blobs as files in one directory (a fresh temporary one unless given); removed on close.
+
+    An open handle stays readable after its file is unlinked (POSIX), so a download that began
+    before a blob expired finishes, and nothing is read twice into memory.
+    """
+
+    def __init__(self, max_bytes: int, clock: Callable[[], float], directory: str | os.PathLike | None = None):
+        super().__init__(max_bytes, clock)
+        if directory is None:
+            self.directory = Path(tempfile.mkdtemp(prefix="correction-engine-spool-"))
+            self._owns_directory = True
+        else:
+            self.directory = Path(directory)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._owns_directory = False
+        os.chmod(self.directory, 0o700)  # results are customers' images
+
+    def _path(self, name: str) -> Path:
+        return self.directory / name
+
+    def _write(self, name: str, data: bytes) -> None:
+        partial = self._path(name + ".part")
+        with open(partial, "wb") as handle:
+            handle.write(data)
+        os.replace(partial, self._path(name))  # readers never see half a file
+
+    def _open(self, name: str) -> BinaryIO | None:
+        try:
+            return open(self._path(name), "rb")
+        except FileNotFoundError:
+            return None
+
+    def _remove(self, name: str) -> None:
+        try:
+            self._path(name).unlink()
+        except FileNotFoundError:
+            pass
+
+    def close(self) -> None:
+        super().close()
+        if self._owns_directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _check_name(name: str) -> None:
+    if not _SAFE_NAME.match(name):
+        raise ValueError(f"unsafe blob name {name[:20]!r}")
