@@ -78,8 +78,89 @@ def test_ocr_error_rate_after_enhancement(shadowed, monkeypatch):
     monkeypatch.setenv("OMP_THREAD_LIMIT", "1")  # tesseract's threads only fight on 2 cores
     raw, enhanced = [], []
     for sample in shadowed[:2]:
-        raw.append(character_error_rate(sample.text, pytesseract.image_to_string(sample.image, config="--psm 6")))
+        raw.append(
+            character_error_rate(sample.text, pytesseract.image_to_string(sample.image, config="--psm 6"))
+        )
         out = enhance_text(sample.image)
         enhanced.append(character_error_rate(sample.text, pytesseract.image_to_string(out, config="--psm 6")))
     assert np.mean(enhanced) <= 0.025, enhanced
     assert np.mean(raw) > 4 * np.mean(enhanced), (raw, enhanced)
+
+
+def _page_with_solid_content() -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A printed page with the large dark solid areas real pages carry: a reverse-text header
+    band, a bold logo, a coloured label and a printed photo; body text; and a hard shadow over
+    its left part. Returns the photo and the masks of each area (page coordinates)."""
+    rng = np.random.default_rng(7)
+    h, w = 1100, 850
+    page = np.full((h, w, 3), 238, np.uint8)
+    band = np.zeros((h, w), bool)
+    band[60:150, 50:800] = True
+    page[band] = (25, 25, 30)
+    cv2.putText(
+        page, "ANNUAL REPORT 2024", (80, 122), cv2.FONT_HERSHEY_DUPLEX, 1.6, (240, 240, 240), 3, cv2.LINE_AA
+    )
+    logo = np.zeros((h, w), np.uint8)
+    cv2.circle(logo, (130, 260), 60, 1, -1)
+    page[logo.astype(bool)] = (20, 20, 20)
+    label = np.zeros((h, w), bool)
+    label[200:300, 560:780] = True
+    page[label] = (200, 40, 40)
+    photo = np.zeros((h, w), bool)
+    photo[700:1000, 480:800] = True
+    smooth = cv2.GaussianBlur(rng.uniform(0, 255, (300, 320, 3)).astype(np.float32), (0, 0), 12)
+    # A photo in darker tones (a scene, a portrait): its parts are darker than a third of the
+    # paper's light or strongly coloured, as printed photos mostly are.
+    smooth = (smooth - smooth.min()) / (smooth.max() - smooth.min()) * 110 + 10
+    page[photo] = smooth.reshape(-1, 3).astype(np.uint8)
+    for _i, y in enumerate(range(360, 680, 34)):
+        cv2.putText(
+            page,
+            "the quick brown fox jumps over a lazy dog",
+            (60, y),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.9,
+            (30, 30, 30),
+            2,
+            cv2.LINE_AA,
+        )
+    shade = np.ones((h, w), np.float32)
+    shade[:, :330] = 0.55
+    shade = cv2.GaussianBlur(shade, (0, 0), 3)
+    lit = page.astype(np.float32) * shade[..., None]
+    noisy = np.clip(lit + rng.normal(0, 3, lit.shape), 0, 255).astype(np.uint8)
+
+    def core(m):
+        return cv2.erode(m.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+
+    letters = cv2.cvtColor(page, cv2.COLOR_RGB2GRAY) > 200
+    return noisy, {
+        "band": core(band) & ~cv2.dilate(letters.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool),
+        "logo": core(logo),
+        "label": core(label),
+        "photo": core(photo),
+        "page": page,
+        "paper": core((cv2.cvtColor(page, cv2.COLOR_RGB2GRAY) > 230) & ~band),
+    }
+
+
+def test_large_dark_and_coloured_areas_keep_their_look():
+    image, parts = _page_with_solid_content()
+    out = enhance_text(image)
+    grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(float)
+    # Reverse-text band and logo stay solid dark, not hollowed to paper white.
+    assert grey[parts["band"]].mean() < 70, grey[parts["band"]].mean()
+    assert grey[parts["logo"]].mean() < 70, grey[parts["logo"]].mean()
+    # The red label stays a red label, not faded towards white.
+    hsv = cv2.cvtColor(out[parts["label"]][None], cv2.COLOR_RGB2HSV_FULL)[0]
+    assert np.median(hsv[:, 1]) > 120 and grey[parts["label"]].mean() < 160, (
+        np.median(hsv[:, 1]),
+        grey[parts["label"]].mean(),
+    )
+    # The printed photo keeps its picture: its tones follow the original's, and it is not
+    # washed out towards paper white.
+    truth = cv2.cvtColor(parts["page"], cv2.COLOR_RGB2GRAY).astype(float)[parts["photo"]]
+    assert np.corrcoef(grey[parts["photo"]], truth)[0, 1] > 0.9
+    assert grey[parts["photo"]].mean() < 150, grey[parts["photo"]].mean()
+    # And the paper is still flattened to white on both sides of the shadow.
+    assert np.percentile(grey[parts["paper"]], 5) > 235

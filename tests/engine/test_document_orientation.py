@@ -58,3 +58,77 @@ def test_ruled_lines_without_text_do_not_turn_the_page():
     for x in range(40, 700, 25):
         cv2.line(ruled, (x, 0), (x, 899), 150, 1)
     assert estimate_orientation(ruled, use_model=False).rotation == 0
+
+
+def _square_lattice(tilt_deg: float, pitch: int = 16, dot: int = 9, size: int = 700) -> np.ndarray:
+    """An ink mask of dots on a square grid, tilted clockwise: as crisp along rows as along columns,
+    the extreme of a monospace receipt, whose character columns line up like its rows."""
+    mask = np.zeros((size, size), np.uint8)
+    for y in range(40, size - 40, pitch):
+        for x in range(40, size - 40, pitch):
+            mask[y : y + dot, x : x + dot] = 255
+    m = cv2.getRotationMatrix2D((size / 2, size / 2), -tilt_deg, 1.0)
+    return cv2.warpAffine(mask, m, (size, size))
+
+
+@pytest.mark.parametrize("tilt", [0.5, 0.75, 1.0, 3.7])
+def test_line_confidence_compares_like_with_like(tilt):
+    # Rows and columns of a square lattice are equally sharp: neither direction may win by having
+    # its angle searched more finely than the other's.
+    from correction_engine.imaging.orientation import find_text_direction
+
+    _, confidence = find_text_direction(_square_lattice(tilt))
+    assert confidence < 1.2, confidence
+
+
+def _monospace_receipt(seed: int, pitch: int = 11, line: int = 22) -> np.ndarray:
+    """A till receipt in a fixed character pitch (each glyph drawn in its own cell): item names
+    left, prices right, so the character columns line up down the whole slip."""
+    rng = np.random.default_rng(seed)
+    items = [
+        "COFFEE LATTE",
+        "BAGEL PLAIN",
+        "CREAM CHEESE",
+        "ORANGE JUICE",
+        "TAX",
+        "SUBTOTAL",
+        "VISA 1234",
+        "WATER 500ML",
+        "MUFFIN",
+        "TEA GREEN",
+    ]
+    lines = ["CORNER CAFE", "12 MAIN STREET", "TEL 555-0134", "-" * 30]
+    for _ in range(int(rng.integers(12, 22))):
+        lines.append(
+            f"{items[rng.integers(len(items))]:<18}{rng.integers(1, 99):>5}.{rng.integers(0, 99):02d}"
+        )
+    lines += ["-" * 30, f"{'TOTAL':<18}{rng.integers(10, 300):>5}.{rng.integers(0, 99):02d}", "THANK YOU"]
+    img = np.full((40 + len(lines) * line, 40 + 30 * pitch), 245, np.uint8)
+    for i, text in enumerate(lines):
+        for j, ch in enumerate(text):
+            cv2.putText(
+                img,
+                ch,
+                (20 + j * pitch, 20 + (i + 1) * line - 6),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.5,
+                30,
+                1,
+                cv2.LINE_AA,
+            )
+    return img
+
+
+def test_monospace_receipts_come_out_upright_at_every_turn():
+    from correction_engine.imaging.orientation import _updown_model
+
+    if _updown_model() is None:
+        pytest.skip("the orientation classifier's package is not installed")
+    wrong = []
+    for seed in range(12):
+        receipt = _monospace_receipt(seed)
+        for k in range(4):
+            rotation = estimate_orientation(np.ascontiguousarray(np.rot90(receipt, k=-k))).rotation
+            if rotation != 90 * k:
+                wrong.append((seed, 90 * k, rotation))
+    assert not wrong, wrong

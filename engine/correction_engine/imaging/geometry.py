@@ -111,7 +111,9 @@ def downscale(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
     h, w = image.shape[:2]
     small = image
     while max(small.shape[:2]) >= 2 * long_side:
-        small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        # A thin strip's short side stops at 1 px (0 is an OpenCV assertion, not an image).
+        half = (max(1, small.shape[1] // 2), max(1, small.shape[0] // 2))
+        small = cv2.resize(small, half, interpolation=cv2.INTER_AREA)
     if max(small.shape[:2]) > long_side:
         s = long_side / max(small.shape[:2])
         size = (max(1, round(small.shape[1] * s)), max(1, round(small.shape[0] * s)))

@@ -14,13 +14,22 @@ import numpy as np
 
 from .geometry import downscale, is_convex, order_quad, quad_area
 
-# A found page must cover at least this share of the frame; anything smaller is more likely a
-# label, a window or a book inside the page than the page itself.
-MIN_AREA_FRACTION = 0.12
+# A found page must cover at least this share of the frame: business cards and short receipts
+# are photographed down to about 5 % of it; smaller bright shapes are more likely a label or a
+# window than the document being photographed.
+MIN_AREA_FRACTION = 0.045
 # Below this score no proposal is trusted and the caller keeps the whole frame.
 MIN_SCORE = 0.6
-# Brightness step (grey levels) across a side for a sample to count as supported.
+# Brightness step (grey levels) across a side for a sample to count as supported: at most this,
+# at least the minimum, in between four noise deviations of the photo (see edge_contrast).
 EDGE_CONTRAST = 14.0
+MIN_EDGE_CONTRAST = 6.0
+# A page may run past the frame, but its corners are placed no farther outside than this share
+# of the side: beyond it nothing in the photo supports where the corner is.
+MAX_OUTSIDE = 0.01
+# A proposal whose corner lies a little farther out (a side found slightly off, crossing the
+# border) is held to that limit and scored there; one far outside is no page in this photo.
+MAX_PROPOSAL_OUTSIDE = 0.05
 
 
 @dataclass(frozen=True)
@@ -98,47 +107,64 @@ def propose_by_brightness(channel: np.ndarray, min_area: float) -> list[np.ndarr
     return _quads_from_contours(contours, min_area)
 
 
-def propose_by_lines(gray: np.ndarray, min_area: float, per_side: int = 3) -> list[np.ndarray]:
-    """Probabilistic Hough lines (Matas et al. 2000) on the edge map, for pages whose outline
-    contour is broken or merged with a shadow: the few longest distinct lines on each of the four
-    sides are combined, and every resulting quad is scored so the outline, not the longest
-    straight shadow edge, wins."""
+def propose_by_lines(
+    gray: np.ndarray, min_area: float, per_side: int = 4, contrast: float = EDGE_CONTRAST
+) -> list[np.ndarray]:
+    """Hough lines (the standard transform, Duda & Hart 1972) on the edge map, for pages whose
+    outline contour is broken or merged with a shadow or clutter: the strongest few distinct lines
+    on each of the four sides are combined, and every resulting quad is scored so the outline,
+    not the longest straight shadow edge, wins.
+
+    The standard transform votes with every edge pixel on a line, so a page edge broken into
+    pieces by clutter still adds up, and it has no random sampling whose outcome depends on the
+    order pixels are visited in (the probabilistic transform's does, so turning the photo by a
+    quarter changed which lines it found)."""
     blur = cv2.GaussianBlur(gray, (5, 5), 0)
     med = float(np.median(blur))
     edges = cv2.Canny(blur, max(10, 0.4 * med), max(30, 1.0 * med))
     h, w = gray.shape
     min_len = 0.12 * min(h, w)
-    segs = cv2.HoughLinesP(edges, 1, np.pi / 360, threshold=int(min_len / 2), minLineLength=min_len, maxLineGap=8)
-    if segs is None or len(segs) < 4:
+    found = cv2.HoughLines(edges, 1, np.pi / 360, threshold=int(min_len))
+    found = np.zeros((0, 1, 2), np.float32) if found is None else found
+    # Strongest first (OpenCV sorts by votes); a page needs no more than its few best.
+    rho, theta = found[:60, 0, 0].astype(np.float64), found[:60, 0, 1].astype(np.float64)
+    hough = np.stack([np.cos(theta), np.sin(theta), -rho], axis=1)  # a x + b y + c = 0, unit normal
+    # The frame's own edges are not offered as sides: a quad on them is supported by the border
+    # rule alone and would outscore the page's real, weaker edges (tried; it did).
+    borders = np.zeros((0, 3))
+    lines_all = np.concatenate([hough, borders])
+    if len(lines_all) < 4:
         return []
-    segs = segs.reshape(-1, 4).astype(np.float64)
-    ang = np.degrees(np.arctan2(segs[:, 3] - segs[:, 1], segs[:, 2] - segs[:, 0])) % 180
-    length = np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1])
-    main = ang[np.argmax(length)]
-    diff = np.abs(ang - main)
+    is_border = np.arange(len(lines_all)) >= len(hough)
+    ang = (np.degrees(np.arctan2(lines_all[:, 1], lines_all[:, 0])) + 90.0) % 180  # the line's direction
+    diff = np.abs(ang - ang[0])
     near_main = np.minimum(diff, 180 - diff) < 45
-    centre = np.array([w / 2, h / 2])
+    centre = np.array([w / 2, h / 2, 1.0])
     sides: list[list[np.ndarray]] = []
     for fam in (near_main, ~near_main):
-        if not fam.any():
-            return []
+        own = fam & ~is_border
+        ref = own if own.any() else fam
         # Axial mean (doubled angles): 178 and 3 degrees are one direction, not 90.
-        rad = np.radians(2 * ang[fam])
-        theta = 0.5 * np.arctan2(np.sin(rad).mean(), np.cos(rad).mean()) + np.pi / 2
-        normal = np.array([np.cos(theta), np.sin(theta)])
-        d = ((segs[fam, :2] + segs[fam, 2:]) / 2 - centre) @ normal
-        for side in (d < 0, d >= 0):
-            cand = segs[fam][side]
-            cand = cand[np.argsort(-length[fam][side])]
+        rad = np.radians(2 * ang[ref])
+        normal_angle = 0.5 * np.arctan2(np.sin(rad).mean(), np.cos(rad).mean()) + np.pi / 2
+        normal = np.array([np.cos(normal_angle), np.sin(normal_angle)])
+        # Where the ray from the centre along the family's normal meets each line.
+        denom = lines_all[:, :2] @ normal
+        ok = fam & (np.abs(denom) > 1e-6)
+        t = np.where(ok, -(lines_all @ centre) / np.where(ok, denom, 1.0), 0.0)
+        for side in (ok & (t < 0), ok & (t >= 0)):
             chosen: list[np.ndarray] = []
-            for s in cand:
-                line = _line_through(s[:2], s[2:])
-                line = line / np.hypot(line[0], line[1])
-                mid = (s[:2] + s[2:]) / 2
-                if all(abs(c @ np.array([mid[0], mid[1], 1.0])) > 4 for c in chosen):
-                    chosen.append(line)
+            chosen_t: list[float] = []
+            for i in np.flatnonzero(side & ~is_border)[:]:
                 if len(chosen) == per_side:
                     break
+                if all(abs(t[i] - c) > 4 for c in chosen_t):
+                    chosen.append(lines_all[i])
+                    chosen_t.append(t[i])
+            for i in np.flatnonzero(side & is_border):
+                if all(abs(t[i] - c) > 4 for c in chosen_t):
+                    chosen.append(lines_all[i])
+                    chosen_t.append(t[i])
             if not chosen:
                 return []
             sides.append(chosen)
@@ -157,10 +183,13 @@ def propose_by_lines(gray: np.ndarray, min_area: float, per_side: int = 3) -> li
                     if len(corners) != 4:
                         continue
                     quad = order_quad(np.array(corners))
+                    if corners_outside(quad, (h, w)) > MAX_PROPOSAL_OUTSIDE:
+                        continue
+                    quad = clamp_to_frame(quad, (h, w))
                     if quad_area(quad) >= min_area and is_convex(quad):
                         quads.append(quad)
-    quads.sort(key=lambda q: score_quad(gray, q), reverse=True)
-    return quads[:2]
+    quads.sort(key=lambda q: score_quad(gray, q, contrast), reverse=True)
+    return quads[:6]
 
 
 def _line_through(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -189,19 +218,74 @@ def _sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return out.reshape(pts.shape[:-1]).astype(np.float32)
 
 
-def score_quad(gray: np.ndarray, quad: np.ndarray) -> float:
-    """Share of the outline with a brightness step across it: half the mean over the four sides,
-    half the weakest side, so a quad needs all four sides on real edges."""
-    offsets = np.array([-3.0, 3.0])
+def edge_contrast(gray: np.ndarray) -> float:
+    """The brightness step a side's sample needs to count as on an edge: four noise deviations
+    of ``gray`` (MAD of its difference to a 3x3 median), between MIN_EDGE_CONTRAST and
+    EDGE_CONTRAST. A clean, low-contrast photo (a tan page on a tan desk) has real steps well
+    under the fixed EDGE_CONTRAST; a grainy one needs the full margin."""
+    resid = gray.astype(np.int16) - cv2.medianBlur(gray, 3).astype(np.int16)
+    sigma = 1.4826 * float(np.median(np.abs(resid)))
+    return float(np.clip(4.0 * sigma, MIN_EDGE_CONTRAST, EDGE_CONTRAST))
+
+
+def score_quad(gray: np.ndarray, quad: np.ndarray, contrast: float = EDGE_CONTRAST) -> float:
+    """Share of the outline on an edge: half the mean over the four sides, half the weakest side,
+    so a quad needs all four sides on real edges.
+
+    A sample is on an edge when the brightness steps across the side by more than ``contrast``
+    in the direction most of that side steps (texture steps both ways at random, a page's edge
+    one way), or when the side runs on a thin line darker or brighter than both its neighbours
+    (a notebook's gutter, a fold, a page's rim on a background of its own brightness). Samples
+    off the frame are no support, except along a side that lies on the frame's border (within
+    1 % of the side), where the page runs past the frame and there is no outside to compare with.
+    """
+    offsets = np.array([-3.0, 0.0, 3.0])
     pts, _ = _side_samples(quad, 40, offsets)
     vals = _sample(gray, pts)
-    contrast = np.abs(vals[..., 1] - vals[..., 0])
     h, w = gray.shape
-    # A side on the frame's border has no outside to compare with: the page runs past it.
-    on_border = (pts[..., 0] < 2) | (pts[..., 0] > w - 3) | (pts[..., 1] < 2) | (pts[..., 1] > h - 3)
-    support = (contrast > EDGE_CONTRAST) | on_border.any(axis=-1)
+    x, y = pts[..., 0], pts[..., 1]
+    in_frame = ((x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)).all(axis=-1)
+    step = vals[..., 2] - vals[..., 0]
+    ridge = vals[..., 1] - 0.5 * (vals[..., 0] + vals[..., 2])
+    sign = np.sign(np.median(np.where(in_frame, step, 0.0), axis=1, keepdims=True))
+    stepped = (np.abs(step) > contrast) & ((np.sign(step) == sign) | (sign == 0))
+    lined = np.abs(ridge) > contrast
+    # The side's own point no more than 1 % of the frame's side beyond the border, and its
+    # outside sample on the frame's last pixels or past them: the side lies along the border.
+    cx, cy = x[..., 1], y[..., 1]
+    mx, my = 0.01 * w + 1, 0.01 * h + 1
+    ox, oy = x[..., 2], y[..., 2]
+    near = (cx > -mx) & (cx < w - 1 + mx) & (cy > -my) & (cy < h - 1 + my)
+    off = (ox < 2) | (ox > w - 3) | (oy < 2) | (oy > h - 3)
+    along_border = near & off
+    support = (in_frame & (stepped | lined)) | along_border
     per_side = support.mean(axis=1)
+    # Three sides on the border leave one side of evidence: unless that side is on an edge all
+    # along (a receipt against three edges of a scan), it is the frame cut by a line (a shadow,
+    # a fold, a vignette), not a page.
+    border = along_border.mean(axis=1) > 0.5
+    if border.sum() >= 3 and (border.all() or per_side[~border].min() < 0.9):
+        return 0.0
     return float(0.5 * per_side.mean() + 0.5 * per_side.min())
+
+
+def clamp_to_frame(quad: np.ndarray, size: tuple[int, int], limit: float = MAX_OUTSIDE) -> np.ndarray:
+    """``quad`` with every corner held within ``limit`` of the side outside the frame."""
+    h, w = size
+    q = np.array(quad, dtype=np.float64)
+    q[:, 0] = np.clip(q[:, 0], -limit * w, (1 + limit) * w)
+    q[:, 1] = np.clip(q[:, 1], -limit * h, (1 + limit) * h)
+    return q
+
+
+def corners_outside(quad: np.ndarray, size: tuple[int, int]) -> float:
+    """How far the farthest corner lies beyond the frame of ``size`` = (h, w), as a share of
+    that axis's side (0 when all are inside)."""
+    h, w = size
+    q = np.asarray(quad, dtype=np.float64)
+    return float(
+        max(0.0, np.max(-q[:, 0]) / w, np.max(q[:, 0] - w) / w, np.max(-q[:, 1]) / h, np.max(q[:, 1] - h) / h)
+    )
 
 
 def refine_quad(gray: np.ndarray, quad: np.ndarray, radius: float) -> np.ndarray:
@@ -219,10 +303,10 @@ def refine_quad(gray: np.ndarray, quad: np.ndarray, radius: float) -> np.ndarray
         j = np.argmax(deriv, axis=1)
         strength = deriv[np.arange(n), j]
         jj = np.clip(j, 1, deriv.shape[1] - 2)
-        l, c, r = deriv[np.arange(n), jj - 1], deriv[np.arange(n), jj], deriv[np.arange(n), jj + 1]
-        denom = l - 2 * c + r
+        left, c, r = deriv[np.arange(n), jj - 1], deriv[np.arange(n), jj], deriv[np.arange(n), jj + 1]
+        denom = left - 2 * c + r
         safe = np.where(np.abs(denom) > 1e-6, denom, 1.0)
-        frac = np.where(np.abs(denom) > 1e-6, 0.5 * (l - r) / safe, 0.0)
+        frac = np.where(np.abs(denom) > 1e-6, 0.5 * (left - r) / safe, 0.0)
         pos = offsets[0] + (jj + 0.5 + np.clip(frac, -0.5, 0.5)) * step
         keep = strength > max(0.3 * np.median(strength), 1.0)
         if keep.sum() < 6:
@@ -259,13 +343,19 @@ def find_page_quad(
     gray, white, scale = text_free_gray(image, detect_side)
     h, w = gray.shape
     min_area = min_area_fraction * h * w
+    contrast = edge_contrast(gray)
     proposals: list[tuple[np.ndarray, str]] = []
     proposals += [(q, "edges") for q in propose_by_edges(gray, min_area)]
     proposals += [(q, "brightness") for q in propose_by_brightness(gray, min_area)]
     proposals += [(q, "whiteness") for q in propose_by_brightness(white, min_area)]
-    proposals += [(q, "lines") for q in propose_by_lines(gray, min_area)]
+    proposals += [(q, "lines") for q in propose_by_lines(gray, min_area, contrast=contrast)]
+    proposals = [
+        (clamp_to_frame(quad, (h, w)), name)
+        for quad, name in proposals
+        if corners_outside(quad, (h, w)) <= MAX_PROPOSAL_OUTSIDE
+    ]
     scored = [
-        (score_quad(gray, quad), quad_area(quad), quad, name)
+        (score_quad(gray, quad, contrast), quad_area(quad), quad, name)
         for quad, name in proposals
         if is_convex(quad) and quad_area(quad) <= 0.97 * h * w
     ]
@@ -284,7 +374,8 @@ def find_page_quad(
     spill = outside_ink(ink, quad)
     if spill > 0.04:
         wider = [
-            sc for sc in scored
+            sc
+            for sc in scored
             if sc[1] > 1.1 * area and sc[0] >= max(min_score, s - 0.2) and outside_ink(ink, sc[2]) < spill / 2
         ]
         if wider:
@@ -293,4 +384,6 @@ def find_page_quad(
     quad_ref = quad * (ref_scale / scale)
     for radius in (6.0, 3.0):
         quad_ref = refine_quad(ref_gray, quad_ref, radius * max(1.0, ref_scale / scale) / 2)
-    return PageQuad(order_quad(quad_ref / ref_scale), s, name)
+    quad_full = order_quad(quad_ref / ref_scale)
+    # Refinement may push a corner of a page cut by the frame farther out; hold it at the limit.
+    return PageQuad(clamp_to_frame(quad_full, image.shape[:2]), s, name)
