@@ -8,7 +8,7 @@ server and its tests pass their own mapping of type -> callable.
 from __future__ import annotations
 
 import importlib
-from typing import Callable, Mapping, Union
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from correction_core.contract import EnhancementType
 
 Operation = Callable[[np.ndarray], np.ndarray]
 # A table entry is either a callable or a "module:function" path imported on first use.
-OperationRef = Union[Operation, str]
+OperationRef = Operation | str
 
 DEFAULT_OPERATIONS: Mapping[int, str] = {
     EnhancementType.DOCUMENT_CROP: "correction_engine.imaging.document:crop_and_orient",
@@ -43,7 +43,9 @@ class EmptyResultError(OperationError):
     """The operation returned an image with no pixels (the contract's state -11)."""
 
 
-def resolve_operation(enhancement_type: int, operations: Mapping[int, OperationRef] | None = None) -> Operation:
+def resolve_operation(
+    enhancement_type: int, operations: Mapping[int, OperationRef] | None = None
+) -> Operation:
     table = DEFAULT_OPERATIONS if operations is None else operations
     try:
         ref = table[int(enhancement_type)]
@@ -56,7 +58,9 @@ def resolve_operation(enhancement_type: int, operations: Mapping[int, OperationR
         module = importlib.import_module(module_name)
         function = getattr(module, attr)
     except (ImportError, AttributeError) as exc:
-        raise OperationUnavailable(f"operation for type {enhancement_type} is unavailable ({ref}): {exc}") from exc
+        raise OperationUnavailable(
+            f"operation for type {enhancement_type} is unavailable ({ref}): {exc}"
+        ) from exc
     if not callable(function):
         raise OperationUnavailable(f"{ref} is not callable")
     return function
@@ -78,7 +82,11 @@ def run_enhancement(
     result = operation(image)
     if not isinstance(result, np.ndarray):
         raise OperationError(f"operation for type {enhancement_type} returned {type(result).__name__}")
-    if result.dtype != np.uint8 or result.ndim not in (2, 3) or (result.ndim == 3 and result.shape[2] not in (3, 4)):
+    if (
+        result.dtype != np.uint8
+        or result.ndim not in (2, 3)
+        or (result.ndim == 3 and result.shape[2] not in (3, 4))
+    ):
         raise OperationError(
             f"operation for type {enhancement_type} returned {result.dtype} {result.shape}, "
             "expected uint8 HxWx3 or HxWx4"

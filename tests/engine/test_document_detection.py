@@ -69,7 +69,9 @@ def test_type0_output_matches_the_clean_page(photos):
         h, w = photo.page.shape[:2]
         assert out.shape[1] / out.shape[0] == pytest.approx(w / h, rel=0.03)
         # Shadows are type 1's business: flatten them so the comparison sees the text.
-        a = cv2.cvtColor(cv2.resize(enhance_text(out), (w, h), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+        a = cv2.cvtColor(
+            cv2.resize(enhance_text(out), (w, h), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY
+        )
         b = cv2.cvtColor(photo.page, cv2.COLOR_RGB2GRAY)
         a = cv2.GaussianBlur(a.astype(float), (0, 0), 2)
         b = cv2.GaussianBlur(b.astype(float), (0, 0), 2)
@@ -88,7 +90,10 @@ def test_a_page_filling_the_frame_is_not_cropped(rotation):
     # Turned upright, the frame is the clean page.
     a = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(float)
     b = cv2.cvtColor(cv2.resize(photo.page, (out.shape[1], out.shape[0])), cv2.COLOR_RGB2GRAY).astype(float)
-    assert np.corrcoef(cv2.GaussianBlur(a, (0, 0), 2).ravel(), cv2.GaussianBlur(b, (0, 0), 2).ravel())[0, 1] > 0.7
+    assert (
+        np.corrcoef(cv2.GaussianBlur(a, (0, 0), 2).ravel(), cv2.GaussianBlur(b, (0, 0), 2).ravel())[0, 1]
+        > 0.7
+    )
 
 
 def test_a_small_bright_card_is_not_taken_for_the_page():

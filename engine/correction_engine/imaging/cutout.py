@@ -11,12 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from typing import TYPE_CHECKING
-
 from correction_engine.imaging.foreground import ForegroundEstimate, estimate_foreground
-
-if TYPE_CHECKING:  # product imports this module; the type is only for readers and checkers
-    from correction_engine.imaging.product import ProductPlacement
 
 # Resolution at which the guided filter's linear coefficients are computed (He & Sun's
 # "fast" variant): the coefficients are smooth, so 1024 px is plenty, and the full-size
@@ -28,8 +23,15 @@ def _box(x: np.ndarray, radius: int) -> np.ndarray:
     return cv2.boxFilter(x, -1, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
 
 
-def refine_alpha(image: np.ndarray, coarse: np.ndarray, *, radius: int = 2, eps: float = 2e-3,
-                 band: int = 3, guide_long_side: int = DEFAULT_GUIDE_LONG_SIDE) -> np.ndarray:
+def refine_alpha(
+    image: np.ndarray,
+    coarse: np.ndarray,
+    *,
+    radius: int = 2,
+    eps: float = 2e-3,
+    band: int = 3,
+    guide_long_side: int = DEFAULT_GUIDE_LONG_SIDE,
+) -> np.ndarray:
     """Soft alpha (uint8 HxW) for RGB uint8 ``image`` from ``coarse`` coverage in [0, 1].
 
     Method: fast guided filter (He, Sun & Tang, "Guided Image Filtering", ECCV 2010 /
@@ -80,19 +82,25 @@ def cutout_with_alpha(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.dstack([image, alpha])
 
 
-def placement_alpha(crop: np.ndarray, placement: ProductPlacement, *,
-                    guide_long_side: int = DEFAULT_GUIDE_LONG_SIDE) -> np.ndarray:
-    """Soft alpha (uint8) for a product ``crop`` made by ``apply_placement``.
+def alpha_in_frame(
+    frame: np.ndarray,
+    est: ForegroundEstimate,
+    to_input: np.ndarray,
+    *,
+    guide_long_side: int = DEFAULT_GUIDE_LONG_SIDE,
+) -> np.ndarray:
+    """Soft alpha (uint8) for ``frame``, an output whose pixels map to the input by the 2x3
+    affine ``to_input`` (identity for the input itself, a placement's map for its crop).
 
-    The working-resolution coverage is warped straight into the crop's frame at the
-    filter's fitting resolution (one small warp instead of estimating the mask again),
-    then refined against the crop.
+    The working-resolution coverage is warped straight into the frame at the filter's
+    fitting resolution (one small warp instead of estimating the mask again), then refined
+    against the frame. With no product found the alpha is opaque: better the picture than
+    an empty transparent one.
     """
-    if not (placement.foreground.alpha >= 0.5).any():
-        # No product found: keep the picture rather than return an empty transparent one.
-        return np.full(crop.shape[:2], 255, np.uint8)
-    coarse = coarse_in_frame(placement.foreground, placement.to_input, crop.shape[:2], guide_long_side)
-    return refine_alpha(crop, coarse, guide_long_side=guide_long_side)
+    if not (est.alpha >= 0.5).any():
+        return np.full(frame.shape[:2], 255, np.uint8)
+    coarse = coarse_in_frame(est, to_input, frame.shape[:2], guide_long_side)
+    return refine_alpha(frame, coarse, guide_long_side=guide_long_side)
 
 
 def _fit_size(shape: tuple[int, int], guide_long_side: int) -> tuple[int, int, float]:
@@ -101,8 +109,12 @@ def _fit_size(shape: tuple[int, int], guide_long_side: int) -> tuple[int, int, f
     return max(1, int(round(w * s2))), max(1, int(round(h * s2))), s2
 
 
-def coarse_in_frame(est: ForegroundEstimate, to_input: np.ndarray, shape: tuple[int, int],
-                    guide_long_side: int = DEFAULT_GUIDE_LONG_SIDE) -> np.ndarray:
+def coarse_in_frame(
+    est: ForegroundEstimate,
+    to_input: np.ndarray,
+    shape: tuple[int, int],
+    guide_long_side: int = DEFAULT_GUIDE_LONG_SIDE,
+) -> np.ndarray:
     """The working-resolution coverage resampled onto the guided filter's fitting grid of an
     output frame of ``shape`` (h, w) whose pixels map to the input by affine ``to_input``.
 
@@ -110,27 +122,22 @@ def coarse_in_frame(est: ForegroundEstimate, to_input: np.ndarray, shape: tuple[
     working pixel (p + 0.5) * s - 0.5; the three affines compose into one warp.
     """
     lw, lh, s2 = _fit_size(shape, guide_long_side)
-    s = est.scale
+    s = np.diag(est.scale_xy)
     a = to_input[:, :2]
     t = to_input[:, 2]
-    lin = s * a / s2
-    off = s * (a @ np.full(2, 0.5 / s2 - 0.5) + t) + 0.5 * s - 0.5
+    lin = s @ a / s2
+    off = s @ (a @ np.full(2, 0.5 / s2 - 0.5) + t + 0.5) - 0.5
     m = np.hstack([lin, off[:, None]])
-    return cv2.warpAffine(est.alpha, m, (lw, lh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(
+        est.alpha, m, (lw, lh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 def remove_background(image: np.ndarray) -> np.ndarray:
     """Background removal on the whole frame: RGB uint8 HxWx3 in, RGBA uint8 HxWx4 out.
 
     The mask is :func:`~correction_engine.imaging.foreground.estimate_foreground`'s
-    coverage, refined to a soft matte by :func:`refine_alpha`; colour is unchanged. When
-    no product is found the alpha is opaque everywhere.
+    coverage, refined to a soft matte by :func:`refine_alpha`; colour is unchanged.
     """
-    est = estimate_foreground(image)
-    if not (est.alpha >= 0.5).any():
-        # No product found: keep the picture rather than return an empty transparent one.
-        return cutout_with_alpha(image, np.full(image.shape[:2], 255, np.uint8))
     identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-    coarse = coarse_in_frame(est, identity, image.shape[:2])
-    return cutout_with_alpha(image, refine_alpha(image, coarse))
+    return cutout_with_alpha(image, alpha_in_frame(image, estimate_foreground(image), identity))

@@ -29,7 +29,9 @@ def locate_page(image: np.ndarray) -> tuple[np.ndarray, PageQuad | None, Orienta
     mid, scale = downscale(image, ANALYSIS_SIDE)
     found = find_page_quad(mid, refine_side=ANALYSIS_SIDE)
     if found is None:
-        quad_mid = np.array([[0, 0], [mid.shape[1], 0], [mid.shape[1], mid.shape[0]], [0, mid.shape[0]]], float)
+        quad_mid = np.array(
+            [[0, 0], [mid.shape[1], 0], [mid.shape[1], mid.shape[0]], [0, mid.shape[0]]], float
+        )
     else:
         quad_mid = found.quad
     out_w, out_h = output_size(quad_mid, mid.shape[:2])

@@ -1,0 +1,153 @@
+"""Which way up a product is (type 3 "corrects orientation"): a quarter turn, or none.
+
+Evidence, strongest first: printed text on the product (its lines and the page-orientation
+classifier the document path uses, :mod:`correction_engine.imaging.orientation`), and the
+product's base (an upright product rests on a flat, wide end; its other end is narrower, and
+its two sides mirror each other). A photo is turned only when the evidence is clear and no
+other evidence contradicts it: a wrong turn is far worse than none, so unsure means 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Base cue: the difference in contact width between the two ends of the product's long axis,
+# and how much the two sides may differ (a product's left and right mirror each other).
+BASE_MIN_ASYMMETRY = 0.6
+BASE_MAX_SIDE_ASYMMETRY = 0.12
+# The base-to-top axis must be the long one: objects stand on a short end and lie on a long
+# side, so a base on a long side says nothing about which way is up.
+BASE_MIN_ELONGATION = 1.3
+# Text cue: the lines must stand out this clearly (profile sharpness ratio) and the up/down
+# evidence must be this strong before text alone turns a product.
+TEXT_MIN_LINE_CONFIDENCE = 2.5
+TEXT_MIN_UPDOWN = 1.5
+
+
+@dataclass(frozen=True)
+class UprightTurn:
+    """``turn_cw``: degrees clockwise (0, 90, 180, 270) that make the product upright.
+    ``evidence``: "text", "base" or "none". ``strength``: the winning cue's margin."""
+
+    turn_cw: int
+    evidence: str
+    strength: float
+
+
+NO_TURN = UprightTurn(0, "none", 0.0)
+
+
+def straightened(image: np.ndarray, angle: float, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """``image`` turned clockwise on screen by ``angle`` degrees (undoing a counter-clockwise
+    tilt) on a canvas grown to hold all of it."""
+    if angle == 0.0:
+        return image
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), -angle, 1.0)
+    c, s = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(np.ceil(h * s + w * c)), int(np.ceil(h * c + w * s))
+    m[0, 2] += nw / 2.0 - w / 2.0
+    m[1, 2] += nh / 2.0 - h / 2.0
+    return cv2.warpAffine(image, m, (nw, nh), flags=interpolation, borderMode=cv2.BORDER_CONSTANT)
+
+
+def contact_widths(mask: np.ndarray, band: float = 0.04) -> dict[str, float]:
+    """For each side of the mask's bounding box, the share of that side the mask touches
+    within a band of ``band`` x the box's extent: a flat base touches most of its side."""
+    ys, xs = np.nonzero(mask)
+    if xs.size == 0:
+        return {"top": 0.0, "bottom": 0.0, "left": 0.0, "right": 0.0}
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    box = mask[y0:y1, x0:x1]
+    bh, bw = box.shape
+    by, bx = max(1, int(round(band * bh))), max(1, int(round(band * bw)))
+    return {
+        "top": float(box[:by].any(axis=0).mean()),
+        "bottom": float(box[-by:].any(axis=0).mean()),
+        "left": float(box[:, :bx].any(axis=1).mean()),
+        "right": float(box[:, -bx:].any(axis=1).mean()),
+    }
+
+
+def base_turn(mask: np.ndarray) -> tuple[int, float] | None:
+    """The quarter turn (clockwise) that puts the product's base at the bottom, from the
+    straightened mask alone; (turn, asymmetry) or None when the shape does not say."""
+    ys, xs = np.nonzero(mask)
+    if xs.size < 200:
+        return None
+    height, width = np.ptp(ys) + 1, np.ptp(xs) + 1
+    c = contact_widths(mask)
+    vertical = c["bottom"] - c["top"]  # > 0: wide end at the bottom
+    horizontal = c["right"] - c["left"]  # > 0: wide end on the right
+    if (
+        height >= BASE_MIN_ELONGATION * width
+        and abs(vertical) >= BASE_MIN_ASYMMETRY
+        and abs(horizontal) <= BASE_MAX_SIDE_ASYMMETRY
+    ):
+        return (0 if vertical > 0 else 180), abs(vertical)
+    if (
+        width >= BASE_MIN_ELONGATION * height
+        and abs(horizontal) >= BASE_MIN_ASYMMETRY
+        and abs(vertical) <= BASE_MAX_SIDE_ASYMMETRY
+    ):
+        # Base on the right: a quarter turn clockwise brings the right side to the bottom.
+        return (90 if horizontal > 0 else 270), abs(horizontal)
+    return None
+
+
+def text_turn(grey: np.ndarray) -> tuple[int, float] | None:
+    """The quarter turn that makes printed text on the product read upright, when its lines
+    are clear; (turn, strength) or None."""
+    from correction_engine.imaging import orientation
+
+    if min(grey.shape) < 48:
+        return None
+    found = orientation.estimate_orientation(grey)
+    if found.line_confidence < TEXT_MIN_LINE_CONFIDENCE or abs(found.updown_evidence) < TEXT_MIN_UPDOWN:
+        return None
+    # ``rotation`` is how far the text is turned clockwise; undoing it is the opposite turn.
+    return (-found.rotation) % 360, abs(found.updown_evidence)
+
+
+def estimate_upright_turn(
+    small: np.ndarray, mask: np.ndarray, angle: float = 0.0, *, use_text: bool = False
+) -> UprightTurn:
+    """The clockwise quarter turn that makes the product upright, from the working copy
+    ``small`` (RGB), its product ``mask`` and the product's tilt ``angle`` (counter-clockwise
+    degrees, undone first so the cues see the product level).
+
+    Text decides when it is clear; otherwise the base decides; when both speak and disagree,
+    or neither speaks, the product is left as photographed. The text cue is off by default:
+    a striped label reads as lines of text to the page classifier (a wrong turn measured on
+    the synthetic set), so it stays opt-in until it is measured on real labels.
+    """
+    if not mask.any():
+        return NO_TURN
+    level_mask = straightened(mask.astype(np.uint8), angle, cv2.INTER_NEAREST) > 0
+    # A product cut by the frame (or held in a hand that runs off it) has a straight edge
+    # there that is no base.
+    touches = mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()
+    base = None if touches else base_turn(level_mask)
+    text = None
+    if use_text:
+        ys, xs = np.nonzero(level_mask)
+        grey = cv2.cvtColor(straightened(small, angle), cv2.COLOR_RGB2GRAY)
+        crop = grey[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        inside = level_mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        # Outside the product is backdrop, not label: blank it to the product's median grey.
+        crop = np.where(inside, crop, np.uint8(np.median(crop[inside]))).astype(np.uint8)
+        if crop.shape[0] * crop.shape[1] < 4 * 768 * 768:
+            f = 768.0 / max(crop.shape)
+            if f > 1.0:
+                crop = cv2.resize(crop, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
+        text = text_turn(crop)
+    if text is not None and base is not None and text[0] != base[0]:
+        return NO_TURN
+    if text is not None:
+        return UprightTurn(text[0], "text", text[1])
+    if base is not None:
+        return UprightTurn(base[0], "base", base[1])
+    return NO_TURN

@@ -1,0 +1,225 @@
+"""How far a product is tilted in the photo, measured on its outline, with the evidence used.
+
+Real outlines are rarely clean rectangles: a box photographed from above is a perspective
+quadrilateral, a bottle's sides converge. Each kind of evidence is tried in turn, from the
+most to the least exact, and each says how sure it is; without clear evidence the answer is
+"no tilt" (a product left as photographed is better than one turned by a guess).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Beyond this a tilt is more likely a deliberate composition (a bottle lying diagonally).
+DEFAULT_MAX_TILT = 30.0
+# Below this the tilt is left alone: a level photo must never be turned by a misreading of
+# 1 degree, and a product within 1.5 degrees of level already looks level.
+DEFAULT_MIN_TILT = 1.5
+# A symmetry axis or straight edges of an outline that is not a quadrilateral are weaker
+# evidence (real masks read 2 degrees off on level photos), so they must show more tilt.
+EDGE_MIN_TILT = 3.0
+
+
+@dataclass(frozen=True)
+class Tilt:
+    """``angle``: the product's tilt in degrees, counter-clockwise on screen positive (undo it
+    by turning the content clockwise by ``angle``); 0.0 when left alone. ``measured``: what
+    the evidence said before the thresholds. ``evidence``: "rectangle", "quad", "axis",
+    "edges" or "none". ``confidence`` in [0, 1]."""
+
+    angle: float
+    measured: float
+    evidence: str
+    confidence: float
+
+
+NO_TILT = Tilt(0.0, 0.0, "none", 0.0)
+
+
+def fold(angle: float) -> float:
+    """A line direction in degrees folded into (-45, 45]: an upright product's axes are 90 apart."""
+    a = (angle + 45.0) % 90.0 - 45.0
+    return 45.0 if a == -45.0 else a
+
+
+def _fold_array(a: np.ndarray) -> np.ndarray:
+    return (a + 45.0) % 90.0 - 45.0
+
+
+def _direction(dx: float, dy: float) -> float:
+    # Screen y grows downwards; -dy makes counter-clockwise on screen positive.
+    return fold(float(np.degrees(np.arctan2(-dy, dx))))
+
+
+def _largest_contour(mask: np.ndarray) -> np.ndarray | None:
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return None
+    contour = max(contours, key=cv2.contourArea)
+    return contour if cv2.contourArea(contour) >= 64 else None
+
+
+def rectangle_tilt(contour: np.ndarray, rectangularity: float = 0.9) -> tuple[float, float] | None:
+    """Angle of the minimum-area rectangle (rotating calipers, as ``cv2.minAreaRect``) when
+    the outline fills at least ``rectangularity`` of it; (angle, fill) or None."""
+    area = cv2.contourArea(contour)
+    rect = cv2.minAreaRect(contour)
+    rw, rh = rect[1]
+    if rw * rh <= 0 or area / (rw * rh) < rectangularity:
+        return None
+    pts = cv2.boxPoints(rect)
+    e1, e2 = pts[1] - pts[0], pts[2] - pts[1]
+    e = e1 if np.hypot(*e1) >= np.hypot(*e2) else e2  # the longer side is better measured
+    return _direction(float(e[0]), float(e[1])), float(area / (rw * rh))
+
+
+def quad_tilt(
+    contour: np.ndarray, fill: float = 0.95, max_spread: float = 8.0, max_skew: float = 10.0
+) -> tuple[float, float] | None:
+    """Tilt of an outline that is a perspective quadrilateral (a box or a book seen obliquely).
+
+    The outline is simplified (Douglas-Peucker) to four corners that must cover it (areas
+    within ``fill``). Perspective makes one pair of opposite sides converge symmetrically
+    about the true direction, so each pair's mean direction is an estimate; the pair whose
+    two sides agree better (spread at most ``max_spread`` degrees) is used. Returns (angle,
+    confidence) or None.
+    """
+    area = cv2.contourArea(contour)
+    perimeter = cv2.arcLength(contour, True)
+    quad = None
+    for eps in (0.01, 0.02, 0.03, 0.04):
+        poly = cv2.approxPolyDP(contour, eps * perimeter, True)
+        if len(poly) == 4:
+            quad = poly.reshape(4, 2).astype(np.float64)
+            break
+        if len(poly) < 4:
+            break
+    if quad is None or not cv2.isContourConvex(quad.astype(np.float32)):
+        return None
+    qa = cv2.contourArea(quad.astype(np.float32))
+    if qa <= 0 or min(area, qa) / max(area, qa) < fill:
+        return None
+    sides = np.roll(quad, -1, axis=0) - quad
+    dirs = np.array([_direction(dx, dy) for dx, dy in sides])
+    best = None
+    means = []
+    for pair in ((0, 2), (1, 3)):
+        a, b = dirs[pair[0]], dirs[pair[1]]
+        spread = abs(_fold_array(np.array([a - b]))[0])
+        mean = fold(b + _fold_array(np.array([a - b]))[0] / 2.0)
+        means.append(mean)
+        if best is None or spread < best[1]:
+            best = (mean, spread)
+    # A box's two pairs of sides stay roughly perpendicular under moderate perspective; a
+    # quadrilateral whose pairs are far from it is some other shape.
+    if best[1] > max_spread or abs(_fold_array(np.array([means[0] - means[1]]))[0]) > max_skew:
+        return None
+    return best[0], float(1.0 - best[1] / (2 * max_spread))
+
+
+def axis_tilt(
+    mask: np.ndarray, min_elongation: float = 2.0, min_symmetry: float = 0.95
+) -> tuple[float, float] | None:
+    """Tilt of an elongated, mirror-symmetric outline (a bottle, a vase, a tube) from its axis.
+
+    The principal axis of the mask's second moments is its symmetry axis when there is one;
+    the reflection of the mask about that axis must overlap the mask by ``min_symmetry``
+    (IoU), which rejects asymmetric shapes (a shoe's long axis follows no upright). The
+    second moments' eigenvalue ratio must reach ``min_elongation``. Returns (angle, symmetry).
+    """
+    ys, xs = np.nonzero(mask)
+    if xs.size < 64:
+        return None
+    cx, cy = xs.mean(), ys.mean()
+    dx, dy = xs - cx, ys - cy
+    cov = np.cov(np.stack([dx, dy]))
+    evals, evecs = np.linalg.eigh(cov)
+    if evals[0] <= 0 or evals[1] / evals[0] < min_elongation:
+        return None
+    vx, vy = evecs[:, 1]
+    angle = _direction(vx, vy)
+    # Reflect every pixel about the axis through the centroid and count how many land on the mask.
+    ux, uy = vx / np.hypot(vx, vy), vy / np.hypot(vx, vy)
+    along = dx * ux + dy * uy
+    rx = np.rint(cx + 2 * along * ux - dx).astype(int)
+    ry = np.rint(cy + 2 * along * uy - dy).astype(int)
+    h, w = mask.shape
+    ok = (rx >= 0) & (rx < w) & (ry >= 0) & (ry < h)
+    hit = np.count_nonzero(mask[ry[ok], rx[ok]])
+    symmetry = hit / float(2 * xs.size - hit)
+    if symmetry < min_symmetry:
+        return None
+    return angle, float(symmetry)
+
+
+def edges_tilt(contour: np.ndarray, edge_share: float = 0.6, agreement: float = 1.0) -> float | None:
+    """Long straight edges agreeing on one direction modulo 90 degrees: each simplified
+    segment of at least 5 % of the perimeter votes with its length; the winning direction
+    (+-``agreement``) must hold ``edge_share`` of the perimeter."""
+    perimeter = cv2.arcLength(contour, True)
+    poly = cv2.approxPolyDP(contour, 0.01 * perimeter, True).reshape(-1, 2).astype(np.float64)
+    seg = np.roll(poly, -1, axis=0) - poly
+    lengths = np.hypot(seg[:, 0], seg[:, 1])
+    angles = np.array([_direction(dx, dy) for dx, dy in seg])
+    long_enough = lengths >= 0.05 * perimeter
+    best_a, best_w = 0.0, 0.0
+    for a in angles[long_enough]:
+        diff = _fold_array(angles - a)
+        sel = long_enough & (np.abs(diff) <= agreement)
+        wsum = lengths[sel].sum()
+        if wsum > best_w:
+            best_w, best_a = wsum, a + float(np.sum(diff[sel] * lengths[sel]) / wsum)
+    if best_w < edge_share * perimeter:
+        return None
+    return fold(best_a)
+
+
+def estimate_tilt(
+    mask: np.ndarray, *, max_tilt: float = DEFAULT_MAX_TILT, min_tilt: float = DEFAULT_MIN_TILT
+) -> Tilt:
+    """The product's tilt from its mask (bool, any resolution; the outline's shape matters).
+
+    Evidence in order: a perspective quadrilateral or rectangle (:func:`quad_tilt`), a
+    rectangle by its minimum-area box (:func:`rectangle_tilt`), a symmetric elongated outline (:func:`axis_tilt`), long straight
+    edges (:func:`edges_tilt`). The first that applies decides; tilts beyond ``max_tilt``
+    are left alone (``evidence`` still says what was seen), and so are tilts under
+    ``min_tilt`` (``EDGE_MIN_TILT`` for an axis or mere edges).
+    """
+    contour = _largest_contour(mask)
+    if contour is None:
+        return NO_TILT
+    found = None
+    # A true rectangle is measured best by its minimum-area box; a trapezoid can fill that box
+    # well enough to pass a looser test while the box leans along a converging side, so the
+    # perspective quadrilateral comes before the looser rectangle test.
+    rect = rectangle_tilt(contour, rectangularity=0.97)
+    if rect is not None:
+        found = (rect[0], "rectangle", rect[1])
+    if found is None:
+        quad = quad_tilt(contour)
+        if quad is not None:
+            found = (quad[0], "quad", quad[1])
+    if found is None:
+        rect = rectangle_tilt(contour)
+        if rect is not None:
+            found = (rect[0], "rectangle", rect[1])
+    if found is None:
+        main = np.zeros(mask.shape, np.uint8)
+        cv2.drawContours(main, [contour], -1, 1, thickness=-1)
+        axis = axis_tilt(main.astype(bool))
+        if axis is not None:
+            found = (axis[0], "axis", axis[1])
+    if found is None:
+        edges = edges_tilt(contour)
+        if edges is not None:
+            found = (edges, "edges", 0.5)
+    if found is None:
+        return NO_TILT
+    angle, evidence, confidence = found
+    threshold = max(min_tilt, EDGE_MIN_TILT) if evidence in ("edges", "axis") else min_tilt
+    if abs(angle) > max_tilt or abs(angle) < threshold:
+        return Tilt(0.0, float(angle), evidence, float(confidence))
+    return Tilt(float(angle), float(angle), evidence, float(confidence))

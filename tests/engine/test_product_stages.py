@@ -1,0 +1,127 @@
+"""The product path's stages one by one, on shapes whose true tilt and upright side are known."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from correction_engine.imaging.foreground import ForegroundEstimate
+from correction_engine.imaging.product import apply_placement, place_product
+from correction_engine.imaging.product_orientation import UprightTurn, base_turn
+from correction_engine.imaging.straighten import Tilt, estimate_tilt
+
+SIZE = (480, 640)
+
+
+def draw(points: np.ndarray, size=SIZE) -> np.ndarray:
+    mask = np.zeros(size, np.uint8)
+    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def turned(points: np.ndarray, ccw_deg: float, size=SIZE) -> np.ndarray:
+    """``points`` turned counter-clockwise on screen by ``ccw_deg`` about the frame's centre."""
+    c = np.array([size[1] / 2.0, size[0] / 2.0])
+    t = np.radians(ccw_deg)
+    rot = np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])
+    return (points - c) @ rot.T + c
+
+
+def bottle(cx=320.0, cy=240.0, scale=1.0) -> np.ndarray:
+    """A bottle outline, upright: wide flat base, shoulders, narrow neck."""
+    half = np.array([[0, -150], [18, -150], [18, -100], [60, -60], [60, 150]], float)
+    right = half
+    left = half[::-1] * [-1, 1]
+    return np.concatenate([right, left]) * scale + [cx, cy]
+
+
+def perspective_box(cx=320.0, cy=240.0) -> np.ndarray:
+    """A box seen from above and in front: its top edge shorter than its bottom edge."""
+    return np.array([[-90, -120], [90, -120], [110, 120], [-110, 120]], float) + [cx, cy]
+
+
+@pytest.mark.parametrize("tilt", [-30.0, -25.0, -8.0, 3.0, 15.0, 28.0])
+def test_tilt_of_a_symmetric_bottle_from_its_axis(tilt):
+    found = estimate_tilt(draw(turned(bottle(), tilt)))
+    assert found.evidence in ("axis", "quad", "rectangle")
+    assert abs(found.angle - tilt) <= 1.0, found
+
+
+@pytest.mark.parametrize("tilt", [-20.0, -4.0, 12.0, 26.0])
+def test_tilt_of_a_perspective_box(tilt):
+    found = estimate_tilt(draw(turned(perspective_box(), tilt)))
+    assert found.evidence in ("quad", "rectangle")
+    assert abs(found.angle - tilt) <= 1.0, found
+
+
+@pytest.mark.parametrize("shape", ["bottle", "box"])
+def test_level_outlines_are_not_turned(shape):
+    points = bottle() if shape == "bottle" else perspective_box()
+    assert estimate_tilt(draw(points)).angle == 0.0
+
+
+def test_tilt_beyond_the_range_is_left_alone():
+    found = estimate_tilt(draw(turned(bottle(), 40.0)))
+    assert found.angle == 0.0
+
+
+def test_an_asymmetric_outline_gives_no_tilt():
+    # A shoe-like outline: long, with a high heel collar on one end only; its long axis
+    # follows no upright.
+    shoe = np.array(
+        [[100, 330], [540, 330], [540, 290], [400, 250], [260, 170], [180, 170], [150, 260]], float
+    )
+    assert estimate_tilt(draw(turned(shoe, 12.0))).angle == 0.0
+
+
+@pytest.mark.parametrize("turn", [0, 90, 180, 270])
+def test_base_turn_finds_the_bottles_base(turn):
+    mask = draw(bottle(cx=240, cy=240, scale=0.9), (480, 480))
+    # The photo turned clockwise by ``turn``: the product needs the opposite turn.
+    photo = np.rot90(mask, k=-(turn // 90))
+    found = base_turn(photo)
+    assert found is not None and found[0] == (-turn) % 360
+
+
+def test_base_turn_is_unsure_about_a_box():
+    mask = np.zeros((480, 480), bool)
+    mask[100:400, 150:330] = True
+    assert base_turn(mask) is None
+
+
+def _estimate_from_mask(mask: np.ndarray) -> ForegroundEstimate:
+    return ForegroundEstimate(
+        mask=mask,
+        alpha=mask.astype(np.float32),
+        distance=mask.astype(np.float32),
+        scale_xy=(1.0, 1.0),
+        method="test",
+    )
+
+
+@pytest.mark.parametrize("turn", [90, 180, 270])
+@pytest.mark.parametrize("angle", [0.0, 12.0])
+def test_placement_map_matches_the_cut(turn, angle):
+    """The 2x3 map handed to the matte (``to_input``) and the cut itself agree pixel for pixel,
+    and the crop holds all of the product after straightening and turning."""
+    mask = draw(turned(bottle(scale=0.8), angle))
+    est = _estimate_from_mask(mask)
+    placement = place_product(SIZE, est, Tilt(angle, angle, "axis", 1.0), UprightTurn(turn, "base", 1.0))
+    index = np.arange(SIZE[0] * SIZE[1], dtype=np.float32).reshape(SIZE)
+    cut = apply_placement(index, placement)
+    h, w = placement.size
+    mapped = cv2.warpAffine(
+        index,
+        placement.to_input,
+        (w, h),
+        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    if angle == 0.0:
+        assert np.array_equal(cut, mapped)
+    placed = apply_placement(mask.astype(np.uint8) * 255, placement)
+    assert np.count_nonzero(placed >= 128) >= 0.99 * np.count_nonzero(mask)
+    # The bottle was upright once straightened; turned by ``turn`` it now needs the opposite.
+    found = base_turn(placed >= 128)
+    assert found is not None and found[0] == (-turn) % 360
