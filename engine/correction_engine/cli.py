@@ -45,11 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
     from .server.settings import ADMIN_KEY_ENV, API_KEYS_ENV, EngineSettings, default_workers
 
     defaults = EngineSettings()
-    parser = argparse.ArgumentParser(prog="correction-engine", description="Serve the correction API, or process one file directly.")
+    # allow_abbrev=False everywhere: with abbreviations, "--admin-key VALUE" silently meant
+    # --admin-key-file, so a key typed on the command line was read as a path and then printed.
+    parser = argparse.ArgumentParser(
+        prog="correction-engine",
+        description="Serve the correction API, or process one file directly.",
+        allow_abbrev=False,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser(
-        "serve", help="run the API server",
+        "serve",
+        allow_abbrev=False,
+        help="run the API server",
         description=(
             f"Run the API server. API keys come from the environment ({API_KEYS_ENV}=k1,k2) or a file "
             f"(--api-key-file), never from a command-line value, which any local user can read in the "
@@ -59,34 +67,93 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--api-key-file", action="append", default=[], metavar="PATH",
-                       help=f"file with accepted X-API-KEY values, one per line (repeatable); also {API_KEYS_ENV}=k1,k2")
-    serve.add_argument("--api-key", dest="api_key_value", default=None, help=argparse.SUPPRESS)  # refused, see _serve
-    serve.add_argument("--admin-key-file", default=None, metavar="PATH",
-                       help=f"file holding the X-ADMIN-KEY for /_engine/stats (all keys), stats reset and faults; "
-                            f"also {ADMIN_KEY_ENV}")
-    serve.add_argument("--rate-limit", type=float, default=float(contract.DEFAULT_QPS),
-                       help="requests per second per key, create and query (0 = off)")
+    serve.add_argument(
+        "--api-key-file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help=f"file with accepted X-API-KEY values, one per line (repeatable); also {API_KEYS_ENV}=k1,k2",
+    )
+    serve.add_argument(
+        "--api-key", dest="api_key_value", default=None, help=argparse.SUPPRESS
+    )  # refused, see _serve
+    serve.add_argument(
+        "--admin-key", dest="admin_key_value", default=None, help=argparse.SUPPRESS
+    )  # refused, see _serve
+    serve.add_argument(
+        "--admin-key-file",
+        default=None,
+        metavar="PATH",
+        help=f"file holding the X-ADMIN-KEY for /_engine/stats (all keys), stats reset and faults; "
+        f"also {ADMIN_KEY_ENV}",
+    )
+    serve.add_argument(
+        "--rate-limit",
+        type=float,
+        default=float(contract.DEFAULT_QPS),
+        help="requests per second per key, create and query (0 = off)",
+    )
     serve.add_argument("--workers", type=int, default=default_workers())
-    serve.add_argument("--public-base-url", default=None,
-                       help="base of result URLs (default: the Host each request came to)")
-    serve.add_argument("--max-processing-seconds", type=float, default=float(contract.MAX_PROCESSING_SECONDS),
-                       help="limit per task from creation, queue time included (state -8)")
-    serve.add_argument("--max-queued-tasks", type=int, default=defaults.max_queued_tasks,
-                       help="bounded work queue; a create beyond it answers 429 with Retry-After")
-    serve.add_argument("--spool-dir", default=None,
-                       help="where uploads and results are kept (default: a private temporary directory)")
-    serve.add_argument("--spool-max-bytes", type=int, default=defaults.spool_max_bytes,
-                       help="byte cap of the spool (uploads waiting and results)")
-    serve.add_argument("--allow-fetch-network", action="append", default=[], type=_network, metavar="CIDR",
-                       help="a non-public range image_url may reach, e.g. 127.0.0.0/8 (repeatable); "
-                            "by default only public addresses are fetched")
-    serve.add_argument("--fetch-deadline-seconds", type=float, default=defaults.url_fetch_deadline_seconds,
-                       help="total time for one image_url download, redirects included")
+    serve.add_argument(
+        "--public-base-url", default=None, help="base of result URLs (default: the Host each request came to)"
+    )
+    serve.add_argument(
+        "--max-processing-seconds",
+        type=float,
+        default=float(contract.MAX_PROCESSING_SECONDS),
+        help="limit per task from creation, queue time included (state -8)",
+    )
+    serve.add_argument(
+        "--max-queued-tasks",
+        type=int,
+        default=defaults.max_queued_tasks,
+        help="bounded work queue; a create beyond it answers 429 with Retry-After",
+    )
+    serve.add_argument(
+        "--spool-dir",
+        default=None,
+        help="where uploads and results are kept (default: a private temporary directory)",
+    )
+    serve.add_argument(
+        "--spool-max-bytes",
+        type=int,
+        default=defaults.spool_max_bytes,
+        help="byte cap of the spool (uploads waiting and results)",
+    )
+    serve.add_argument(
+        "--allow-fetch-network",
+        action="append",
+        default=[],
+        type=_network,
+        metavar="CIDR",
+        help="a non-public range image_url may reach, e.g. 127.0.0.0/8 (repeatable); "
+        "by default only public addresses are fetched",
+    )
+    serve.add_argument(
+        "--fetch-deadline-seconds",
+        type=float,
+        default=defaults.url_fetch_deadline_seconds,
+        help="total time for one image_url download, redirects included",
+    )
+    serve.add_argument(
+        "--create-body-seconds",
+        type=float,
+        default=defaults.create_body_seconds,
+        help="time for a whole create request body to arrive; a slower one is answered 400",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=defaults.max_connections,
+        help="open connections and requests in flight before the server answers 503",
+    )
     serve.add_argument("--log-level", default="info")
     faults = serve.add_argument_group("fault injection (off; the knobs below need --enable-fault-injection)")
-    faults.add_argument("--enable-fault-injection", action="store_true",
-                        help="allow injected faults (these flags and, with an admin key, /_engine/faults)")
+    faults.add_argument(
+        "--enable-fault-injection",
+        action="store_true",
+        help="allow injected faults (these flags and, with an admin key, /_engine/faults)",
+    )
     faults.add_argument("--fault-seed", type=int, default=None)
     faults.add_argument("--fault-429-rate", type=_rate, default=0.0)
     faults.add_argument("--fault-500-rate", type=_rate, default=0.0)
@@ -99,12 +166,21 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--fault-broken-url-rate", type=_rate, default=0.0)
     faults.add_argument("--fault-corrupt-result-rate", type=_rate, default=0.0)
 
-    process = sub.add_parser("process", help="run one operation on one file, no server")
+    process = sub.add_parser("process", allow_abbrev=False, help="run one operation on one file, no server")
     process.add_argument("input", type=Path)
-    process.add_argument("--type", type=int, default=int(contract.VENDOR_DEFAULT_TYPE),
-                         choices=[int(t) for t in contract.EnhancementType])
-    process.add_argument("-o", "--output", type=Path, required=True,
-                         help="output file; .png/.jpg/.webp chooses the format (RGBA results need .png)")
+    process.add_argument(
+        "--type",
+        type=int,
+        default=int(contract.VENDOR_DEFAULT_TYPE),
+        choices=[int(t) for t in contract.EnhancementType],
+    )
+    process.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="output file; .png/.jpg/.webp chooses the format (RGBA results need .png)",
+    )
     return parser
 
 
@@ -112,20 +188,46 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .server.app import create_app
+    from .server.background import server_limits
     from .server.faults import FaultSettings
-    from .server.settings import ADMIN_KEY_ENV, API_KEYS_ENV, EngineSettings, api_keys_from_env, keys_from_file
+    from .server.settings import (
+        ADMIN_KEY_ENV,
+        API_KEYS_ENV,
+        EngineSettings,
+        api_keys_from_env,
+        keys_from_file,
+    )
 
-    if args.api_key_value is not None:
-        print(f"correction-engine: --api-key is refused: a key on the command line is visible in the process "
-              f"list; use {API_KEYS_ENV} or --api-key-file", file=sys.stderr)
-        return 2
-    try:
-        keys = api_keys_from_env(os.environ)
-        for path in args.api_key_file:
+    for given, flag, env in (
+        (args.api_key_value, "--api-key", API_KEYS_ENV),
+        (args.admin_key_value, "--admin-key", ADMIN_KEY_ENV),
+    ):
+        if given is not None:
+            print(
+                f"correction-engine: {flag} is refused: a key on the command line is visible in the "
+                f"process list; use {env} or {flag}-file",
+                file=sys.stderr,
+            )
+            return 2
+    # A key file's path is not printed when it cannot be read: an operator who typed the key
+    # where the path goes would otherwise see it echoed into a terminal or a log.
+    keys = api_keys_from_env(os.environ)
+    for path in args.api_key_file:
+        try:
             keys += keys_from_file(path)
+        except OSError as exc:
+            print(
+                f"correction-engine: cannot read a file given to --api-key-file: {exc.strerror}",
+                file=sys.stderr,
+            )
+            return 2
+    try:
         admin_keys = keys_from_file(args.admin_key_file) if args.admin_key_file else ()
     except OSError as exc:
-        print(f"correction-engine: cannot read a key file: {exc.strerror} ({exc.filename})", file=sys.stderr)
+        print(
+            f"correction-engine: cannot read the file given to --admin-key-file: {exc.strerror}",
+            file=sys.stderr,
+        )
         return 2
     admin_key = admin_keys[0] if admin_keys else (os.environ.get(ADMIN_KEY_ENV) or None)
     fault_flags = {k: v for k, v in vars(args).items() if k.startswith("fault_") and v not in (None, 0.0)}
@@ -146,6 +248,8 @@ def _serve(args: argparse.Namespace) -> int:
         spool_max_bytes=args.spool_max_bytes,
         url_fetch_allowed_networks=tuple(args.allow_fetch_network),
         url_fetch_deadline_seconds=args.fetch_deadline_seconds,
+        create_body_seconds=args.create_body_seconds,
+        max_connections=args.max_connections,
         faults=FaultSettings(
             seed=args.fault_seed,
             error_429_rate=args.fault_429_rate,
@@ -165,7 +269,14 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"correction-engine: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        **server_limits(settings),
+    )
     return 0
 
 
@@ -187,7 +298,17 @@ def _process(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse would echo the unknown tokens, values included (a key typed after a mistyped
+        # flag); only the option names are named here.
+        names = sorted({token.split("=", 1)[0] for token in unknown if token.startswith("-")})
+        parser.print_usage(sys.stderr)
+        print(
+            f"correction-engine: unrecognized options: {' '.join(names) or '(values only)'}", file=sys.stderr
+        )
+        return 2
     if args.command == "serve":
         return _serve(args)
     return _process(args)

@@ -23,14 +23,18 @@ def test_helper_yields_a_base_url_with_handles_and_stops_cleanly():
         assert isinstance(url, str) and url.startswith("http://127.0.0.1:") and url == url.base_url
         assert url.settings is settings and url.engine is url.app.state.engine
         response = httpx.post(
-            f"{url}{contract.CREATE_PATH}", headers={contract.API_KEY_HEADER: "k"},
-            files={"image_file": ("a.png", sample_image())}, data={"sync": "1"},
+            f"{url}{contract.CREATE_PATH}",
+            headers={contract.API_KEY_HEADER: "k"},
+            files={"image_file": ("a.png", sample_image())},
+            data={"sync": "1"},
         )
         assert response.json()["data"]["state"] == 1
         assert url.engine.stats.tasks_created("k") == 1
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/_engine/health", timeout=2)
-    assert threading.active_count() <= before + 2  # the server thread is gone (idle pool threads may linger briefly)
+    assert (
+        threading.active_count() <= before + 2
+    )  # the server thread is gone (idle pool threads may linger briefly)
 
 
 def test_two_engines_side_by_side_on_distinct_ports():
@@ -42,29 +46,28 @@ def test_two_engines_side_by_side_on_distinct_ports():
 
 
 def test_invalid_settings_fail_before_a_thread_starts():
-    with pytest.raises(ValueError):
-        with run_in_thread(EngineSettings(api_keys=())):
-            pass
+    with pytest.raises(ValueError), run_in_thread(EngineSettings(api_keys=())):
+        pass
 
 
 def test_port_in_use_is_reported():
     with run_in_thread(EngineSettings(api_keys=("k",))) as url:
         port = int(url.rsplit(":", 1)[1])
-        with pytest.raises(OSError):
-            with run_in_thread(EngineSettings(api_keys=("k",)), port=port):
-                pass
+        with pytest.raises(OSError), run_in_thread(EngineSettings(api_keys=("k",)), port=port):
+            pass
 
 
 def test_exception_inside_the_block_still_stops_the_server():
-    with pytest.raises(RuntimeError, match="inside"):
-        with run_in_thread(EngineSettings(api_keys=("k",))) as url:
-            raise RuntimeError("inside")
+    with pytest.raises(RuntimeError, match="inside"), run_in_thread(EngineSettings(api_keys=("k",))) as url:
+        raise RuntimeError("inside")
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/_engine/health", timeout=2)
 
 
 def test_cli_process_writes_the_result(tmp_path, monkeypatch):
-    monkeypatch.setattr(operations, "DEFAULT_OPERATIONS", {1: identity, 4: lambda im: np.dstack([im, im[..., 0]])})
+    monkeypatch.setattr(
+        operations, "DEFAULT_OPERATIONS", {1: identity, 4: lambda im: np.dstack([im, im[..., 0]])}
+    )
     source = tmp_path / "in.png"
     source.write_bytes(sample_image())
     out = tmp_path / "out.jpg"
@@ -74,7 +77,9 @@ def test_cli_process_writes_the_result(tmp_path, monkeypatch):
     assert cli.main(["process", str(source), "--type", "4", "-o", str(png)]) == 0
     with Image.open(io.BytesIO(png.read_bytes())) as img:
         assert img.mode == "RGBA"
-    assert cli.main(["process", str(source), "--type", "4", "-o", str(tmp_path / "bad.jpg")]) == 1  # no alpha in JPEG
+    assert (
+        cli.main(["process", str(source), "--type", "4", "-o", str(tmp_path / "bad.jpg")]) == 1
+    )  # no alpha in JPEG
 
 
 def test_cli_process_reports_invalid_input(tmp_path, capsys):

@@ -29,7 +29,11 @@ def _default_operations():
 def running():
     # One server for the module (uvicorn takes ~0.2 s to stop); each test resets what it mutates.
     settings = EngineSettings(
-        api_keys=("key-a", "key-b"), rate_limit_qps=0, workers=2, clock=FakeClock(), operations=_default_operations()
+        api_keys=("key-a", "key-b"),
+        rate_limit_qps=0,
+        workers=2,
+        clock=FakeClock(),
+        operations=_default_operations(),
     )
     with run_in_thread(settings) as url:
         yield url
@@ -58,7 +62,13 @@ def client(server, settings):
 
 
 def upload(data: bytes | None = None, name: str = "page.png"):
-    return {contract.FIELD_IMAGE_FILE: (name, data if data is not None else sample_image(), "application/octet-stream")}
+    return {
+        contract.FIELD_IMAGE_FILE: (
+            name,
+            data if data is not None else sample_image(),
+            "application/octet-stream",
+        )
+    }
 
 
 def wait_finished(client: httpx.Client, task_id: str, timeout: float = 10.0) -> dict:
@@ -96,7 +106,7 @@ def test_async_task_goes_queued_processing_done_with_string_timestamps(settings,
     assert gate.started.wait(5)
     second_gate = BlockingOperation()
     settings.operations = {1: second_gate}
-    second = client.post(CREATE, files=upload(), data={"type": "1"}).json()["data"]["task_id"]
+    client.post(CREATE, files=upload(), data={"type": "1"}).json()["data"]["task_id"]
     assert second_gate.started.wait(5)
     third = client.post(CREATE, files=upload(), data={"type": "1"}).json()["data"]["task_id"]
 
@@ -104,7 +114,11 @@ def test_async_task_goes_queued_processing_done_with_string_timestamps(settings,
     assert queued["status"] == 200 and queued["message"] == "success"
     data = queued["data"]
     assert data["state"] == contract.STATE_QUEUED and data["progress"] == 0
-    assert data["created_at"] == str(int(clock.now)) and data["processed_at"] == "" and data["completed_at"] == ""
+    assert (
+        data["created_at"] == str(int(clock.now))
+        and data["processed_at"] == ""
+        and data["completed_at"] == ""
+    )
     assert "image" not in data
 
     processing = client.get(contract.query_path(first)).json()["data"]
@@ -172,7 +186,10 @@ def test_type_defaults_to_the_vendor_default_and_each_type_dispatches(settings, 
     client.post(CREATE, files=upload(), data={"sync": "1"})
     assert seen == [int(contract.VENDOR_DEFAULT_TYPE)]
     for kind in range(5):
-        assert client.post(CREATE, files=upload(), data={"sync": "1", "type": str(kind)}).json()["data"]["state"] == 1
+        assert (
+            client.post(CREATE, files=upload(), data={"sync": "1", "type": str(kind)}).json()["data"]["state"]
+            == 1
+        )
     assert seen[1:] == [0, 1, 2, 3, 4]
 
 
@@ -202,8 +219,16 @@ def _assert_error(response: httpx.Response, status: int) -> dict:
 @pytest.mark.parametrize(
     "fields",
     [
-        {"sync": "2"}, {"sync": "yes"}, {"sync": "-1"}, {"type": "5"}, {"type": "-1"}, {"type": "1.0"},
-        {"type": "abc"}, {"return_type": "0"}, {"return_type": "4"}, {"return_type": "3"},
+        {"sync": "2"},
+        {"sync": "yes"},
+        {"sync": "-1"},
+        {"type": "5"},
+        {"type": "-1"},
+        {"type": "1.0"},
+        {"type": "abc"},
+        {"return_type": "0"},
+        {"return_type": "4"},
+        {"return_type": "3"},
         {"return_type": "3", "sync": "0"},
     ],
 )
@@ -217,7 +242,9 @@ def test_integer_strings_with_spaces_and_empty_values_are_accepted(client):
 
 
 def test_both_sources_is_400(client):
-    body = _assert_error(client.post(CREATE, files=upload(), data={"image_url": "http://127.0.0.1:9/a.png"}), 400)
+    body = _assert_error(
+        client.post(CREATE, files=upload(), data={"image_url": "http://127.0.0.1:9/a.png"}), 400
+    )
     assert "not both" in body["message"]
 
 
@@ -240,7 +267,10 @@ def test_field_given_twice_is_400(client):
     "content_type,body",
     [
         ("multipart/form-data", b"--x\r\n"),  # no boundary
-        ("multipart/form-data; boundary=xyz", b"--xyz\r\nContent-Disposition: form-data; name=\"sync\"\r\n\r\n1"),
+        (
+            "multipart/form-data; boundary=xyz",
+            b'--xyz\r\nContent-Disposition: form-data; name="sync"\r\n\r\n1',
+        ),
         ("multipart/form-data; boundary=xyz", b"this is not multipart at all"),
         ("multipart/form-data; boundary=xyz", b"--xyz\r\nContent-Type: text/plain\r\n\r\n1\r\n--xyz--\r\n"),
         ("application/json", b'{"image_url": "http://a/b.png"}'),
@@ -257,8 +287,12 @@ def test_bad_multipart_is_400(client, content_type, body):
 
 
 def test_missing_or_wrong_key_is_401(server):
-    for headers in ({}, {contract.API_KEY_HEADER: "nope"}, {contract.API_KEY_HEADER: ""},
-                    {contract.API_KEY_HEADER: "KEY-A"}):
+    for headers in (
+        {},
+        {contract.API_KEY_HEADER: "nope"},
+        {contract.API_KEY_HEADER: ""},
+        {contract.API_KEY_HEADER: "KEY-A"},
+    ):
         _assert_error(httpx.post(server + CREATE, files=upload(), headers=headers), 401)
         _assert_error(httpx.get(server + contract.query_path("x"), headers=headers), 401)
 
@@ -340,8 +374,11 @@ def test_real_operations_through_the_server(kind):
     Image.fromarray(page).save(buffer, format="JPEG", quality=90)
     with run_in_thread(settings) as url:
         response = httpx.post(
-            url + CREATE, headers={contract.API_KEY_HEADER: "k"}, timeout=60,
-            files=upload(buffer.getvalue(), "page.jpg"), data={"sync": "1", "type": str(kind), "return_type": "3"},
+            url + CREATE,
+            headers={contract.API_KEY_HEADER: "k"},
+            timeout=60,
+            files=upload(buffer.getvalue(), "page.jpg"),
+            data={"sync": "1", "type": str(kind), "return_type": "3"},
         )
     assert response.status_code == 200, response.text
     expected = "image/png" if kind == 4 else "image/jpeg"

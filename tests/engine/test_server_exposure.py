@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import numpy as np
 import pytest
+
 from correction_core import contract
 from correction_engine import cli
 from correction_engine.server import EngineSettings, run_in_thread
@@ -83,23 +84,42 @@ def source():
 
 
 def _engine(**overrides) -> EngineSettings:
-    base = dict(api_keys=("key-a", "key-b"), rate_limit_qps=0, workers=1, operations={1: identity},
-                url_fetch_timeout_seconds=3, sync_wait_seconds=15)
+    base = dict(
+        api_keys=("key-a", "key-b"),
+        rate_limit_qps=0,
+        workers=1,
+        operations={1: identity},
+        url_fetch_timeout_seconds=3,
+        sync_wait_seconds=15,
+    )
     return EngineSettings(**{**base, **overrides})
 
 
 def _sync_url(url: str, engine: str) -> dict:
-    response = httpx.post(engine + CREATE, headers=KEY, data={"image_url": url, "sync": "1", "type": "1"}, timeout=30)
+    response = httpx.post(
+        engine + CREATE, headers=KEY, data={"image_url": url, "sync": "1", "type": "1"}, timeout=30
+    )
     return {"http": response.status_code, **response.json()}
 
 
 # --- 8: server-side request forgery ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("spelling", [
-    "127.0.0.1", "localhost", "2130706433", "0x7f000001", "0x7f.0.0.1", "0177.0.0.1", "127.1", "127.0.0.1.",
-    "[::ffff:127.0.0.1]", "[::ffff:7f00:1]",
-])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "127.0.0.1",
+        "localhost",
+        "2130706433",
+        "0x7f000001",
+        "0x7f.0.0.1",
+        "0177.0.0.1",
+        "127.1",
+        "127.0.0.1.",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:7f00:1]",
+    ],
+)
 def test_loopback_is_refused_in_every_spelling_and_never_contacted(source, spelling):
     port = source.server_address[1]
     with run_in_thread(_engine()) as engine:
@@ -109,15 +129,37 @@ def test_loopback_is_refused_in_every_spelling_and_never_contacted(source, spell
     assert source.hits == []
 
 
-@pytest.mark.parametrize("address", [
-    "127.0.0.1", "10.1.2.3", "172.16.0.9", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
-    "224.0.0.1", "240.0.0.1", "255.255.255.255", "198.18.0.1", "192.0.0.170",
-    "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "fec0::1", "ff02::1",
-    "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::127.0.0.1",
-    "2002:7f00:1::", "2002:a00:1::",  # 6to4 around loopback and 10/8
-    "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo whose client is 127.0.0.1
-    "64:ff9b::a9fe:a9fe",  # NAT64 of the metadata address
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.9",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "198.18.0.1",
+        "192.0.0.170",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "fd12:3456::1",
+        "fec0::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "::127.0.0.1",
+        "2002:7f00:1::",
+        "2002:a00:1::",  # 6to4 around loopback and 10/8
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo whose client is 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of the metadata address
+    ],
+)
 def test_non_public_addresses_are_not_public(address):
     assert not is_public(ipaddress.ip_address(address))
     assert not AddressPolicy().permits(ipaddress.ip_address(address))
@@ -213,20 +255,38 @@ def plain_engine():
         yield engine
 
 
-@pytest.mark.parametrize("method,path", [
-    ("GET", "/_engine/faults"), ("PUT", "/_engine/faults"), ("POST", "/_engine/stats/reset"),
-])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", "/_engine/faults"),
+        ("PUT", "/_engine/faults"),
+        ("POST", "/_engine/stats/reset"),
+    ],
+)
 def test_admin_endpoints_are_absent_without_an_admin_key(plain_engine, method, path):
     response = httpx.request(method, plain_engine + path, headers=KEY, json={"error_500_rate": 1.0})
     assert response.status_code == 404
-    assert httpx.post(plain_engine + CREATE, headers=KEY, files={"image_file": ("a.png", sample_image())}).status_code == 200
+    assert (
+        httpx.post(
+            plain_engine + CREATE, headers=KEY, files={"image_file": ("a.png", sample_image())}
+        ).status_code
+        == 200
+    )
 
 
 def test_a_tenant_key_is_not_an_admin_key():
     with run_in_thread(_engine(admin_key=ADMIN_KEY, fault_injection=True)) as engine:
-        assert httpx.put(engine + "/_engine/faults", headers=KEY, json={"error_500_rate": 1.0}).status_code == 401
+        assert (
+            httpx.put(engine + "/_engine/faults", headers=KEY, json={"error_500_rate": 1.0}).status_code
+            == 401
+        )
         assert httpx.post(engine + "/_engine/stats/reset", headers=KEY).status_code == 401
-        assert httpx.post(engine + CREATE, headers=KEY_B, files={"image_file": ("a.png", sample_image())}).status_code == 200
+        assert (
+            httpx.post(
+                engine + CREATE, headers=KEY_B, files={"image_file": ("a.png", sample_image())}
+            ).status_code
+            == 200
+        )
         assert engine.engine.stats.tasks_created("key-b") == 1  # not reset by key-a
         wrong = {"X-ADMIN-KEY": "key-a"}
         assert httpx.get(engine + "/_engine/faults", headers=wrong).status_code == 401
@@ -238,14 +298,21 @@ def test_fault_injection_is_inert_unless_enabled_at_start():
         engine.settings.faults.error_500_rate = 1.0  # as a leaked admin path or a stray setting would
         engine.settings.faults.failed_state_rate = 1.0
         assert httpx.get(engine + "/_engine/faults", headers={"X-ADMIN-KEY": ADMIN_KEY}).status_code == 404
-        body = httpx.post(engine + CREATE, headers=KEY, data={"sync": "1", "type": "1"},
-                          files={"image_file": ("a.png", sample_image())}, timeout=30).json()
+        body = httpx.post(
+            engine + CREATE,
+            headers=KEY,
+            data={"sync": "1", "type": "1"},
+            files={"image_file": ("a.png", sample_image())},
+            timeout=30,
+        ).json()
         assert body["status"] == 200 and body["data"]["state"] == contract.STATE_SUCCEEDED
 
 
 def test_statistics_are_per_tenant(plain_engine):
     for headers, width in ((KEY, 64), (KEY_B, 80)):
-        httpx.post(plain_engine + CREATE, headers=headers, files={"image_file": ("a.png", sample_image(width=width))})
+        httpx.post(
+            plain_engine + CREATE, headers=headers, files={"image_file": ("a.png", sample_image(width=width))}
+        )
     mine = httpx.get(plain_engine + "/_engine/stats", headers=KEY).json()["data"]
     theirs = plain_engine.engine.stats.for_key("key-b")
     assert mine["key"]["tasks_created"] == 1
@@ -259,13 +326,28 @@ def test_statistics_are_per_tenant(plain_engine):
 
 def test_a_slow_drip_source_cannot_hold_a_worker(source):
     # The other tenant waits at most 4 s (sync); the drip would hold the only worker for 6 s.
-    settings = _engine(url_fetch_allowed_networks=LOOPBACK, url_fetch_deadline_seconds=1.0,
-                       url_fetch_timeout_seconds=1.0, sync_wait_seconds=4)
+    settings = _engine(
+        url_fetch_allowed_networks=LOOPBACK,
+        url_fetch_deadline_seconds=1.0,
+        url_fetch_timeout_seconds=1.0,
+        sync_wait_seconds=4,
+    )
     with run_in_thread(settings) as engine:
-        slow = httpx.post(engine + CREATE, headers=KEY, data={"image_url": f"http://127.0.0.1:{source.server_address[1]}/drip", "type": "1"})
-        small = httpx.post(engine + CREATE, headers=KEY_B, data={"sync": "1", "type": "1"},
-                           files={"image_file": ("a.png", sample_image())}, timeout=30).json()
-        slow_state = httpx.get(engine + contract.query_path(slow.json()["data"]["task_id"]), headers=KEY).json()["data"]["state"]
+        slow = httpx.post(
+            engine + CREATE,
+            headers=KEY,
+            data={"image_url": f"http://127.0.0.1:{source.server_address[1]}/drip", "type": "1"},
+        )
+        small = httpx.post(
+            engine + CREATE,
+            headers=KEY_B,
+            data={"sync": "1", "type": "1"},
+            files={"image_file": ("a.png", sample_image())},
+            timeout=30,
+        ).json()
+        slow_state = httpx.get(
+            engine + contract.query_path(slow.json()["data"]["task_id"]), headers=KEY
+        ).json()["data"]["state"]
     # One worker: the other tenant's task finished only because the drip was cut off.
     assert small["data"]["state"] == contract.STATE_SUCCEEDED
     assert slow_state == contract.STATE_DOWNLOAD_FAILED
@@ -275,9 +357,13 @@ def test_the_processing_limit_holds_for_queued_work_which_is_then_never_started(
     clock = FakeClock()
     gate = BlockingOperation()
     with run_in_thread(_engine(clock=clock, operations={1: gate})) as engine:
-        first = httpx.post(engine + CREATE, headers=KEY, data={"type": "1"}, files={"image_file": ("a.png", sample_image())})
+        first = httpx.post(
+            engine + CREATE, headers=KEY, data={"type": "1"}, files={"image_file": ("a.png", sample_image())}
+        )
         assert gate.started.wait(10)
-        queued = httpx.post(engine + CREATE, headers=KEY, data={"type": "1"}, files={"image_file": ("b.png", sample_image())})
+        queued = httpx.post(
+            engine + CREATE, headers=KEY, data={"type": "1"}, files={"image_file": ("b.png", sample_image())}
+        )
         queued_id = queued.json()["data"]["task_id"]
         clock.advance(contract.MAX_PROCESSING_SECONDS + 1)
         data = httpx.get(engine + contract.query_path(queued_id), headers=KEY).json()["data"]
@@ -287,8 +373,13 @@ def test_the_processing_limit_holds_for_queued_work_which_is_then_never_started(
         gate.release()
         # One worker, first in first out: once a later task is done, the queued one was either
         # run or skipped.
-        later = httpx.post(engine + CREATE, headers=KEY, data={"type": "1", "sync": "1"},
-                           files={"image_file": ("c.png", sample_image())}, timeout=30).json()
+        later = httpx.post(
+            engine + CREATE,
+            headers=KEY,
+            data={"type": "1", "sync": "1"},
+            files={"image_file": ("c.png", sample_image())},
+            timeout=30,
+        ).json()
         assert later["data"]["state"] == contract.STATE_SUCCEEDED
     assert gate.calls == 2  # the first and the later task: the queued one was abandoned after its -8
 
@@ -296,8 +387,14 @@ def test_the_processing_limit_holds_for_queued_work_which_is_then_never_started(
 def test_a_full_queue_answers_429_with_retry_after_and_creates_nothing():
     gate = BlockingOperation()
     with run_in_thread(_engine(operations={1: gate}, max_queued_tasks=2)) as engine:
+
         def create():
-            return httpx.post(engine + CREATE, headers=KEY, data={"type": "1"}, files={"image_file": ("a.png", sample_image())})
+            return httpx.post(
+                engine + CREATE,
+                headers=KEY,
+                data={"type": "1"},
+                files={"image_file": ("a.png", sample_image())},
+            )
 
         assert create().status_code == 200
         assert gate.started.wait(10)  # the worker holds the first; the queue is empty again
@@ -319,27 +416,43 @@ def test_results_live_in_the_spool_under_a_byte_cap_and_expire(tmp_path):
     spool = tmp_path / "spool"
     settings = _engine(clock=clock, spool_directory=str(spool))
     with run_in_thread(settings) as engine:
-        body = httpx.post(engine + CREATE, headers=KEY, data={"sync": "1", "type": "1", "return_type": "1"},
-                          files={"image_file": ("a.png", sample_image())}, timeout=30).json()
+        body = httpx.post(
+            engine + CREATE,
+            headers=KEY,
+            data={"sync": "1", "type": "1", "return_type": "1"},
+            files={"image_file": ("a.png", sample_image())},
+            timeout=30,
+        ).json()
         result = httpx.get(body["data"]["image"]).content
+        spool = engine.engine.blobs.directory  # the engine's own private directory inside the named one
         stored = [p.read_bytes() for p in spool.iterdir()]
         assert stored == [result]  # the result is a file (the upload was released), not process memory
         task = engine.engine.store.get(body["data"]["task_id"], engine.engine.authenticate("key-a"))
         assert not hasattr(task, "result") and task.result_size == len(result)
         clock.advance(contract.RESULT_URL_TTL_SECONDS + 2)
-        assert httpx.get(engine + contract.query_path(body["data"]["task_id"]), headers=KEY).status_code == 404
+        assert (
+            httpx.get(engine + contract.query_path(body["data"]["task_id"]), headers=KEY).status_code == 404
+        )
         assert list(spool.iterdir()) == []
 
 
 def test_an_upload_that_does_not_fit_the_spool_is_429(tmp_path):
     upload = sample_image(width=200, height=150, fmt="BMP")
     gate = BlockingOperation()
-    settings = _engine(spool_directory=str(tmp_path), max_upload_bytes=len(upload),
-                       spool_max_bytes=len(upload) + 1000, operations={1: gate})
+    settings = _engine(
+        spool_directory=str(tmp_path),
+        max_upload_bytes=len(upload),
+        spool_max_bytes=len(upload) + 1000,
+        operations={1: gate},
+    )
     with run_in_thread(settings) as engine:
-        first = httpx.post(engine + CREATE, headers=KEY, data={"type": "1"}, files={"image_file": ("a.bmp", upload)})
+        first = httpx.post(
+            engine + CREATE, headers=KEY, data={"type": "1"}, files={"image_file": ("a.bmp", upload)}
+        )
         assert first.status_code == 200 and gate.started.wait(10)
-        second = httpx.post(engine + CREATE, headers=KEY, data={"type": "1"}, files={"image_file": ("b.bmp", upload)})
+        second = httpx.post(
+            engine + CREATE, headers=KEY, data={"type": "1"}, files={"image_file": ("b.bmp", upload)}
+        )
         gate.release()
         assert second.status_code == 429 and int(second.headers["Retry-After"]) >= 1
         assert engine.engine.stats.tasks_created("key-a") == 1
@@ -352,11 +465,20 @@ def _noise_rgba(image):
 
 
 def test_a_result_that_does_not_fit_the_spool_fails_the_task_with_minus_2(tmp_path):
-    settings = _engine(spool_directory=str(tmp_path), max_upload_bytes=50_000, spool_max_bytes=60_000,
-                       operations={1: _noise_rgba})
+    settings = _engine(
+        spool_directory=str(tmp_path),
+        max_upload_bytes=50_000,
+        spool_max_bytes=60_000,
+        operations={1: _noise_rgba},
+    )
     with run_in_thread(settings) as engine:
-        body = httpx.post(engine + CREATE, headers=KEY, data={"type": "1", "sync": "1"},
-                          files={"image_file": ("a.png", sample_image())}, timeout=30).json()
+        body = httpx.post(
+            engine + CREATE,
+            headers=KEY,
+            data={"type": "1", "sync": "1"},
+            files={"image_file": ("a.png", sample_image())},
+            timeout=30,
+        ).json()
         assert body["data"]["state"] == contract.STATE_RESULT_UPLOAD_FAILED
         assert engine.engine.blobs.used_bytes == 0
 
@@ -364,7 +486,9 @@ def test_a_result_that_does_not_fit_the_spool_fails_the_task_with_minus_2(tmp_pa
 def test_per_source_statistics_are_bounded(plain_engine):
     plain_engine.engine.stats._max_sources = 3
     for width in range(40, 45):
-        httpx.post(plain_engine + CREATE, headers=KEY, files={"image_file": ("a.png", sample_image(width=width))})
+        httpx.post(
+            plain_engine + CREATE, headers=KEY, files={"image_file": ("a.png", sample_image(width=width))}
+        )
     counters = plain_engine.engine.stats.for_key("key-a")
     assert counters["tasks_created"] == 5 and counters["distinct_sources"] == 3
 
@@ -372,12 +496,23 @@ def test_per_source_statistics_are_bounded(plain_engine):
 # --- 12: ASCII digits only; keys never on the command line ------------------------------------------------
 
 
-@pytest.mark.parametrize("field,value", [
-    ("type", "\u0661"), ("type", "\uff11"), ("sync", "\u0661"), ("return_type", "\u0662"), ("type", "\u09e7"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("type", "\u0661"),
+        ("type", "\uff11"),
+        ("sync", "\u0661"),
+        ("return_type", "\u0662"),
+        ("type", "\u09e7"),
+    ],
+)
 def test_non_ascii_digits_are_400(plain_engine, field, value):
-    response = httpx.post(plain_engine + CREATE, headers=KEY, data={field: value},
-                          files={"image_file": ("a.png", sample_image())})
+    response = httpx.post(
+        plain_engine + CREATE,
+        headers=KEY,
+        data={field: value},
+        files={"image_file": ("a.png", sample_image())},
+    )
     assert response.status_code == 400 and response.json()["status"] == 400
     assert plain_engine.engine.stats.tasks_created("key-a") == 0
 
@@ -415,19 +550,26 @@ def _self_signed(tmp_path, name: str):
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(hours=1))
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return cert_path, key_path
 
 
@@ -440,8 +582,11 @@ def test_tls_is_verified_against_the_host_name_while_connecting_to_the_checked_a
     server_context.load_cert_chain(cert_path, key_path)
     httpd.socket = server_context.wrap_socket(httpd.socket, server_side=True)
     trust = ssl.create_default_context(cafile=str(cert_path))
-    settings = _engine(url_fetch_allowed_networks=LOOPBACK, url_fetch_verify=trust,
-                       url_fetch_resolver=lambda host, port: ["127.0.0.1"])
+    settings = _engine(
+        url_fetch_allowed_networks=LOOPBACK,
+        url_fetch_verify=trust,
+        url_fetch_resolver=lambda host, port: ["127.0.0.1"],
+    )
     port = httpd.server_address[1]
     try:
         with run_in_thread(settings) as engine:
@@ -451,4 +596,6 @@ def test_tls_is_verified_against_the_host_name_while_connecting_to_the_checked_a
         httpd.shutdown()
         httpd.server_close()
     assert good["data"]["state"] == contract.STATE_SUCCEEDED
-    assert wrong_name["data"]["state"] == contract.STATE_DOWNLOAD_FAILED  # same address, name not in the certificate
+    assert (
+        wrong_name["data"]["state"] == contract.STATE_DOWNLOAD_FAILED
+    )  # same address, name not in the certificate

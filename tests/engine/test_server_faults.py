@@ -23,8 +23,13 @@ ADMIN = {"X-ADMIN-KEY": ADMIN_KEY}
 @pytest.fixture(scope="module")
 def running():
     settings = EngineSettings(
-        api_keys=("key-a", "key-b"), rate_limit_qps=0, workers=2, clock=FakeClock(), operations={1: identity},
-        admin_key=ADMIN_KEY, fault_injection=True,
+        api_keys=("key-a", "key-b"),
+        rate_limit_qps=0,
+        workers=2,
+        clock=FakeClock(),
+        operations={1: identity},
+        admin_key=ADMIN_KEY,
+        fault_injection=True,
     )
     with run_in_thread(settings) as url:
         yield url
@@ -69,7 +74,8 @@ def test_injected_500_creates_nothing(settings, client):
     settings.faults.error_500_rate = 1.0
     response = client.post(CREATE, files=upload())
     assert response.status_code == 500 and response.json() == {
-        "status": 500, "message": contract.HTTP_STATUS_MEANINGS[500] + " (injected)"
+        "status": 500,
+        "message": contract.HTTP_STATUS_MEANINGS[500] + " (injected)",
     }
     stats = client.get("/_engine/stats").json()["data"]["key"]
     assert stats["tasks_created"] == 0 and stats["create_requests"] == 1 and stats["injected_500"] == 1
@@ -174,10 +180,15 @@ def test_seeded_rates_over_http_are_repeatable(settings, client):
 
 def test_admin_endpoint_flips_knobs_at_runtime(settings, client, running):
     assert client.get("/_engine/faults", headers=ADMIN).json()["data"]["error_500_rate"] == 0.0
-    body = client.put("/_engine/faults", json={"error_500_rate": 1.0, "endpoints": ["create"]}, headers=ADMIN).json()
+    body = client.put(
+        "/_engine/faults", json={"error_500_rate": 1.0, "endpoints": ["create"]}, headers=ADMIN
+    ).json()
     assert body["data"]["error_500_rate"] == 1.0 and settings.faults.error_500_rate == 1.0
     assert client.post(CREATE, files=upload()).status_code == 500
-    assert client.put("/_engine/faults", json={"reset": True}, headers=ADMIN).json()["data"]["error_500_rate"] == 0.0
+    assert (
+        client.put("/_engine/faults", json={"reset": True}, headers=ADMIN).json()["data"]["error_500_rate"]
+        == 0.0
+    )
     assert client.post(CREATE, files=upload()).status_code == 200
 
 
@@ -203,7 +214,9 @@ def test_stats_count_per_key_and_per_source(settings, client, running):
     for data in (image, image, other):
         client.post(CREATE, files={"image_file": ("a.png", data)})
     client.get(contract.query_path("nope"))
-    httpx.post(running + CREATE, headers={contract.API_KEY_HEADER: "key-b"}, files={"image_file": ("b.png", other)})
+    httpx.post(
+        running + CREATE, headers={contract.API_KEY_HEADER: "key-b"}, files={"image_file": ("b.png", other)}
+    )
     mine = client.get("/_engine/stats").json()["data"]["key"]
     assert mine["create_requests"] == 3 and mine["tasks_created"] == 3 and mine["query_requests"] == 1
     assert mine["distinct_sources"] == 2 and mine["max_tasks_per_source"] == 2
@@ -229,7 +242,16 @@ def test_fault_flags_from_the_cli_reach_the_settings():
     from correction_engine.cli import build_parser
 
     args = build_parser().parse_args(
-        ["serve", "--enable-fault-injection", "--fault-seed", "3", "--fault-500-rate", "0.25", "--fault-failed-state", "-9"]
+        [
+            "serve",
+            "--enable-fault-injection",
+            "--fault-seed",
+            "3",
+            "--fault-500-rate",
+            "0.25",
+            "--fault-failed-state",
+            "-9",
+        ]
     )
     assert args.fault_seed == 3 and args.fault_500_rate == 0.25 and args.fault_failed_state == -9
     with pytest.raises(SystemExit):

@@ -30,7 +30,9 @@ def clock():
 
 @pytest.fixture
 def settings(clock):
-    return EngineSettings(api_keys=("key-a",), rate_limit_qps=0, workers=2, clock=clock, operations={1: identity})
+    return EngineSettings(
+        api_keys=("key-a",), rate_limit_qps=0, workers=2, clock=clock, operations={1: identity}
+    )
 
 
 @pytest.fixture
@@ -82,8 +84,10 @@ def test_streamed_oversize_upload_is_refused_before_it_is_read_whole(settings):
     settings.max_upload_bytes = contract.MAX_UPLOAD_BYTES
     app = create_app(settings)
     chunk = b"\x00" * (1024 * 1024)
-    head = (b"--b\r\nContent-Disposition: form-data; name=\"image_file\"; filename=\"a.png\"\r\n"
-            b"Content-Type: image/png\r\n\r\n")
+    head = (
+        b'--b\r\nContent-Disposition: form-data; name="image_file"; filename="a.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n"
+    )
     pulled = {"bytes": 0}
     total_offered = 200 * len(chunk)  # 200 MB on offer
 
@@ -100,11 +104,23 @@ def test_streamed_oversize_upload_is_refused_before_it_is_read_whole(settings):
         sent.append(message)
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": CREATE, "raw_path": CREATE.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"x-api-key", b"key-a"), (b"content-type", b"multipart/form-data; boundary=b"),
-                    (b"transfer-encoding", b"chunked"), (b"host", b"test")],
-        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": CREATE,
+        "raw_path": CREATE.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"x-api-key", b"key-a"),
+            (b"content-type", b"multipart/form-data; boundary=b"),
+            (b"transfer-encoding", b"chunked"),
+            (b"host", b"test"),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
     }
     try:
         asyncio.run(app(scope, receive, send))
@@ -155,7 +171,10 @@ def test_rate_limit_is_per_key_and_zero_turns_it_off(settings, server):
     a = httpx.get(server + contract.query_path("x"), headers=KEY)
     assert a.status_code == 404
     assert httpx.get(server + contract.query_path("x"), headers=KEY).status_code == 429
-    assert httpx.get(server + contract.query_path("x"), headers={contract.API_KEY_HEADER: "key-b"}).status_code == 404
+    assert (
+        httpx.get(server + contract.query_path("x"), headers={contract.API_KEY_HEADER: "key-b"}).status_code
+        == 404
+    )
     settings.rate_limit_qps = 0
     assert {httpx.get(server + contract.query_path("x"), headers=KEY).status_code for _ in range(5)} == {404}
 
@@ -187,7 +206,9 @@ def test_processing_limit_async_is_minus_8_by_clock(settings, client, clock):
     gate.release()
     wait_until(lambda: gate.calls == 1)
     time.sleep(0.05)  # the worker finishes late: its result must not overwrite -8
-    assert client.get(contract.query_path(task_id)).json()["data"]["state"] == contract.STATE_PROCESSING_TIMEOUT
+    assert (
+        client.get(contract.query_path(task_id)).json()["data"]["state"] == contract.STATE_PROCESSING_TIMEOUT
+    )
 
 
 def test_processing_limit_sync_returns_minus_8(settings, client):
@@ -255,7 +276,10 @@ def test_tampered_result_urls_are_refused(client):
     base = f"{parts.scheme}://{parts.netloc}"
     token = parts.path.rsplit("/", 1)[1]
     later = {**query, "expires": str(int(query["expires"]) + 3600)}
-    bad_sig = {**query, "signature": query["signature"][:-2] + ("AA" if query["signature"][-2:] != "AA" else "BB")}
+    bad_sig = {
+        **query,
+        "signature": query["signature"][:-2] + ("AA" if query["signature"][-2:] != "AA" else "BB"),
+    }
     for path, params in [
         (parts.path, later),
         (parts.path, bad_sig),

@@ -25,7 +25,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # keep test output clean
         pass
 
-    def do_GET(self):  # noqa: N802 - http.server's naming
+    def do_GET(self):
         self.requests.append(self.path)
         path = self.path.split("?", 1)[0]
         if path == "/page.png":
@@ -81,8 +81,13 @@ def source_server():
 @pytest.fixture(scope="module")
 def engine():
     settings = EngineSettings(
-        api_keys=("key-a",), rate_limit_qps=0, workers=2, clock=FakeClock(), operations={1: identity},
-        max_url_image_bytes=SMALL_CAP, url_fetch_timeout_seconds=5,
+        api_keys=("key-a",),
+        rate_limit_qps=0,
+        workers=2,
+        clock=FakeClock(),
+        operations={1: identity},
+        max_url_image_bytes=SMALL_CAP,
+        url_fetch_timeout_seconds=5,
         url_fetch_allowed_networks=("127.0.0.0/8",),  # the source server is on loopback
     )
     with run_in_thread(settings) as url:

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from correction_core import contract
 
@@ -31,10 +32,16 @@ ADMIN_KEY_HEADER = "X-ADMIN-KEY"
 # ASCII digits only: \d and int() also take Arabic-Indic or full-width digits.
 _INTEGER = re.compile(r"^[+-]?[0-9]{1,6}$", re.ASCII)
 _RESULT_CHUNK = 256 * 1024
+# str.strip() would also remove Unicode spaces (no-break, em, ideographic): a number written
+# with them is not the ASCII number the contract asks for.
+_ASCII_SPACE = " \t\r\n\x0b\x0c"
+ADMIN_UNAUTHORIZED = "Unauthorized admin key. Check that X-ADMIN-KEY is correct."
 
 
 def error_response(status: int, detail: str = "", headers: dict[str, str] | None = None) -> JSONResponse:
-    meaning = contract.HTTP_STATUS_MEANINGS.get(status, "Forbidden." if status == HTTP_FORBIDDEN else "Error.")
+    meaning = contract.HTTP_STATUS_MEANINGS.get(
+        status, "Forbidden." if status == HTTP_FORBIDDEN else "Error."
+    )
     message = f"{meaning} {detail}".strip() if detail else meaning
     return JSONResponse({"status": status, "message": message}, status_code=status, headers=headers)
 
@@ -50,13 +57,15 @@ class _Rejected(Exception):
 
 def _int_field(fields: dict[str, str], name: str, allowed: frozenset[int], default: int) -> int:
     raw = fields.get(name)
-    if raw is None or raw.strip() == "":
+    if raw is None or raw.strip(_ASCII_SPACE) == "":
         return default
-    raw = raw.strip()
+    raw = raw.strip(_ASCII_SPACE)
     if not _INTEGER.match(raw) or int(raw) not in allowed:
-        raise _Rejected(error_response(
-            contract.HTTP_BAD_REQUEST, f"{name} must be one of {sorted(allowed)}, got {raw[:20]!r}"
-        ))
+        raise _Rejected(
+            error_response(
+                contract.HTTP_BAD_REQUEST, f"{name} must be one of {sorted(allowed)}, got {raw[:20]!r}"
+            )
+        )
     return int(raw)
 
 
@@ -79,7 +88,9 @@ def create_app(settings: EngineSettings) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
-        return error_response(exc.status_code, "" if exc.status_code in contract.HTTP_STATUS_MEANINGS else str(exc.detail))
+        return error_response(
+            exc.status_code, "" if exc.status_code in contract.HTTP_STATUS_MEANINGS else str(exc.detail)
+        )
 
     @app.exception_handler(Exception)
     async def _crash(_request: Request, _exc: Exception) -> Response:
@@ -97,9 +108,11 @@ def create_app(settings: EngineSettings) -> FastAPI:
         wait = engine.limiter.acquire(owner)
         if wait > 0:
             engine.stats.incr(owner, "rate_limited")
-            raise _Rejected(error_response(
-                contract.HTTP_TOO_MANY_REQUESTS, headers={"Retry-After": retry_after_header(wait)}
-            ))
+            raise _Rejected(
+                error_response(
+                    contract.HTTP_TOO_MANY_REQUESTS, headers={"Retry-After": retry_after_header(wait)}
+                )
+            )
         engine.stats.incr(owner, counter)
         _request_fault(owner, endpoint)
         return owner
@@ -108,9 +121,9 @@ def create_app(settings: EngineSettings) -> FastAPI:
         fault = engine.faults.request_fault(endpoint)
         if fault == "429":
             engine.stats.incr(owner, "injected_429")
-            raise _Rejected(error_response(
-                contract.HTTP_TOO_MANY_REQUESTS, "(injected)", headers={"Retry-After": "1"}
-            ))
+            raise _Rejected(
+                error_response(contract.HTTP_TOO_MANY_REQUESTS, "(injected)", headers={"Retry-After": "1"})
+            )
         if fault == "500":
             engine.stats.incr(owner, "injected_500")
             raise _Rejected(error_response(contract.HTTP_SERVER_ERROR, "(injected)"))
@@ -141,25 +154,53 @@ def create_app(settings: EngineSettings) -> FastAPI:
             length = declared_length(request.headers)
             if length is not None and length > max_body:
                 # Refused on the header alone: not one byte of the body is read.
-                return error_response(contract.HTTP_PAYLOAD_TOO_LARGE, f"(Content-Length {length} > {max_body})")
-            form = await read_create_form(
-                request.headers.get("content-type"), request.stream(), max_file_bytes=max_file, max_body_bytes=max_body
-            )
+                return error_response(
+                    contract.HTTP_PAYLOAD_TOO_LARGE, f"(Content-Length {length} > {max_body})"
+                )
+            # One limit for the whole body, not per read: a client that drips a byte a second
+            # would otherwise hold the request (and a file handle) for as long as it likes.
+            async with asyncio.timeout(settings.create_body_seconds):
+                form = await read_create_form(
+                    request.headers.get("content-type"),
+                    request.stream(),
+                    max_file_bytes=max_file,
+                    max_body_bytes=max_body,
+                )
         except FormError as exc:
             return error_response(exc.status, f"({exc})")
+        except TimeoutError:
+            # 400, not 408: the contract's codes are the only ones a client is told to expect,
+            # and an incomplete body is a request the client got wrong; nothing was created.
+            engine.stats.incr(owner, "body_timeouts")
+            return error_response(
+                contract.HTTP_BAD_REQUEST,
+                f"(the request body did not arrive within {settings.create_body_seconds:g} s)",
+                # Without it the server would go on reading (and discarding) the rest of the
+                # dripped body on the same connection after answering.
+                headers={"Connection": "close"},
+            )
+        except ClientDisconnect:
+            # The client hung up mid-upload: ordinary on the internet, nothing to log as an
+            # error, and nobody is left to read this answer.
+            engine.stats.incr(owner, "client_disconnects")
+            return error_response(contract.HTTP_BAD_REQUEST, "(the client disconnected)")
 
         sync = _int_field(form.fields, contract.FIELD_SYNC, frozenset(int(m) for m in contract.SyncMode), 0)
         etype = _int_field(
-            form.fields, contract.FIELD_TYPE, frozenset(int(t) for t in contract.EnhancementType),
+            form.fields,
+            contract.FIELD_TYPE,
+            frozenset(int(t) for t in contract.EnhancementType),
             int(contract.VENDOR_DEFAULT_TYPE),
         )
         rtype = _int_field(
-            form.fields, contract.FIELD_RETURN_TYPE, frozenset(int(r) for r in contract.ReturnType),
+            form.fields,
+            contract.FIELD_RETURN_TYPE,
+            frozenset(int(r) for r in contract.ReturnType),
             int(contract.ReturnType.URL),
         )
         if rtype in contract.SYNC_ONLY_RETURN_TYPES and sync != contract.SyncMode.SYNC:
             return error_response(contract.HTTP_BAD_REQUEST, f"(return_type {rtype} requires sync=1)")
-        url = (form.fields.get(contract.FIELD_IMAGE_URL) or "").strip() or None
+        url = (form.fields.get(contract.FIELD_IMAGE_URL) or "").strip(_ASCII_SPACE) or None
         upload = form.file or None  # an empty file part counts as absent, like an empty URL
         if url is not None and upload is not None:
             return error_response(contract.HTTP_BAD_REQUEST, "(send image_url or image_file, not both)")
@@ -171,12 +212,18 @@ def create_app(settings: EngineSettings) -> FastAPI:
         try:
             # Off the event loop: storing a 20 MB upload in the spool is a disk write.
             task = await asyncio.to_thread(
-                engine.create_task, owner, enhancement_type=etype, return_type=rtype, image_bytes=upload, image_url=url
+                engine.create_task,
+                owner,
+                enhancement_type=etype,
+                return_type=rtype,
+                image_bytes=upload,
+                image_url=url,
             )
         except Busy as busy:
             engine.stats.incr(owner, "refused_busy")
             return error_response(
-                contract.HTTP_TOO_MANY_REQUESTS, f"({busy}; retry later)",
+                contract.HTTP_TOO_MANY_REQUESTS,
+                f"({busy}; retry later)",
                 headers={"Retry-After": retry_after_header(busy.retry_after)},
             )
         del upload, form
@@ -197,7 +244,9 @@ def create_app(settings: EngineSettings) -> FastAPI:
             return rejected.response
         task = engine.store.get(task_id, owner)
         if task is None:
-            response: Response = error_response(contract.HTTP_NOT_FOUND, "(no such task for this key, or it expired)")
+            response: Response = error_response(
+                contract.HTTP_NOT_FOUND, "(no such task for this key, or it expired)"
+            )
         else:
             response = ok_response(engine.task_data(task, _base_url(request)), engine.task_message(task))
         await _slow(owner, ENDPOINT_QUERY)
@@ -210,7 +259,9 @@ def create_app(settings: EngineSettings) -> FastAPI:
         if fault is not None:
             status = contract.HTTP_TOO_MANY_REQUESTS if fault == "429" else contract.HTTP_SERVER_ERROR
             return error_response(status, "(injected)")
-        verdict = engine.signer.verify(token, request.query_params.get("expires"), request.query_params.get("signature"))
+        verdict = engine.signer.verify(
+            token, request.query_params.get("expires"), request.query_params.get("signature")
+        )
         if verdict is Verdict.BAD_SIGNATURE:
             return error_response(HTTP_FORBIDDEN, "(invalid signature)")
         if verdict is Verdict.EXPIRED:
@@ -226,7 +277,8 @@ def create_app(settings: EngineSettings) -> FastAPI:
         # Streamed from the spool in chunks: a 50 MB result never sits whole in memory, and the
         # open handle stays readable if the result expires mid-download.
         return StreamingResponse(
-            _chunks(handle), media_type=task.result_content_type,
+            _chunks(handle),
+            media_type=task.result_content_type,
             headers={"Cache-Control": "private", "Content-Length": str(task.result_size)},
         )
 
@@ -249,21 +301,32 @@ def create_app(settings: EngineSettings) -> FastAPI:
             raise _Rejected(error_response(contract.HTTP_NOT_FOUND))
         presented = request.headers.get(ADMIN_KEY_HEADER) or ""
         if not hmac.compare_digest(presented.encode(), settings.admin_key.encode()):
-            raise _Rejected(error_response(contract.HTTP_UNAUTHORIZED))
+            # The contract's 401 text names X-API-KEY, which would send an operator to the wrong key.
+            raise _Rejected(
+                JSONResponse(
+                    {"status": contract.HTTP_UNAUTHORIZED, "message": ADMIN_UNAUTHORIZED},
+                    status_code=contract.HTTP_UNAUTHORIZED,
+                )
+            )
 
     @app.get("/_engine/stats")
     async def stats(request: Request) -> Response:
         """A tenant's own counters with its API key; every key's, and the engine's, with the admin key."""
         if request.headers.get(ADMIN_KEY_HEADER) is not None:
             _admin(request)
-            return ok_response({
-                **engine.stats.snapshot(),
-                "engine": {
-                    "tasks": len(engine.store), "queued": engine.work.depth(),
-                    "queue_capacity": engine.work.capacity, "spool_bytes": engine.blobs.used_bytes,
-                    "spool_max_bytes": settings.spool_max_bytes, "workers": settings.workers,
-                },
-            })
+            return ok_response(
+                {
+                    **engine.stats.snapshot(),
+                    "engine": {
+                        "tasks": len(engine.store),
+                        "queued": engine.work.depth(),
+                        "queue_capacity": engine.work.capacity,
+                        "spool_bytes": engine.blobs.used_bytes,
+                        "spool_max_bytes": settings.spool_max_bytes,
+                        "workers": settings.workers,
+                    },
+                }
+            )
         owner = _authorise(request)  # a _Rejected becomes its response (handler above)
         return ok_response({"key": engine.stats.for_fingerprint(owner)})
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -38,7 +39,7 @@ class RunningEngine(str):
     engine: EngineService
     settings: EngineSettings
 
-    def __new__(cls, base_url: str, app: FastAPI) -> "RunningEngine":
+    def __new__(cls, base_url: str, app: FastAPI) -> RunningEngine:
         self = super().__new__(cls, base_url)
         self.base_url = base_url
         self.app = app
@@ -60,6 +61,14 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def server_limits(settings: EngineSettings) -> dict[str, Any]:
+    """uvicorn's connection limits from the settings; the CLI and the test server both use them."""
+    return {
+        "limit_concurrency": settings.max_connections,
+        "timeout_keep_alive": settings.keep_alive_seconds,
+    }
+
+
 @contextmanager
 def run_in_thread(
     settings: EngineSettings,
@@ -79,6 +88,7 @@ def run_in_thread(
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=max(1, int(shutdown_timeout / 2)),
+        **server_limits(settings),
     )
     server = uvicorn.Server(config)
     failure: list[BaseException] = []
@@ -86,7 +96,7 @@ def run_in_thread(
     def serve() -> None:
         try:
             server.run(sockets=[sock])
-        except BaseException as exc:  # noqa: BLE001 - reported to the caller below
+        except BaseException as exc:
             failure.append(exc)
 
     thread = threading.Thread(target=serve, name=f"correction-engine:{bound_port}", daemon=True)

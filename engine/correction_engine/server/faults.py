@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import random
 import threading
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
+from typing import Any
 
 from correction_core import contract
 
@@ -21,6 +22,14 @@ ENDPOINT_CREATE = "create"
 ENDPOINT_QUERY = "query"
 ENDPOINT_RESULT = "result"
 ENDPOINTS = frozenset({ENDPOINT_CREATE, ENDPOINT_QUERY, ENDPOINT_RESULT})
+
+
+def _default_of(spec: Field[Any]) -> Any:
+    if spec.default is not MISSING:
+        return spec.default
+    if spec.default_factory is not MISSING:
+        return spec.default_factory()
+    raise TypeError(f"{spec.name} has no default")
 
 
 @dataclass
@@ -54,8 +63,14 @@ class FaultSettings:
     endpoints: frozenset[str] = field(default_factory=lambda: frozenset({ENDPOINT_CREATE, ENDPOINT_QUERY}))
 
     RATE_FIELDS = (
-        "error_429_rate", "error_500_rate", "slow_rate", "failed_state_rate", "never_finish_rate",
-        "expired_url_rate", "broken_url_rate", "corrupt_result_rate",
+        "error_429_rate",
+        "error_500_rate",
+        "slow_rate",
+        "failed_state_rate",
+        "never_finish_rate",
+        "expired_url_rate",
+        "broken_url_rate",
+        "corrupt_result_rate",
     )
 
     def validate(self) -> None:
@@ -91,7 +106,7 @@ class FaultSettings:
 
     def reset(self) -> None:
         """Back to everything off (the seed is kept)."""
-        defaults = {f.name: f.default if f.default is not MISSING else f.default_factory() for f in fields(self)}
+        defaults = {f.name: _default_of(f) for f in fields(self)}
         defaults["seed"] = self.seed
         self.update(defaults)
 

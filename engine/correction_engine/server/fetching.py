@@ -9,23 +9,32 @@ Numeric hosts must be written canonically (``127.1``, ``2130706433``, ``0x7f.1``
 refused), so no spelling is read one way here and another way by a resolver.
 
 Time and size are bounded: the whole download (all hops) must finish within
-``url_fetch_deadline_seconds`` and within the task's own deadline; the body is capped at the
-contract's 30 MB. Failures carry the contract's task state: -5 over the size cap, -3 for
+``url_fetch_deadline_seconds`` and within the task's own deadline. The deadline is enforced
+inside the network layer, not between chunks: the name lookup, each connect attempt, the TLS
+handshake and every read and write get at most what is left of it, so a source that drips its
+headers (or a handshake, or a list of black-holed addresses) cannot hold a worker past it. No
+cookie is ever kept: one client serves every tenant, so a stored cookie would leak between them.
+The body is capped at the contract's 30 MB. Failures carry the contract's task state: -5 over the size cap, -3 for
 everything else, with one message for every way of not reaching a source (refused address,
 closed port, timeout, TLS), so answers cannot be used to map a network.
 """
 
 from __future__ import annotations
 
+import contextvars
+import http.cookiejar
 import ipaddress
 import re
 import socket
+import threading
 import time
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
+
 from correction_core import contract
 
 from .settings import EngineSettings
@@ -84,8 +93,12 @@ def is_public(address: IPAddress) -> bool:
     if any(not is_public(inner) for inner in embedded_ipv4(address)):
         return False
     special = (
-        address.is_private or address.is_loopback or address.is_link_local or address.is_multicast
-        or address.is_reserved or address.is_unspecified
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
         or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
     )
     # is_global also excludes shared address space (CGNAT, 100.64.0.0/10).
@@ -121,6 +134,97 @@ def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+# --- the fetch's deadline, seen by every network operation ---------------------------------------
+
+# The monotonic instant the current fetch must end by. A context variable because the backend
+# (and its pooled connections) is shared, while the deadline belongs to the fetch in this thread.
+_ENDS: contextvars.ContextVar[float | None] = contextvars.ContextVar("fetch_ends", default=None)
+
+
+def _bounded(timeout: float | None, exc: type[Exception]) -> float | None:
+    """``timeout`` cut to what is left of the fetch's deadline; ``exc`` once nothing is left."""
+    ends = _ENDS.get()
+    if ends is None:
+        return timeout
+    left = ends - time.monotonic()
+    if left <= 0:
+        raise exc("fetch deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+def _resolve_within(resolver: Resolver, host: str, port: int) -> Sequence[str]:
+    """The lookup, waited on for at most the remaining deadline.
+
+    getaddrinfo cannot be interrupted, so it runs in a daemon thread that is abandoned (it ends
+    when the system resolver gives up) rather than holding the worker.
+    """
+    wait = _bounded(None, httpcore.ConnectTimeout)
+    if wait is None:
+        return resolver(host, port)
+    outcome: list[Any] = []
+
+    def lookup() -> None:
+        try:
+            outcome.append(resolver(host, port))
+        except BaseException as exc:  # handed to the waiting thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=lookup, name="fetch-resolve", daemon=True)
+    thread.start()
+    thread.join(wait)
+    if not outcome:
+        raise httpcore.ConnectTimeout("name resolution timed out")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    result: Sequence[str] = outcome[0]
+    return result
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every wait is cut to the current fetch's remaining deadline.
+
+    The deadline is read at each call, not when the stream was opened, because a pooled
+    connection can serve a later fetch with a later deadline.
+    """
+
+    def __init__(self, stream: httpcore.NetworkStream):
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        # CPython's SSL handshake treats the socket timeout as a limit on the whole handshake,
+        # not on each read, so cutting it to the remaining deadline bounds a dripped handshake
+        # (test_a_dripped_tls_handshake_is_cut_off_at_the_deadline).
+        timeout = _bounded(timeout, httpcore.ConnectTimeout)
+        return DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """A jar that never stores: sources' cookies must not follow one tenant's fetch into another's."""
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        return None
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+
 class GuardedBackend(httpcore.SyncBackend):
     """httpcore's network backend with the address check between resolving and connecting."""
 
@@ -139,17 +243,22 @@ class GuardedBackend(httpcore.SyncBackend):
         if refuses_host_spelling(host):
             raise AddressRefused("refused host spelling")
         try:
-            resolved = [ipaddress.ip_address(a.split("%", 1)[0]) for a in self._resolver(host, port)]
+            names = _resolve_within(self._resolver, host, port)
+            resolved = [ipaddress.ip_address(a.split("%", 1)[0]) for a in names]
         except (OSError, ValueError) as exc:
             raise httpcore.ConnectError("name resolution failed") from exc
         if not resolved or not all(self._policy.permits(a) for a in resolved):
             raise AddressRefused("refused address")
         last: Exception | None = None
         for address in dict.fromkeys(resolved):  # in resolver order, each once
+            # Each attempt gets what is left, and none starts once the deadline has passed.
+            attempt = _bounded(timeout, httpcore.ConnectTimeout)
             try:
-                return super().connect_tcp(str(address), port, timeout, local_address, socket_options)
+                stream = super().connect_tcp(str(address), port, attempt, local_address, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
+                continue
+            return DeadlineStream(stream)
         raise last if last is not None else AddressRefused("no address")
 
 
@@ -159,7 +268,9 @@ def guarded_transport(settings: EngineSettings) -> httpx.HTTPTransport:
     # same pool over the guarded backend (same TLS context, so verification is unchanged).
     transport._pool = httpcore.ConnectionPool(
         ssl_context=transport._pool._ssl_context,
-        network_backend=GuardedBackend(AddressPolicy(settings.url_fetch_allowed_networks), settings.url_fetch_resolver),
+        network_backend=GuardedBackend(
+            AddressPolicy(settings.url_fetch_allowed_networks), settings.url_fetch_resolver
+        ),
     )
     return transport
 
@@ -174,6 +285,7 @@ class SourceFetcher:
             follow_redirects=False,  # hops are followed below, each within the total deadline
             transport=settings.url_fetch_transport or guarded_transport(settings),
             trust_env=False,  # no proxies from the environment: sources are fetched directly
+            cookies=_NoCookies(),
         )
 
     def fetch(self, url: str, deadline: float | None = None) -> bytes:
@@ -183,12 +295,21 @@ class SourceFetcher:
         if deadline is not None:
             budget = min(budget, deadline - settings.clock())
         ends = time.monotonic() + budget
+        token = _ENDS.set(ends)
         try:
             return self._fetch(url, ends)
         except FetchError:
             raise
-        except (httpx.HTTPError, httpx.InvalidURL, httpcore.ConnectError, OSError) as exc:
+        except (
+            httpx.HTTPError,
+            httpx.InvalidURL,
+            httpcore.NetworkError,
+            httpcore.TimeoutException,
+            OSError,
+        ) as exc:
             raise FetchError(UNREACHABLE) from exc
+        finally:
+            _ENDS.reset(token)
 
     def _remaining(self, ends: float) -> float:
         left = ends - time.monotonic()
@@ -201,8 +322,7 @@ class SourceFetcher:
         cap = settings.max_url_image_bytes
         request = self._client.build_request("GET", url)
         for _hop in range(settings.url_fetch_max_redirects + 1):
-            # Each network wait is bounded by what is left of the total, so a slow-drip source
-            # overshoots the deadline by one read at most.
+            # The network layer also cuts every wait to what is left (see DeadlineStream).
             per_read = min(self._remaining(ends), settings.url_fetch_timeout_seconds)
             request.extensions["timeout"] = httpx.Timeout(per_read).as_dict()
             response = self._client.send(request, stream=True)

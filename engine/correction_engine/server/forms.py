@@ -10,17 +10,21 @@ does, without keeping their data. ``application/x-www-form-urlencoded`` bodies (
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import AsyncIterator
+from typing import Any
 from urllib.parse import parse_qsl
 
-from python_multipart.multipart import MultipartParser, parse_options_header
 from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from correction_core import contract
 
 KNOWN_TEXT_FIELDS = (
-    contract.FIELD_IMAGE_URL, contract.FIELD_SYNC, contract.FIELD_TYPE, contract.FIELD_RETURN_TYPE,
+    contract.FIELD_IMAGE_URL,
+    contract.FIELD_SYNC,
+    contract.FIELD_TYPE,
+    contract.FIELD_RETURN_TYPE,
 )
 MAX_TEXT_FIELD_BYTES = 64 * 1024  # an image_url is long with a presigned query; not this long
 
@@ -86,7 +90,7 @@ class _MultipartCollector:
         self._name: str | None = None
         self._buffer: bytearray | None = None
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> Any:  # python-multipart's MultipartCallbacks, a TypedDict of these
         return {
             "on_part_begin": self._part_begin,
             "on_header_field": lambda d, s, e: self._header_field.extend(d[s:e]),
@@ -131,7 +135,7 @@ class _MultipartCollector:
             raise BadForm(f"field {self._name!r} is too long")
 
     def _part_end(self) -> None:
-        if self._buffer is None:
+        if self._buffer is None or self._name is None:
             return
         if self._name == contract.FIELD_IMAGE_FILE:
             self.form.file = bytes(self._buffer)
@@ -146,7 +150,9 @@ class _MultipartCollector:
         self.ended = True
 
 
-async def _read_multipart(boundary: bytes, body: AsyncIterator[bytes], max_file: int, max_body: int) -> CreateForm:
+async def _read_multipart(
+    boundary: bytes, body: AsyncIterator[bytes], max_file: int, max_body: int
+) -> CreateForm:
     collector = _MultipartCollector(max_file)
     parser = MultipartParser(boundary, collector.callbacks())
     total = 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass
@@ -21,7 +21,9 @@ class TokenBucketLimiter:
     at runtime takes effect on the next request. A rate of 0 turns the limiter off.
     """
 
-    def __init__(self, rate: Callable[[], float], burst: Callable[[], float | None], clock: Callable[[], float]):
+    def __init__(
+        self, rate: Callable[[], float], burst: Callable[[], float | None], clock: Callable[[], float]
+    ):
         self._rate = rate
         self._burst = burst
         self._clock = clock

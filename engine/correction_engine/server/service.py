@@ -50,9 +50,14 @@ class EngineService:
             clock=lambda: settings.monotonic(),
         )
         self.signer = ResultUrlSigner(settings.signing_key, clock=lambda: settings.clock())
-        self.blobs: BlobStore = SpoolBlobStore(
+        spool = SpoolBlobStore(
             settings.spool_max_bytes, clock=lambda: settings.clock(), directory=settings.spool_directory
         )
+        if spool.stale_removed:
+            log.warning(
+                "removed %d spool directories left by engines that did not stop cleanly", spool.stale_removed
+            )
+        self.blobs: BlobStore = spool
         self.store: TaskStore = MemoryTaskStore(
             clock=lambda: settings.clock(),
             ttl_seconds=lambda: settings.task_ttl_seconds,

@@ -11,8 +11,8 @@ import os
 import secrets
 import ssl
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
 
 import httpx
 
@@ -48,7 +48,9 @@ class EngineSettings:
     task_ttl_seconds: float = contract.RESULT_URL_TTL_SECONDS
     result_url_ttl_seconds: float = contract.RESULT_URL_TTL_SECONDS
     url_fetch_timeout_seconds: float = 10.0  # one connect or read
-    url_fetch_deadline_seconds: float = 30.0  # the whole download, every hop (and never past the task's limit)
+    url_fetch_deadline_seconds: float = (
+        30.0  # the whole download, every hop (and never past the task's limit)
+    )
     url_fetch_max_redirects: int = 5
     # Non-public ranges image_url may reach (e.g. "127.0.0.0/8" for tests); public addresses always.
     url_fetch_allowed_networks: Sequence[str] = ()
@@ -58,6 +60,14 @@ class EngineSettings:
     # Injectable like httpx itself; it replaces the address-checking transport, so tests only.
     url_fetch_transport: httpx.BaseTransport | None = None
     max_queued_tasks: int = 64  # beyond this a create answers 429 with Retry-After
+    # The whole create body must arrive within this (a 20 MB upload at 2 Mbit/s takes ~80 s);
+    # a client that drips it is answered 400 and its connection closed.
+    create_body_seconds: float = 120.0
+    # Open connections (and requests in flight) the server accepts before answering 503: a
+    # bound on file handles held by slow or idle clients. Idle keep-alive connections close
+    # after keep_alive_seconds.
+    max_connections: int = 256
+    keep_alive_seconds: int = 5
     queue_full_retry_after_seconds: float = 5.0
     spool_directory: str | None = None  # None: a private temporary directory, removed at close
     spool_max_bytes: int = 2 * 1024**3  # queued uploads and results together
@@ -87,6 +97,8 @@ class EngineSettings:
             raise ValueError("the admin key must be set and differ from every API key")
         if self.max_queued_tasks < 1 or self.spool_max_bytes < self.max_upload_bytes:
             raise ValueError("the queue needs room for one task and the spool for one upload")
+        if self.create_body_seconds <= 0 or self.max_connections < 1 or self.keep_alive_seconds < 1:
+            raise ValueError("create_body_seconds, max_connections and keep_alive_seconds must be positive")
         if self.url_fetch_deadline_seconds <= 0 or self.url_fetch_timeout_seconds <= 0:
             raise ValueError("url fetch time limits must be > 0")
         for network in self.url_fetch_allowed_networks:

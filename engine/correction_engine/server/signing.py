@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 from enum import Enum
-from typing import Callable
 from urllib.parse import urlencode
 
 RESULT_PATH_PREFIX = "/results/"

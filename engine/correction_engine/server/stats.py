@@ -13,15 +13,15 @@ import threading
 from collections import Counter, OrderedDict, defaultdict
 
 COUNTERS = (
-    "create_requests",    # authenticated, within the rate limit, before any fault
-    "tasks_created",      # tasks actually created
-    "query_requests",     # authenticated, within the rate limit
-    "rate_limited",       # answered 429 by the limiter
-    "refused_busy",       # create answered 429 because the queue or the spool was full
+    "create_requests",  # authenticated, within the rate limit, before any fault
+    "tasks_created",  # tasks actually created
+    "query_requests",  # authenticated, within the rate limit
+    "rate_limited",  # answered 429 by the limiter
+    "refused_busy",  # create answered 429 because the queue or the spool was full
     "injected_429",
     "injected_500",
     "injected_slow",
-    "result_downloads",   # result URL fetched successfully (no key on that route: counted per task owner)
+    "result_downloads",  # result URL fetched successfully (no key on that route: counted per task owner)
 )
 
 

@@ -9,6 +9,7 @@ engine (random tokens), never by a client, so they are safe as file names.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import re
@@ -16,11 +17,13 @@ import shutil
 import tempfile
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{8,100}$")
+SPOOL_PREFIX = "correction-engine-spool-"
 
 
 class StorageFull(Exception):
@@ -144,31 +147,48 @@ class MemoryBlobStore(BlobStore):
 
 
 class SpoolBlobStore(BlobStore):
-    """Blobs as files in one directory (a fresh temporary one unless given); removed on close.
+    """Blobs as files in a private directory of our own; removed on close.
+
+    The directory is always created here (mkdtemp: mode 0700, results are customers' images),
+    inside ``directory`` when one is named, so the named directory's own mode is never touched
+    (an operator may name /tmp). Each live store holds an flock on its directory; a directory
+    under the same parent that nobody holds was left by a crashed run and is removed at start.
 
     An open handle stays readable after its file is unlinked (POSIX), so a download that began
     before a blob expired finishes, and nothing is read twice into memory.
     """
 
-    def __init__(self, max_bytes: int, clock: Callable[[], float], directory: str | os.PathLike | None = None):
+    def __init__(
+        self, max_bytes: int, clock: Callable[[], float], directory: str | os.PathLike | None = None
+    ):
         super().__init__(max_bytes, clock)
-        if directory is None:
-            self.directory = Path(tempfile.mkdtemp(prefix="correction-engine-spool-"))
-            self._owns_directory = True
-        else:
-            self.directory = Path(directory)
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self._owns_directory = False
-        os.chmod(self.directory, 0o700)  # results are customers' images
+        parent = None
+        if directory is not None:
+            parent = Path(directory)
+            parent.mkdir(parents=True, exist_ok=True)
+        # Created under a name the sweep does not match, locked, then renamed (the lock follows
+        # the inode): another engine starting beside this one never sees it unlocked.
+        starting = Path(tempfile.mkdtemp(prefix="." + SPOOL_PREFIX, dir=parent))
+        self._held = os.open(starting, os.O_RDONLY | os.O_DIRECTORY)
+        fcntl.flock(self._held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.directory = starting.with_name(starting.name[1:])
+        os.rename(starting, self.directory)
+        # Only in a directory the operator named: the system's temporary directory is shared
+        # with other programs and cleaned by the system.
+        self.stale_removed = 0 if parent is None else _remove_stale_spools(parent, keep=self.directory)
 
     def _path(self, name: str) -> Path:
         return self.directory / name
 
     def _write(self, name: str, data: bytes) -> None:
         partial = self._path(name + ".part")
-        with open(partial, "wb") as handle:
-            handle.write(data)
-        os.replace(partial, self._path(name))  # readers never see half a file
+        try:
+            with open(partial, "wb") as handle:
+                handle.write(data)
+            os.replace(partial, self._path(name))  # readers never see half a file
+        except BaseException:
+            partial.unlink(missing_ok=True)  # a full disk must not also leak the bytes it took
+            raise
 
     def _open(self, name: str) -> BinaryIO | None:
         try:
@@ -184,8 +204,32 @@ class SpoolBlobStore(BlobStore):
 
     def close(self) -> None:
         super().close()
-        if self._owns_directory:
-            shutil.rmtree(self.directory, ignore_errors=True)
+        shutil.rmtree(self.directory, ignore_errors=True)
+        if self._held >= 0:
+            os.close(self._held)  # releases the flock
+            self._held = -1
+
+
+def _remove_stale_spools(parent: Path, keep: Path) -> int:
+    """Remove spool directories under ``parent`` that no live store holds; how many were removed."""
+    removed = 0
+    for candidate in parent.glob(SPOOL_PREFIX + "*"):
+        if candidate == keep or candidate.is_symlink() or not candidate.is_dir():
+            continue
+        try:
+            held = os.open(candidate, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a running engine holds it
+        else:
+            shutil.rmtree(candidate, ignore_errors=True)
+            removed += 1
+        finally:
+            os.close(held)
+    return removed
 
 
 def _check_name(name: str) -> None:

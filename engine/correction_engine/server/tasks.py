@@ -19,8 +19,8 @@ import asyncio
 import secrets
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from correction_core import contract
 
@@ -251,7 +251,7 @@ class MemoryTaskStore(TaskStore):
             task._waiters.append((loop, future))
         try:
             await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         finally:
             with self._lock:

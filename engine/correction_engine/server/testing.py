@@ -61,9 +61,10 @@ def to_rgba(image: np.ndarray) -> np.ndarray:
 def sample_image(width: int = 64, height: int = 48, fmt: str = "PNG", **save_options) -> bytes:
     """A small deterministic RGB image (gradient with a dark block), encoded as ``fmt``."""
     y, x = np.mgrid[0:height, 0:width]
-    pixels = np.stack([(x * 255 // max(1, width - 1)), (y * 255 // max(1, height - 1)),
-                       np.full_like(x, 128)], axis=-1).astype(np.uint8)
-    pixels[height // 4: height // 2, width // 4: width // 2] = 20
+    pixels = np.stack(
+        [(x * 255 // max(1, width - 1)), (y * 255 // max(1, height - 1)), np.full_like(x, 128)], axis=-1
+    ).astype(np.uint8)
+    pixels[height // 4 : height // 2, width // 4 : width // 2] = 20
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format=fmt, **save_options)
     return buffer.getvalue()

@@ -131,7 +131,9 @@ class ThreadWorkerPool(WorkerPool):
             return
         name = secrets.token_urlsafe(24)
         # The task store deletes the blob when the task expires; the blob's own expiry is a backstop.
-        self._blobs.put(name, payload, expires_at=self._settings.clock() + self._settings.task_ttl_seconds + 60)
+        self._blobs.put(
+            name, payload, expires_at=self._settings.clock() + self._settings.task_ttl_seconds + 60
+        )
         if not store.succeed(task, name, len(payload), encoded.content_type):
             self._blobs.delete(name)
             log.info("task %s finished after it timed out or expired; result dropped", task.task_id)
