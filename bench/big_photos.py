@@ -84,7 +84,9 @@ def old_downscale_dir(workdir: Path) -> str:
     try:
         source = subprocess.run(
             ["git", "-C", str(ROOT), "show", "HEAD:layers/common/correction_core/downscale.py"],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
     except (subprocess.CalledProcessError, FileNotFoundError):
         return ""
@@ -98,7 +100,10 @@ def old_downscale_dir(workdir: Path) -> str:
 
 def measure(mode: str, path: Path, extra_path: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", MEASURE, mode, str(path), extra_path], check=True, capture_output=True, text=True
+        [sys.executable, "-c", MEASURE, mode, str(path), extra_path],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -109,9 +114,16 @@ def main() -> None:
     # HEIC: 12 and 24 MP. One HEVC picture may hold at most 35.6 M samples (level 6.2), so phones
     # write 48 MP HEIC as a grid of tiles; pillow-heif's encoder writes one picture, which
     # libde265 then refuses to decode at 48 MP. The per-pixel cost scales from the 24 MP row.
-    parser.add_argument("--heic-sizes", type=int, nargs="*", default=[12, 24],
-                        help="HEIC sources, which decode whole (no reduced-scale decode)")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per size; the best time and the highest peak are kept")
+    parser.add_argument(
+        "--heic-sizes",
+        type=int,
+        nargs="*",
+        default=[12, 24],
+        help="HEIC sources, which decode whole (no reduced-scale decode)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="runs per size; the best time and the highest peak are kept"
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     rows = []
@@ -124,8 +136,17 @@ def main() -> None:
             path = workdir / f"{mp}mp.{ext}"
             started = time.perf_counter()
             subprocess.run([sys.executable, "-c", GENERATE, str(width), str(height), str(path)], check=True)
-            print(f"{mp} MP: generated {path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s", flush=True)
-            row = {"mp": mp, "ext": ext, "width": width, "height": height, "source_mb": path.stat().st_size / 1e6}
+            print(
+                f"{mp} MP: generated {path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
+            row = {
+                "mp": mp,
+                "ext": ext,
+                "width": width,
+                "height": height,
+                "source_mb": path.stat().st_size / 1e6,
+            }
             for mode in ("before", "after") if old and ext == "jpg" else ("after",):
                 runs = [measure(mode, path, old if mode == "before" else "") for _ in range(args.repeat)]
                 best = min(runs, key=lambda r: r["seconds"])
@@ -143,8 +164,11 @@ def _cell(result: dict | None) -> tuple[str, str, str]:
         return ("–", "–", "–")
     if "refused" in result:
         return (f"refused ({result['refused']})", f"{result['seconds']:.2f}", f"{result['peak_mb']:.0f}")
-    return (f"{result['size'][0]}×{result['size'][1]}, {result['bytes'] / 1e6:.1f} MB", f"{result['seconds']:.2f}",
-            f"{result['peak_mb']:.0f}")
+    return (
+        f"{result['size'][0]}×{result['size'][1]}, {result['bytes'] / 1e6:.1f} MB",
+        f"{result['seconds']:.2f}",
+        f"{result['peak_mb']:.0f}",
+    )
 
 
 def write_page(rows: list[dict]) -> None:
@@ -158,7 +182,7 @@ def write_page(rows: list[dict]) -> None:
         "upper bounds). Each conversion runs in a fresh process; **peak** is its resident-set "
         "high-water mark (`ru_maxrss`, C allocations included), **base** the same process after "
         "imports. Sources are photo-like (smooth scene plus fine texture), 4:3: JPEG at quality "
-        "88, HEIC at quality 80 (x265). \"before\" for a HEIC: refused as an unsupported format.",
+        '88, HEIC at quality 80 (x265). "before" for a HEIC: refused as an unsupported format.',
         "",
         "| source | file | before: sent | before: s | before: peak MB | after: sent | after: s | after: peak MB | after: base MB |",
         "| --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |",
@@ -172,7 +196,9 @@ def write_page(rows: list[dict]) -> None:
             f"| {a[0]} | {a[1]} | {a[2]} | {base} |"
         )
     jpeg_rows = [row for row in rows if row["ext"] == "jpg" and "size" in row["after"]]
-    heic_rows = sorted((row for row in rows if row["ext"] == "heic" and "size" in row["after"]), key=lambda r: r["mp"])
+    heic_rows = sorted(
+        (row for row in rows if row["ext"] == "heic" and "size" in row["after"]), key=lambda r: r["mp"]
+    )
     jpeg_peak = max(row["after"]["peak_mb"] for row in jpeg_rows)
     largest_jpeg = max(row["source_mb"] for row in jpeg_rows)
     lines += [

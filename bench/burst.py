@@ -16,7 +16,7 @@ from pathlib import Path
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
-from correction_local.burst import run_burst  # noqa: E402
+from correction_local.burst import run_burst
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL = 0.80

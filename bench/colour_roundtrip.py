@@ -39,7 +39,9 @@ def head_codec():
     try:
         source = subprocess.run(
             ["git", "-C", str(ROOT), "show", "HEAD:engine/correction_engine/codec.py"],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
     except (subprocess.CalledProcessError, FileNotFoundError):
         return None
@@ -62,10 +64,15 @@ def viewed_lab(data: bytes) -> np.ndarray:
     profile = image.info.get("icc_profile")
     if profile:
         image = ImageCms.profileToProfile(
-            image, ImageCms.ImageCmsProfile(io.BytesIO(profile)), ImageCms.createProfile("sRGB"), outputMode="RGB"
+            image,
+            ImageCms.ImageCmsProfile(io.BytesIO(profile)),
+            ImageCms.createProfile("sRGB"),
+            outputMode="RGB",
         )
     pixels = np.asarray(image.convert("RGB"))
-    centres = [pixels[(n // 4) * PATCH + PATCH // 2, (n % 4) * PATCH + PATCH // 2] for n in range(len(P3_PATCHES))]
+    centres = [
+        pixels[(n // 4) * PATCH + PATCH // 2, (n % 4) * PATCH + PATCH // 2] for n in range(len(P3_PATCHES))
+    ]
     return rgb_to_lab(np.array(centres))
 
 
@@ -82,15 +89,29 @@ def main() -> None:
     paths: list[tuple[str, bytes]] = []
     old = head_codec()
     if old is not None:
-        paths.append(("before: source sent as is, engine at HEAD (profile ignored)",
-                      codec.encode_image(old.decode_image(source)).data))
-    paths.append(("reference: the source in a colour-managed sRGB viewer (the best any sRGB result can do)", source))
-    paths.append(("after, our engine given the P3 source directly (converts at decode)",
-                  codec.encode_image(codec.decode_image(source)).data))
+        paths.append(
+            (
+                "before: source sent as is, engine at HEAD (profile ignored)",
+                codec.encode_image(old.decode_image(source)).data,
+            )
+        )
+    paths.append(
+        ("reference: the source in a colour-managed sRGB viewer (the best any sRGB result can do)", source)
+    )
+    paths.append(
+        (
+            "after, our engine given the P3 source directly (converts at decode)",
+            codec.encode_image(codec.decode_image(source)).data,
+        )
+    )
     sent = convert_for_api(source, "jpeg")
     paths.append(("after, what the vendor receives (Submit's sRGB copy)", sent.data))
-    paths.append(("after, pipeline to our engine (Submit's copy, then the engine)",
-                  codec.encode_image(codec.decode_image(sent.data)).data))
+    paths.append(
+        (
+            "after, pipeline to our engine (Submit's copy, then the engine)",
+            codec.encode_image(codec.decode_image(sent.data)).data,
+        )
+    )
     lines = [
         f"| path | ΔE00 in sRGB's gamut: mean / max ({inside.sum()} patches) | "
         f"ΔE00 outside it: mean / max ({(~inside).sum()} patches) |",

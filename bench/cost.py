@@ -32,10 +32,11 @@ import threading
 import time
 import warnings
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_EXPRESS_PER_1000 = 0.10  # USD, the issue's goal for Express orchestration
@@ -79,8 +80,17 @@ DYNAMODB_PER_RRU = 0.125 / 1_000_000
 S3_TIER1_PER_REQUEST = 0.005 / 1_000  # PUT, COPY, POST, LIST
 S3_TIER2_PER_REQUEST = 0.0004 / 1_000  # GET, HEAD and the rest
 S3_FREE_OPERATIONS = {"DeleteObject", "DeleteObjects"}
-S3_TIER1_OPERATIONS = {"PutObject", "CopyObject", "PostObject", "ListObjects", "ListObjectsV2", "ListObjectVersions",
-                       "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}
+S3_TIER1_OPERATIONS = {
+    "PutObject",
+    "CopyObject",
+    "PostObject",
+    "ListObjects",
+    "ListObjectsV2",
+    "ListObjectVersions",
+    "CreateMultipartUpload",
+    "UploadPart",
+    "CompleteMultipartUpload",
+}
 DATA_TRANSFER_OUT_PER_GB = 0.09
 SECRETS_MANAGER_PER_CALL = 0.05 / 10_000
 
@@ -169,7 +179,9 @@ def read_template() -> TemplateSettings:
                 fs.max_concurrency = ep.get("ScalingConfig", {}).get("MaximumConcurrency")
                 submit = logical_id
         functions[logical_id] = fs
-    assert submit is not None and machine is not None, "template has no SQS-triggered function or no state machine"
+    assert submit is not None and machine is not None, (
+        "template has no SQS-triggered function or no state machine"
+    )
     definition = json.loads((PROJECT_ROOT / machine["DefinitionUri"]).read_text())
     wt = params["WorkflowType"]
     return TemplateSettings(
@@ -217,10 +229,9 @@ def make_inputs(n_images: int, size: tuple[int, int]) -> list[Input]:
     """
     from PIL import Image
 
-    from correction_local.samples import corrupt_png_data, encode_png
-
     from correction_engine.synth.documents import make_page_photo
     from correction_engine.synth.products import make_product
+    from correction_local.samples import corrupt_png_data, encode_png
 
     def jpeg(rgb) -> bytes:
         buffer = io.BytesIO()
@@ -241,10 +252,19 @@ def make_inputs(n_images: int, size: tuple[int, int]) -> list[Input]:
             name = f"incoming/shop/product-{i:03d}.jpg"
         inputs.append(Input(name, body, {"correction-type": str(etype)}, f"type {etype}"))
     good = inputs[0].body if inputs else b""
-    garbled = corrupt_png_data(encode_png(make_product(98, size=(height // 2, width // 2), background="plain").image))
+    garbled = corrupt_png_data(
+        encode_png(make_product(98, size=(height // 2, width // 2), background="plain").image)
+    )
     bad = [
-        Input("incoming/bad/garbled.png", garbled, {"correction-type": "2"}, "bad: a PNG with garbled pixel data, which only the API can tell"),
-        Input("incoming/bad/cut.jpg", good[: len(good) // 3], {}, "bad: a truncated JPEG, which submit rejects"),
+        Input(
+            "incoming/bad/garbled.png",
+            garbled,
+            {"correction-type": "2"},
+            "bad: a PNG with garbled pixel data, which only the API can tell",
+        ),
+        Input(
+            "incoming/bad/cut.jpg", good[: len(good) // 3], {}, "bad: a truncated JPEG, which submit rejects"
+        ),
     ]
     return inputs + bad[:n_bad]
 
@@ -314,9 +334,8 @@ def instrument(recorder: Recorder, budget_waits: dict[str, float]) -> Callable[[
     import httpx
 
     from correction_core import contract
-    from correction_local import lambda_bridge
-
     from correction_core import services as services_module
+    from correction_local import lambda_bridge
 
     originals: list[Callable[[], None]] = []
 
@@ -384,7 +403,9 @@ def instrument(recorder: Recorder, budget_waits: dict[str, float]) -> Callable[[
 
     def counting_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
         service = self.meta.service_model.service_name
-        table = api_params.get("TableName", "") if service == "dynamodb" and isinstance(api_params, dict) else ""
+        table = (
+            api_params.get("TableName", "") if service == "dynamodb" and isinstance(api_params, dict) else ""
+        )
         inv = getattr(_where, "invocation", None)
         if inv is not None:
             inv.aws_calls[(service, operation_name, table)] += 1
@@ -439,7 +460,9 @@ def instrument(recorder: Recorder, budget_waits: dict[str, float]) -> Callable[[
     client_logger.addHandler(retry_counter)
     propagate = client_logger.propagate
     client_logger.propagate = False  # counted, not printed
-    originals.append(lambda: (client_logger.removeHandler(retry_counter), setattr(client_logger, "propagate", propagate)))
+    originals.append(
+        lambda: (client_logger.removeHandler(retry_counter), setattr(client_logger, "propagate", propagate))
+    )
 
     counting = CountingHandler(level=logging.DEBUG)
     service_logger._logger.addHandler(counting)
@@ -498,12 +521,14 @@ def _item_bytes(item: dict[str, Any]) -> int:
     size = 0
     for name, value in item.items():
         size += len(name.encode())
-        (kind, raw), = value.items()
+        ((kind, raw),) = value.items()
         size += len(str(raw).encode()) if kind in ("S", "N", "B") else len(json.dumps(raw).encode())
     return size
 
 
-def run_pipeline(inputs: list[Input], settings: TemplateSettings, *, workflow_type: str, api_qps: float) -> Measurement:
+def run_pipeline(
+    inputs: list[Input], settings: TemplateSettings, *, workflow_type: str, api_qps: float
+) -> Measurement:
     from moto import mock_aws
 
     from correction_engine.server.background import run_in_thread
@@ -536,7 +561,9 @@ def run_pipeline(inputs: list[Input], settings: TemplateSettings, *, workflow_ty
             },
             api_key=API_KEY,
         )
-        waits = {n: float(f.environment.get("BUDGET_WAIT_SECONDS", 0) or 0) for n, f in settings.functions.items()}
+        waits = {
+            n: float(f.environment.get("BUDGET_WAIT_SECONDS", 0) or 0) for n, f in settings.functions.items()
+        }
         undo = instrument(recorder, waits)
         # The service logger writes JSON lines to its own stdout handle: counted by instrument(), not shown.
         from correction_core.observability import logger as service_logger
@@ -567,10 +594,20 @@ def run_pipeline(inputs: list[Input], settings: TemplateSettings, *, workflow_ty
             full = sfn.describe_execution(executionArn=arn)
             seconds = (full["stopDate"] - full["startDate"]).total_seconds()
             executions.append(
-                Execution(json.loads(full["input"])["object"]["key"], full["status"], seconds, entered + retries, entered, retries)
+                Execution(
+                    json.loads(full["input"])["object"]["key"],
+                    full["status"],
+                    seconds,
+                    entered + retries,
+                    entered,
+                    retries,
+                )
             )
         ddb = stack.client("dynamodb")
-        item_bytes = {t: [_item_bytes(i) for i in ddb.scan(TableName=t)["Items"]] for t in ddb.list_tables()["TableNames"]}
+        item_bytes = {
+            t: [_item_bytes(i) for i in ddb.scan(TableName=t)["Items"]]
+            for t in ddb.list_tables()["TableNames"]
+        }
         outcomes = {i.key: report.outcomes.outcome_of(i.key) or "lost" for i in inputs}
         engine_tasks = engine.engine.stats.tasks_created(API_KEY)
         seen = list(lambda_bridge.invocations)  # uninstall() clears the bridge's record
@@ -579,7 +616,10 @@ def run_pipeline(inputs: list[Input], settings: TemplateSettings, *, workflow_ty
     bridge = Counter(name for name, _, _ in seen)
     ours = Counter(i.function for i in recorder.invocations)
     if bridge != ours:
-        print(f"warning: lambda_bridge.invocations {dict(bridge)} != timed invocations {dict(ours)}", file=sys.stderr)
+        print(
+            f"warning: lambda_bridge.invocations {dict(bridge)} != timed invocations {dict(ours)}",
+            file=sys.stderr,
+        )
     # The notification bodies, from the submit events the bridge saw.
     for name, payload, _ in seen:
         if name == settings.submit_function:
@@ -716,7 +756,9 @@ def _usd(value: float, digits: int = 4) -> str:
     return f"${value:.{digits}f}"
 
 
-def build_report(m: Measurement, settings: TemplateSettings, args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+def build_report(
+    m: Measurement, settings: TemplateSettings, args: argparse.Namespace
+) -> tuple[str, dict[str, Any]]:
     inv = m.recorder.invocations
     uploads = [i.key for i in m.inputs]
     succeeded = [k for k, o in m.outcomes.items() if o == "result"]
@@ -757,7 +799,7 @@ def build_report(m: Measurement, settings: TemplateSettings, args: argparse.Name
     goal_met = express_cons <= GOAL_EXPRESS_PER_1000
 
     L: list[str] = []
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover
@@ -777,7 +819,7 @@ def build_report(m: Measurement, settings: TemplateSettings, args: argparse.Name
         f"{_usd(orchestration(summary[('STANDARD', False)]['success']) * 1000)} "
         f"/ {_usd(orchestration(summary[('STANDARD', True)]['success']) * 1000)}.",
         "",
-        "\"Orchestration\" = Step Functions + the requests and duration of the pipeline's four functions "
+        '"Orchestration" = Step Functions + the requests and duration of the pipeline\'s four functions '
         f"({', '.join(fn_names)}). Queue, table, bucket, secret and log costs are listed apart; the API's own "
         "credits are a separate line without a price.",
         "",
@@ -853,10 +895,15 @@ def build_report(m: Measurement, settings: TemplateSettings, args: argparse.Name
                 f"| {retried} | {_median(sum(i.client_retries / len(i.keys) for i in rows if k in i.keys) for k in succeeded):.2f} | | |"
             )
     for kind in ("create task", "query task", "result download"):
-        per = _median(sum(i.http_calls[kind] / max(1, len(i.keys)) for i in inv if k in i.keys) for k in succeeded)
+        per = _median(
+            sum(i.http_calls[kind] / max(1, len(i.keys)) for i in inv if k in i.keys) for k in succeeded
+        )
         L.append(f"| HTTP: {kind} | {http_totals[kind]} | {per:.2f} | | |")
     for (service, operation, table), n in sorted(aws_totals.items()):
-        per = _median(sum(i.aws_calls[(service, operation, table)] / max(1, len(i.keys)) for i in inv if k in i.keys) for k in succeeded)
+        per = _median(
+            sum(i.aws_calls[(service, operation, table)] / max(1, len(i.keys)) for i in inv if k in i.keys)
+            for k in succeeded
+        )
         where = f" ({table})" if table else ""
         L.append(f"| {service} {operation}{where} | {n} | {per:.2f} | | |")
     L += [
@@ -922,14 +969,22 @@ def build_report(m: Measurement, settings: TemplateSettings, args: argparse.Name
     cols = [summary[(wf, cons)]["success"] for wf in ("EXPRESS", "STANDARD") for cons in (False, True)]
     for component in ["Step Functions", "Lambda requests"] + [f"Lambda duration: {n}" for n in fn_names]:
         L.append(f"| {component} | " + " | ".join(_usd(c[component] * 1000) for c in cols) + " |")
-    L.append("| **orchestration** | " + " | ".join(f"**{_usd(orchestration(c) * 1000)}**" for c in cols) + " |")
+    L.append(
+        "| **orchestration** | " + " | ".join(f"**{_usd(orchestration(c) * 1000)}**" for c in cols) + " |"
+    )
     for component in OTHER:
         L.append(f"| {component} | " + " | ".join(_usd(c[component] * 1000) for c in cols) + " |")
-    L.append("| **all AWS above** | " + " | ".join(f"**{_usd(sum(c.values()) * 1000)}**" for c in cols) + " |")
+    L.append(
+        "| **all AWS above** | " + " | ".join(f"**{_usd(sum(c.values()) * 1000)}**" for c in cols) + " |"
+    )
     from correction_core.contract import CREDITS_PER_TASK
 
     drivers = sorted(
-        ((k, v) for k, v in summary[("EXPRESS", True)]["success"].items() if k.startswith(ORCHESTRATION_PREFIXES)),
+        (
+            (k, v)
+            for k, v in summary[("EXPRESS", True)]["success"].items()
+            if k.startswith(ORCHESTRATION_PREFIXES)
+        ),
         key=lambda kv: -kv[1],
     )
     total = orchestration(summary[("EXPRESS", True)]["success"]) or 1
@@ -947,12 +1002,18 @@ def build_report(m: Measurement, settings: TemplateSettings, args: argparse.Name
         f"| API credits (vendor, not priced here) | {CREDITS_PER_TASK * 1000:,} credits ({CREDITS_PER_TASK} per task) | | | |",
         "",
         f"Per 1,000 uploads of this run's mix ({len(succeeded)} result(s), {len(failed)} failure record(s)): orchestration "
-        + ", ".join(f"{lbl} {_usd(orchestration(c) * 1000)}" for lbl, c in zip(("Express measured", "Express conservative", "Standard measured", "Standard conservative"), mix))
+        + ", ".join(
+            f"{lbl} {_usd(orchestration(c) * 1000)}"
+            for lbl, c in zip(
+                ("Express measured", "Express conservative", "Standard measured", "Standard conservative"),
+                mix,
+            )
+        )
         + f" ({m.engine_tasks} tasks = {m.engine_tasks * CREDITS_PER_TASK} credits for {len(uploads)} uploads). "
         + failure_paths(m, costs, failed, executions),
         "",
         *drivers_text,
-        "\"Data transfer out\" is the source photo leaving AWS for the vendor (the API fetches the presigned URL in "
+        '"Data transfer out" is the source photo leaving AWS for the vendor (the API fetches the presigned URL in '
         "the template's url mode; submit uploads the bytes in file mode): the same bytes either way, "
         f"${DATA_TRANSFER_OUT_PER_GB * 1000 / 1000:.2f} per 1,000 images per MB of photo. These synthetic JPEGs are small; "
         f"phone photos of 3-5 MB would cost ${3 * DATA_TRANSFER_OUT_PER_GB:.2f}-${5 * DATA_TRANSFER_OUT_PER_GB:.2f} per 1,000 "
@@ -1002,7 +1063,9 @@ def failure_paths(m: Measurement, costs: dict, failed: list[str], executions: di
         )
     if at_submit:
         e = orchestration(costs[("EXPRESS", True)].mean(at_submit)) * 1000
-        parts.append(f"an upload submit rejects before any task exists costs {_usd(e)} per 1,000 (its share of a submit batch)")
+        parts.append(
+            f"an upload submit rejects before any task exists costs {_usd(e)} per 1,000 (its share of a submit batch)"
+        )
     return ("; ".join(parts) + ".") if parts else ""
 
 
@@ -1021,16 +1084,29 @@ def sensitivity(m, settings, costs, succeeded, polls, check_fn, loop) -> tuple[l
     inv = m.recorder.invocations
     # Budgeted API requests per image besides the polls (the create, Finalize's re-query), measured.
     other_requests = _median(
-        sum((i.http_calls["create task"] + i.http_calls["query task"]) / len(i.keys) for i in inv if k in i.keys and i.function != check_fn)
+        sum(
+            (i.http_calls["create task"] + i.http_calls["query task"]) / len(i.keys)
+            for i in inv
+            if k in i.keys and i.function != check_fn
+        )
         for k in succeeded
     )
     results = {}
     for cons in (False, True):
-        answered = [i for i in inv if i.function == check_fn and i.outcome == "ok" and i.keys and i.keys[0] in succeeded]
-        per_poll = statistics.mean(
-            LAMBDA_PER_REQUEST + lambda_billed_ms(i, cons) / 1000 * check.memory_mb / 1024 * check.gb_second_price
-            for i in answered
-        ) if answered else 0.0
+        answered = [
+            i
+            for i in inv
+            if i.function == check_fn and i.outcome == "ok" and i.keys and i.keys[0] in succeeded
+        ]
+        per_poll = (
+            statistics.mean(
+                LAMBDA_PER_REQUEST
+                + lambda_billed_ms(i, cons) / 1000 * check.memory_mb / 1024 * check.gb_second_price
+                for i in answered
+            )
+            if answered
+            else 0.0
+        )
         c = costs[("EXPRESS", cons)].mean(succeeded)
         lambda_total = sum(v for k, v in c.items() if k.startswith("Lambda "))
         mean_polls = statistics.mean(polls[k] for k in succeeded)
@@ -1051,7 +1127,14 @@ def sensitivity(m, settings, costs, succeeded, polls, check_fn, loop) -> tuple[l
         # MaximumConcurrency × (its budgeted requests / ApiQps) seconds of submit at its memory.
         per_poll, rest, submit_measured = results[True]
         requests = other_requests + p
-        backlog_submit = (submit.max_concurrency or 1) * requests / settings.api_qps * submit.memory_mb / 1024 * submit.gb_second_price
+        backlog_submit = (
+            (submit.max_concurrency or 1)
+            * requests
+            / settings.api_qps
+            * submit.memory_mb
+            / 1024
+            * submit.gb_second_price
+        )
         row.append(row[1] - submit_measured + backlog_submit)
         return row
 
@@ -1076,7 +1159,10 @@ def sensitivity(m, settings, costs, succeeded, polls, check_fn, loop) -> tuple[l
     ]
     for p in ps:
         row = row_for(p)
-        cells = [_usd(v * 1000) + (" ✗" if i in (0, 1, 4) and v * 1000 > GOAL_EXPRESS_PER_1000 else "") for i, v in enumerate(row)]
+        cells = [
+            _usd(v * 1000) + (" ✗" if i in (0, 1, 4) and v * 1000 > GOAL_EXPRESS_PER_1000 else "")
+            for i, v in enumerate(row)
+        ]
         lines.append(f"| {p} | ~{p * interval} s | " + " | ".join(cells) + " |")
     lines += [
         "",
@@ -1096,17 +1182,32 @@ def sensitivity(m, settings, costs, succeeded, polls, check_fn, loop) -> tuple[l
         "per image on average.",
         "",
     ]
-    over = [p for p in range(0, settings.poll_cap // interval + 1) if row_for(p)[4] * 1000 > GOAL_EXPRESS_PER_1000]
+    over = [
+        p for p in range(0, settings.poll_cap // interval + 1) if row_for(p)[4] * 1000 > GOAL_EXPRESS_PER_1000
+    ]
     return lines, (over[0] if over else None)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=12, help="uploads, including 1-2 broken files (default 12)")
-    parser.add_argument("--quick", action="store_true", help="6 smaller images: a check that the script works")
-    parser.add_argument("--workflow-type", choices=["EXPRESS", "STANDARD"], default=None,
-                        help="the state machine type to run (default: the template's; counts are the same definition's)")
-    parser.add_argument("--engine-qps", type=float, default=0, help="the engine's own rate limit (default off, as in the tests)")
+    parser.add_argument(
+        "--images", type=int, default=12, help="uploads, including 1-2 broken files (default 12)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="6 smaller images: a check that the script works"
+    )
+    parser.add_argument(
+        "--workflow-type",
+        choices=["EXPRESS", "STANDARD"],
+        default=None,
+        help="the state machine type to run (default: the template's; counts are the same definition's)",
+    )
+    parser.add_argument(
+        "--engine-qps",
+        type=float,
+        default=0,
+        help="the engine's own rate limit (default off, as in the tests)",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "cost.md")
     args = parser.parse_args(argv)
     if args.quick:
@@ -1116,8 +1217,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = read_template()
     started = time.monotonic()
     inputs = make_inputs(args.images, args.size)
-    print(f"{len(inputs)} uploads generated in {time.monotonic() - started:.1f} s; running the pipeline…", file=sys.stderr)
-    measurement = run_pipeline(inputs, settings, workflow_type=args.workflow_type or settings.workflow_type, api_qps=args.engine_qps)
+    print(
+        f"{len(inputs)} uploads generated in {time.monotonic() - started:.1f} s; running the pipeline…",
+        file=sys.stderr,
+    )
+    measurement = run_pipeline(
+        inputs, settings, workflow_type=args.workflow_type or settings.workflow_type, api_qps=args.engine_qps
+    )
     outcomes = Counter(measurement.outcomes.values())
     if outcomes["lost"] or not outcomes["result"]:
         failures = Counter(i.outcome for i in measurement.recorder.invocations if i.outcome != "ok")

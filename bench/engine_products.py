@@ -20,7 +20,7 @@ import os
 import platform
 import statistics
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -90,8 +90,13 @@ def synthetic_quality(ref: U2netpReference, count: int, tilted_count: int) -> di
     for p in images:
         ours = remove_background(p.image)[..., 3] > 127
         theirs = ref.cutout(p.image)[..., 3] > 127
-        row = {"shape": p.shape, "background": p.background, "tilt": p.tilt,
-               "iou_ours": mask_iou(ours, p.mask), "iou_ref": mask_iou(theirs, p.mask)}
+        row = {
+            "shape": p.shape,
+            "background": p.background,
+            "tilt": p.tilt,
+            "iou_ours": mask_iou(ours, p.mask),
+            "iou_ref": mask_iou(theirs, p.mask),
+        }
         if p.tilt == 0.0:
             placement = locate_product(p.image)
             row["box_ours"] = box_iou(placement.product_box, p.box) if placement.angle == 0.0 else None
@@ -109,13 +114,23 @@ def synthetic_quality(ref: U2netpReference, count: int, tilted_count: int) -> di
 
 
 def timing(ref: U2netpReference, runs: int) -> list[dict]:
-    cases = [("synthetic, plain backdrop", make_product(21, BIG, background="plain", shape="box", tilt=6.0).image),
-             ("synthetic, busy backdrop", make_product(22, BIG, background="busy", shape="bottle", tilt=0.0).image)]
+    cases = [
+        ("synthetic, plain backdrop", make_product(21, BIG, background="plain", shape="box", tilt=6.0).image),
+        (
+            "synthetic, busy backdrop",
+            make_product(22, BIG, background="busy", shape="bottle", tilt=0.0).image,
+        ),
+    ]
     anime = REAL_DIR / "anime-girl-1.jpg"
     if anime.exists():
         # A scene (the u2netp fallback path), upscaled to 12 MP.
         img = np.asarray(Image.open(anime).convert("RGB"))
-        cases.append(("real scene (anime-girl-1 upscaled)", cv2.resize(img, (BIG[1], BIG[0]), interpolation=cv2.INTER_CUBIC)))
+        cases.append(
+            (
+                "real scene (anime-girl-1 upscaled)",
+                cv2.resize(img, (BIG[1], BIG[0]), interpolation=cv2.INTER_CUBIC),
+            )
+        )
     out = []
     for name, img in cases:
         buf = io.BytesIO()
@@ -128,8 +143,17 @@ def timing(ref: U2netpReference, runs: int) -> list[dict]:
         ref.cutout(img)
         tr = median_time(lambda: ref.cutout(img), max(1, runs // 2 + 1))
         placement = locate_product(img)
-        out.append({"case": name, "size": f"{img.shape[1]}x{img.shape[0]}", "decode": decode, "type3": t3,
-                    "type4": t4, "u2netp": tr, "method": placement.foreground.method})
+        out.append(
+            {
+                "case": name,
+                "size": f"{img.shape[1]}x{img.shape[0]}",
+                "decode": decode,
+                "type3": t3,
+                "type4": t4,
+                "u2netp": tr,
+                "method": placement.foreground.method,
+            }
+        )
     return out
 
 
@@ -146,9 +170,16 @@ def real_photos(ref: U2netpReference) -> list[dict]:
         Image.fromarray(t3).save(OUT_DIR / f"{path.stem}.type3.png")
         Image.fromarray(t4).save(OUT_DIR / f"{path.stem}.type4.png")
         Image.fromarray(theirs).save(OUT_DIR / f"{path.stem}.u2netp.png")
-        row = {"name": path.name, "size": f"{img.shape[1]}x{img.shape[0]}", "method": placement.foreground.method,
-               "crop": placement.crop_box, "angle": placement.angle, "iou_ours": None, "iou_ref": None,
-               "agree": mask_iou(full[..., 3] > 127, theirs[..., 3] > 127)}
+        row = {
+            "name": path.name,
+            "size": f"{img.shape[1]}x{img.shape[0]}",
+            "method": placement.foreground.method,
+            "crop": placement.crop_box,
+            "angle": placement.angle,
+            "iou_ours": None,
+            "iou_ref": None,
+            "agree": mask_iou(full[..., 3] > 127, theirs[..., 3] > 127),
+        }
         truth_path = path.with_name(f"{path.stem}.reference-mask.png")
         if truth_path.exists():
             truth = np.asarray(Image.open(truth_path))
@@ -172,7 +203,7 @@ def main() -> None:
     args = ap.parse_args()
     count, tilted, runs = (4, 4, 1) if args.quick else (args.count, 12, args.runs)
 
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     load = os.getloadavg()
     ref = U2netpReference()
 
@@ -184,28 +215,38 @@ def main() -> None:
     bo = [r["box_ours"] for r in boxes if r["box_ours"] is not None]
     br = [r["box_ref"] for r in boxes]
     print(f"synthetic products: {len(rows)} images 960x720 ({sum(r['tilt'] != 0 for r in rows)} tilted)")
-    print(f"  mask IoU   ours {mi_ours:.4f}   u2netp {mi_ref:.4f}   (min ours {min(r['iou_ours'] for r in rows):.3f}, "
-          f"u2netp {min(r['iou_ref'] for r in rows):.3f})")
+    print(
+        f"  mask IoU   ours {mi_ours:.4f}   u2netp {mi_ref:.4f}   (min ours {min(r['iou_ours'] for r in rows):.3f}, "
+        f"u2netp {min(r['iou_ref'] for r in rows):.3f})"
+    )
     for bg in BACKGROUNDS:
         sel = [r for r in rows if r["background"] == bg]
         if sel:
-            print(f"    {bg:9s} ours {np.mean([r['iou_ours'] for r in sel]):.4f}   "
-                  f"u2netp {np.mean([r['iou_ref'] for r in sel]):.4f}   (n={len(sel)})")
+            print(
+                f"    {bg:9s} ours {np.mean([r['iou_ours'] for r in sel]):.4f}   "
+                f"u2netp {np.mean([r['iou_ref'] for r in sel]):.4f}   (n={len(sel)})"
+            )
     print(f"  box IoU (upright) ours {np.mean(bo):.4f}   u2netp {np.mean(br):.4f}   (n={len(boxes)})")
     ae = q["angle_errors"]
-    print(f"  straightening: {len(ae)} tilted boxes (2-12 deg), angle error mean {np.mean(ae):.3f} max {np.max(ae):.3f} deg"
-          f"; evidence {sorted(set(q['evidences']))}")
+    print(
+        f"  straightening: {len(ae)} tilted boxes (2-12 deg), angle error mean {np.mean(ae):.3f} max {np.max(ae):.3f} deg"
+        f"; evidence {sorted(set(q['evidences']))}"
+    )
 
     t = timing(ref, runs)
     print("time per 12 MP image (median, decoded array in; JPEG decode separate):")
     for r in t:
-        print(f"  {r['case']:38s} type3 {r['type3']:.3f}s  type4 {r['type4']:.3f}s  u2netp {r['u2netp']:.3f}s  "
-              f"decode {r['decode']:.3f}s  [{r['method']}]")
+        print(
+            f"  {r['case']:38s} type3 {r['type3']:.3f}s  type4 {r['type4']:.3f}s  u2netp {r['u2netp']:.3f}s  "
+            f"decode {r['decode']:.3f}s  [{r['method']}]"
+        )
 
     real = real_photos(ref) if REAL_DIR.exists() else []
     for r in real:
-        print(f"  real {r['name']:18s} {r['method']:16s} agree-with-u2netp {r['agree']:.3f}  "
-              f"IoU vs reference ours {fmt(r['iou_ours'])} u2netp {fmt(r['iou_ref'])}")
+        print(
+            f"  real {r['name']:18s} {r['method']:16s} agree-with-u2netp {r['agree']:.3f}  "
+            f"IoU vs reference ours {fmt(r['iou_ours'])} u2netp {fmt(r['iou_ref'])}"
+        )
     if real:
         print(f"  outputs in {OUT_DIR}")
 
@@ -232,8 +273,10 @@ def main() -> None:
     for bg in BACKGROUNDS:
         sel = [r for r in rows if r["background"] == bg]
         if sel:
-            lines.append(f"| {bg} | {len(sel)} | {np.mean([r['iou_ours'] for r in sel]):.4f} | "
-                         f"{np.mean([r['iou_ref'] for r in sel]):.4f} |")
+            lines.append(
+                f"| {bg} | {len(sel)} | {np.mean([r['iou_ours'] for r in sel]):.4f} | "
+                f"{np.mean([r['iou_ref'] for r in sel]):.4f} |"
+            )
     lines += [
         f"| **all** | {len(rows)} | **{mi_ours:.4f}** | **{mi_ref:.4f}** |",
         "",
@@ -254,8 +297,10 @@ def main() -> None:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in t:
-        lines.append(f"| {r['case']} | {r['method']} | {r['type3']:.3f} s | {r['type4']:.3f} s | {r['u2netp']:.3f} s | "
-                     f"{r['type4'] / r['u2netp']:.2f} | {r['decode']:.3f} s |")
+        lines.append(
+            f"| {r['case']} | {r['method']} | {r['type3']:.3f} s | {r['type4']:.3f} s | {r['u2netp']:.3f} s | "
+            f"{r['type4'] / r['u2netp']:.2f} | {r['decode']:.3f} s |"
+        )
     if real:
         lines += [
             "",
@@ -268,8 +313,10 @@ def main() -> None:
             "| --- | --- | --- | --- | --- | --- |",
         ]
         for r in real:
-            lines.append(f"| {r['name']} | {r['size']} | {r['method']} | {r['agree']:.3f} | {fmt(r['iou_ours'])} | "
-                         f"{fmt(r['iou_ref'])} |")
+            lines.append(
+                f"| {r['name']} | {r['size']} | {r['method']} | {r['agree']:.3f} | {fmt(r['iou_ours'])} | "
+                f"{fmt(r['iou_ref'])} |"
+            )
     lines += [
         "",
         "## Reading the figures",

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -67,7 +67,7 @@ def photo(rng: np.random.Generator) -> bytes:
     page = np.repeat(base[..., None], 3, axis=2)
     for row in range(60, HEIGHT - 60, 22):
         length = int(rng.integers(WIDTH // 3, WIDTH - 120))
-        page[row:row + 8, 60:60 + length] = 40
+        page[row : row + 8, 60 : 60 + length] = 40
     buffer = io.BytesIO()
     Image.fromarray(np.clip(page, 0, 255).astype(np.uint8)).save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
@@ -79,11 +79,25 @@ def start_server(port: int, api_key: str, admin_key: str, spool_max: int) -> sub
         "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT / "engine")]),
         "CORRECTION_ENGINE_API_KEYS": api_key,  # keys by environment: never in the process list
         "CORRECTION_ENGINE_ADMIN_KEY": admin_key,
-        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",  # one shared machine: stay on one core
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",  # one shared machine: stay on one core
     }
-    command = [sys.executable, "-m", "correction_engine.cli", "serve", "--port", str(port),
-               "--rate-limit", str(contract.DEFAULT_QPS), "--workers", "1", "--log-level", "warning",
-               "--spool-max-bytes", str(spool_max)]
+    command = [
+        sys.executable,
+        "-m",
+        "correction_engine.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--rate-limit",
+        str(contract.DEFAULT_QPS),
+        "--workers",
+        "1",
+        "--log-level",
+        "warning",
+        "--spool-max-bytes",
+        str(spool_max),
+    ]
     return subprocess.Popen(command, env=env)
 
 
@@ -107,8 +121,16 @@ def soak(minutes: float, spool_max: int) -> dict:
     base_url = f"http://127.0.0.1:{port}"
     server = start_server(port, api_key, admin_key, spool_max)
     rng = np.random.default_rng(7)
-    counts = {"creates": 0, "queries": 0, "done": 0, "failed": 0, "http_429": 0, "other_errors": 0,
-              "downloads": 0, "download_bytes": 0}
+    counts = {
+        "creates": 0,
+        "queries": 0,
+        "done": 0,
+        "failed": 0,
+        "http_429": 0,
+        "other_errors": 0,
+        "downloads": 0,
+        "download_bytes": 0,
+    }
     samples: list[tuple[float, int]] = []
     admin_samples: list[tuple[float, dict]] = []
     failures: dict[str, int] = {}
@@ -134,9 +156,15 @@ def soak(minutes: float, spool_max: int) -> dict:
                     next_admin += ADMIN_SAMPLE_SECONDS
                 if tick % 2 == 0 or not pending:
                     kind = tick // 2
-                    response = client.post(contract.CREATE_PATH, headers=headers, data={
-                        "type": str(kind % 5), "return_type": str(1 + kind % 2),
-                    }, files={contract.FIELD_IMAGE_FILE: ("page.jpg", photo(rng), "image/jpeg")})
+                    response = client.post(
+                        contract.CREATE_PATH,
+                        headers=headers,
+                        data={
+                            "type": str(kind % 5),
+                            "return_type": str(1 + kind % 2),
+                        },
+                        files={contract.FIELD_IMAGE_FILE: ("page.jpg", photo(rng), "image/jpeg")},
+                    )
                     counts["creates"] += 1
                     if response.status_code == 200:
                         pending.append(response.json()["data"]["task_id"])
@@ -161,7 +189,9 @@ def soak(minutes: float, spool_max: int) -> dict:
                         elif contract.is_failed(data["state"]):
                             pending.popleft()
                             counts["failed"] += 1
-                            failures[response.json()["message"][:120]] = failures.get(response.json()["message"][:120], 0) + 1
+                            failures[response.json()["message"][:120]] = (
+                                failures.get(response.json()["message"][:120], 0) + 1
+                            )
                 tick += 1
                 # Paced on the clock, not on the previous request, so the rate is exactly the limit.
                 delay = started + tick * interval - time.monotonic()
@@ -180,8 +210,16 @@ def soak(minutes: float, spool_max: int) -> dict:
             server.wait(15)
         except subprocess.TimeoutExpired:
             server.kill()
-    return {"failures": failures, "idle": idle, "final": final, "samples": samples, "admin": admin_samples, "counts": counts,
-            "minutes": minutes, "spool_max": spool_max}
+    return {
+        "failures": failures,
+        "idle": idle,
+        "final": final,
+        "samples": samples,
+        "admin": admin_samples,
+        "counts": counts,
+        "minutes": minutes,
+        "spool_max": spool_max,
+    }
 
 
 def slope_mib_per_hour(samples: list[tuple[float, int]]) -> float:
@@ -204,8 +242,7 @@ def report(result: dict, when: datetime, load_before: tuple[float, float, float]
     lines = [
         "# Engine soak: resident memory over an hour at the rate limit",
         "",
-        f"Generated by `bench/engine_soak.py` on {when:%Y-%m-%d %H:%M} UTC "
-        f"({result['minutes']:g} minutes).",
+        f"Generated by `bench/engine_soak.py` on {when:%Y-%m-%d %H:%M} UTC ({result['minutes']:g} minutes).",
         "",
         "## Set-up",
         "",
@@ -245,8 +282,10 @@ def report(result: dict, when: datetime, load_before: tuple[float, float, float]
     ]
     for at, engine in admin:
         nearest = min(samples, key=lambda s: abs(s[0] - at))
-        lines.append(f"| {at / 60:5.1f} | {nearest[1] / mib:6.0f} | {engine['tasks']} | "
-                     f"{engine['spool_bytes'] / mib:.1f} |")
+        lines.append(
+            f"| {at / 60:5.1f} | {nearest[1] / mib:6.0f} | {engine['tasks']} | "
+            f"{engine['spool_bytes'] / mib:.1f} |"
+        )
     lines += [
         "",
         "## Reading it",
@@ -273,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks" / "engine-soak.md")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
-    when = datetime.now(timezone.utc)
+    when = datetime.now(UTC)
     print(f"soaking for {args.minutes:g} min at {contract.DEFAULT_QPS} requests/s ...", flush=True)
     result = soak(args.minutes, args.spool_max_mib * 2**20)
     text = report(result, when, load_before)

@@ -55,8 +55,10 @@ JPEG_QUALITY = 92
 # Figures: docs/benchmarks/png-encode.md (bench/png_encode.py).
 PNG_COMPRESS_LEVEL = 1
 _PNG_PARAMS = [
-    cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESS_LEVEL,
-    cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP,
+    cv2.IMWRITE_PNG_COMPRESSION,
+    PNG_COMPRESS_LEVEL,
+    cv2.IMWRITE_PNG_FILTER,
+    cv2.IMWRITE_PNG_FILTER_UP,
 ]
 
 # Formats we sniff and the Pillow plugin that must read them (Image.open(formats=...)), so a
@@ -69,7 +71,6 @@ _PILLOW_FORMAT = {
     "tiff": "TIFF",
     "sgi": "SGI",
 }
-
 
 
 class CodecError(Exception):
@@ -193,12 +194,13 @@ def _to_srgb(img: Image.Image, profile: bytes | None) -> Image.Image:
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
         out_mode = "RGBA" if img.mode == "RGBA" else "RGB"
-        return ImageCms.profileToProfile(
+        converted = ImageCms.profileToProfile(
             img, source, _SRGB, renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC, outputMode=out_mode
         )
     except (ImageCms.PyCMSError, OSError, ValueError) as exc:
         log.warning("embedded colour profile unusable (%s); pixels taken as sRGB", exc)
         return img
+    return img if converted is None else converted  # None only with inPlace=True
 
 
 def _to_rgb_array(img: Image.Image) -> np.ndarray:

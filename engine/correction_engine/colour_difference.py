@@ -35,7 +35,9 @@ def xyz_to_lab(xyz: np.ndarray) -> np.ndarray:
     t = xyz / white
     delta = 6 / 29
     f = np.where(t > delta**3, np.cbrt(t), t / (3 * delta**2) + 4 / 29)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+    return np.stack(
+        [116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1
+    )
 
 
 def rgb_to_lab(encoded: np.ndarray, space: str = "srgb") -> np.ndarray:
@@ -64,7 +66,9 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     hbp = np.where(
         c1p * c2p == 0,
         hsum,
-        np.where(np.abs(h1p - h2p) <= 180, hsum / 2, np.where(hsum < 360, (hsum + 360) / 2, (hsum - 360) / 2)),
+        np.where(
+            np.abs(h1p - h2p) <= 180, hsum / 2, np.where(hsum < 360, (hsum + 360) / 2, (hsum - 360) / 2)
+        ),
     )
     t = (
         1
@@ -79,6 +83,4 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     sc = 1 + 0.045 * cbp
     sh = 1 + 0.015 * cbp * t
     rt = -np.sin(np.radians(2 * d_theta)) * rc
-    return np.sqrt(
-        (dlp / sl) ** 2 + (dcp / sc) ** 2 + (dhp / sh) ** 2 + rt * (dcp / sc) * (dhp / sh)
-    )
+    return np.sqrt((dlp / sl) ** 2 + (dcp / sc) ** 2 + (dhp / sh) ** 2 + rt * (dcp / sc) * (dhp / sh))

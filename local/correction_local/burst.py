@@ -119,7 +119,9 @@ def run_burst(count: int, qps: int, *, enhancement_type: int = 1, timeout: float
         budget_full_windows=sum(1 for used, _ in windows if used >= qps),
         budget_max_used=max((used for used, _ in windows), default=0),
         poll_saturated_windows=sum(1 for used, creates in windows if used - creates >= qps),
-        failure_reasons=dict(Counter(f"{r['reason']}: {r.get('message', '')[:120]}" for r in report.outcomes.failures.values())),
+        failure_reasons=dict(
+            Counter(f"{r['reason']}: {r.get('message', '')[:120]}" for r in report.outcomes.failures.values())
+        ),
     )
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from correction_core.contract import ENHANCEMENT_TYPE_MEANINGS
 
@@ -63,34 +63,91 @@ def build_parser() -> argparse.ArgumentParser:
         "wins over --type. Exit status: 0 every upload ended in a result or a failure record, "
         "1 an upload was lost, 2 the run could not start.",
     )
-    run.add_argument("--input", type=Path, metavar="DIR", help="a folder of your photos (default: generated samples)")
-    run.add_argument("--type", type=_type, dest="enhancement_type", metavar="N",
-                     help="enhancement type 0-4 for the files that do not choose their own")
-    run.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
-                     help=f"where results, failure records and the gallery go (default: ./{DEFAULT_OUTPUT})")
-    run.add_argument("--api-base-url", metavar="URL",
-                     help=f"use this API (e.g. the vendor's https://techhk.aoscdn.com) instead of starting the engine; "
-                     f"the key is read from ${API_KEY_ENV}")
-    run.add_argument("--api-key-env", default=API_KEY_ENV, metavar="NAME",
-                     help=f"environment variable holding the API key for --api-base-url (default: {API_KEY_ENV})")
-    run.add_argument("--result-hosts", metavar="HOSTS",
-                     help="hosts results may be downloaded from (default: 127.0.0.1 for the engine, .aoscdn.com otherwise)")
-    run.add_argument("--poll-interval", type=_positive_int, default=1, metavar="S",
-                     help="the state machine's wait between polls (default: 1)")
-    run.add_argument("--poll-cap", type=_positive_int, default=30, metavar="S",
-                     help="give up on a task after polling this long (default: 30)")
-    run.add_argument("--source-prefix", default="incoming/", metavar="PREFIX",
-                     help="key prefix uploads go under in the source bucket (default: incoming/)")
-    run.add_argument("--engine-workers", type=_positive_int, metavar="N", help="engine worker threads (default: one per core)")
-    run.add_argument("--qps", type=_qps, metavar="N",
-                     help="the API key's requests per second: the pipeline's shared rate budget and the engine's "
-                     "rate limit (default: 0 = off with the engine; 2, the vendor's default, with --api-base-url)")
-    run.add_argument("--samples", metavar="NAMES",
-                     help="comma-separated subset of the generated samples: " + ", ".join(DEFAULT_NAMES))
-    run.add_argument("--one-at-a-time", action="store_true",
-                     help="let each upload finish before the next (clean per-image timings)")
+    run.add_argument(
+        "--input", type=Path, metavar="DIR", help="a folder of your photos (default: generated samples)"
+    )
+    run.add_argument(
+        "--type",
+        type=_type,
+        dest="enhancement_type",
+        metavar="N",
+        help="enhancement type 0-4 for the files that do not choose their own",
+    )
+    run.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        metavar="DIR",
+        help=f"where results, failure records and the gallery go (default: ./{DEFAULT_OUTPUT})",
+    )
+    run.add_argument(
+        "--api-base-url",
+        metavar="URL",
+        help=f"use this API (e.g. the vendor's https://techhk.aoscdn.com) instead of starting the engine; "
+        f"the key is read from ${API_KEY_ENV}",
+    )
+    run.add_argument(
+        "--api-key-env",
+        default=API_KEY_ENV,
+        metavar="NAME",
+        help=f"environment variable holding the API key for --api-base-url (default: {API_KEY_ENV})",
+    )
+    run.add_argument(
+        "--result-hosts",
+        metavar="HOSTS",
+        help="hosts results may be downloaded from (default: 127.0.0.1 for the engine, .aoscdn.com otherwise)",
+    )
+    run.add_argument(
+        "--poll-interval",
+        type=_positive_int,
+        default=1,
+        metavar="S",
+        help="the state machine's wait between polls (default: 1)",
+    )
+    run.add_argument(
+        "--poll-cap",
+        type=_positive_int,
+        default=30,
+        metavar="S",
+        help="give up on a task after polling this long (default: 30)",
+    )
+    run.add_argument(
+        "--source-prefix",
+        default="incoming/",
+        metavar="PREFIX",
+        help="key prefix uploads go under in the source bucket (default: incoming/)",
+    )
+    run.add_argument(
+        "--engine-workers",
+        type=_positive_int,
+        metavar="N",
+        help="engine worker threads (default: one per core)",
+    )
+    run.add_argument(
+        "--qps",
+        type=_qps,
+        metavar="N",
+        help="the API key's requests per second: the pipeline's shared rate budget and the engine's "
+        "rate limit (default: 0 = off with the engine; 2, the vendor's default, with --api-base-url)",
+    )
+    run.add_argument(
+        "--samples",
+        metavar="NAMES",
+        help="comma-separated subset of the generated samples: " + ", ".join(DEFAULT_NAMES),
+    )
+    run.add_argument(
+        "--one-at-a-time",
+        action="store_true",
+        help="let each upload finish before the next (clean per-image timings)",
+    )
     run.add_argument("--no-gallery", action="store_true", help="skip the gallery and contact sheet")
-    run.add_argument("--timeout", type=float, default=600.0, metavar="S", help="give up waiting after this long (default: 600)")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="give up waiting after this long (default: 600)",
+    )
 
     samples = sub.add_parser("samples", help="write the generated sample photos (and types.json) to a folder")
     samples.add_argument("folder", type=Path)
@@ -118,7 +175,14 @@ def _inputs(args: argparse.Namespace, console) -> list:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     console = _console()
     config = RunConfig(
@@ -178,7 +242,9 @@ def command_run(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/red] {exc}")
         return EXIT_USAGE
     except TimeoutError as exc:  # the queue or an execution never finished: outcomes unknown
-        console.print(f"[bold red]gave up waiting:[/] {exc} (raise --timeout, or see {config.output}/pipeline.log)")
+        console.print(
+            f"[bold red]gave up waiting:[/] {exc} (raise --timeout, or see {config.output}/pipeline.log)"
+        )
         return EXIT_LOST
     print_summary(run, console)
     return EXIT_LOST if run.lost else EXIT_OK
@@ -208,7 +274,12 @@ def print_summary(run: LocalRun, console) -> None:
             reason = _short(f"{image.reason}: {image.message}" if image.message else image.reason)
         event = ", ".join(image.events) or "–"
         table.add_row(
-            image.name, type_label(image), f"[{styles.get(image.outcome, '')}]{image.outcome}[/]", seconds, event, reason
+            image.name,
+            type_label(image),
+            f"[{styles.get(image.outcome, '')}]{image.outcome}[/]",
+            seconds,
+            event,
+            reason,
         )
     console.print(table)
     done = [i for i in run.images if i.outcome == "result"]
@@ -230,7 +301,9 @@ def print_summary(run: LocalRun, console) -> None:
         )
     if run.events:
         by_type = ", ".join(f"{n} {t}" for t, n in sorted(run.events["by_detail_type"].items())) or "none"
-        console.print(f"completion events on bus {run.events['bus']!r}: {by_type} (per upload in the summary)")
+        console.print(
+            f"completion events on bus {run.events['bus']!r}: {by_type} (per upload in the summary)"
+        )
         odd = [i.name for i in run.images if i.outcome in ("result", "failure") and len(i.events) != 1]
         if odd:
             console.print(f"[yellow]uploads without exactly one completion event: {', '.join(odd)}[/]")
@@ -246,8 +319,10 @@ def print_summary(run: LocalRun, console) -> None:
     if run.lost:
         console.print(f"[bold red]lost uploads (neither result nor failure record): {', '.join(run.lost)}[/]")
     if run.unexpected:
-        console.print(f"[yellow]objects in the destination bucket that are not this pipeline's: {len(run.unexpected)} "
-                      "(listed in the summary under \"unexpected\")[/]")
+        console.print(
+            f"[yellow]objects in the destination bucket that are not this pipeline's: {len(run.unexpected)} "
+            '(listed in the summary under "unexpected")[/]'
+        )
 
 
 def command_samples(args: argparse.Namespace) -> int:
@@ -260,7 +335,9 @@ def command_samples(args: argparse.Namespace) -> int:
         inputs = sample_inputs()
     for item in inputs:
         (folder / item.name).write_bytes(item.body)
-    (folder / TYPES_FILE).write_text(json.dumps({i.name: i.enhancement_type for i in inputs}, indent=2) + "\n")
+    (folder / TYPES_FILE).write_text(
+        json.dumps({i.name: i.enhancement_type for i in inputs}, indent=2) + "\n"
+    )
     console.print(f"wrote {len(inputs)} samples and {TYPES_FILE} to {folder}")
     return EXIT_OK
 

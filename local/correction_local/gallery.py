@@ -11,9 +11,9 @@ from __future__ import annotations
 import html
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
@@ -113,7 +113,9 @@ padding:8px 12px;margin-bottom:14px;font-size:13px}
 """
 
 
-def write_gallery(entries: Sequence[GalleryEntry], output: Path, *, title: str, subtitle: str = "") -> tuple[Path, Path]:
+def write_gallery(
+    entries: Sequence[GalleryEntry], output: Path, *, title: str, subtitle: str = ""
+) -> tuple[Path, Path]:
     """Write ``gallery.html`` (+ ``gallery/`` thumbnails) and ``contact-sheet.png`` under ``output``.
 
     Failure records are listed first, compactly (there is no "after" to show), so a screenful
@@ -133,9 +135,7 @@ def write_gallery(entries: Sequence[GalleryEntry], output: Path, *, title: str, 
         seconds = f"{entry.seconds:.1f} s" if entry.seconds is not None else "–"
         name = html.escape(entry.name)
         if entry.outcome == "failure":
-            link = (
-                f' — <a href="{html.escape(entry.record)}">failure record</a>' if entry.record else ""
-            )
+            link = f' — <a href="{html.escape(entry.record)}">failure record</a>' if entry.record else ""
             failures.append(
                 f"<li><b>{name}</b> (type {html.escape(entry.type_label)}, {seconds}): "
                 f"<code>{html.escape(entry.reason or 'no reason given')}</code>{link}</li>"
@@ -163,14 +163,14 @@ def write_gallery(entries: Sequence[GalleryEntry], output: Path, *, title: str, 
         )
     failure_box = (
         f'<div class="failures"><h2>{len(failures)} upload{"s" if len(failures) != 1 else ""} '
-        f'ended in a failure record</h2><ul>{"".join(failures)}</ul></div>'
+        f"ended in a failure record</h2><ul>{''.join(failures)}</ul></div>"
         if failures
         else ""
     )
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p class=\"sub\">{html.escape(subtitle)}</p>"
+        f'<h1>{html.escape(title)}</h1><p class="sub">{html.escape(subtitle)}</p>'
         f'{failure_box}<div class="grid">{"".join(cards)}</div></body></html>\n'
     )
     html_path = output / GALLERY_HTML
@@ -187,7 +187,9 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def contact_sheet(rows: Sequence[tuple[GalleryEntry, Image.Image | None, Image.Image | None]], *, columns: int = 2) -> Image.Image:
+def contact_sheet(
+    rows: Sequence[tuple[GalleryEntry, Image.Image | None, Image.Image | None]], *, columns: int = 2
+) -> Image.Image:
     """Cells of (before | after) with a caption, ``columns`` cells per row."""
     pad, caption_h, side = 12, 44, SHEET_THUMB
     cell_w, cell_h = 2 * side + 3 * pad, side + caption_h + 2 * pad
@@ -199,10 +201,19 @@ def contact_sheet(rows: Sequence[tuple[GalleryEntry, Image.Image | None, Image.I
     for i, (entry, before, after) in enumerate(rows):
         ox, oy = (i % columns) * cell_w, (i // columns) * cell_h
         draw.rectangle([ox + 4, oy + 4, ox + cell_w - 5, oy + cell_h - 5], fill=(255, 255, 255))
-        draw.rectangle([ox + 4, oy + 4, ox + 9, oy + cell_h - 5], fill=colours.get(entry.outcome, (142, 68, 173)))
-        draw.text((ox + pad + 4, oy + pad), f"{entry.name}  [{entry.outcome}]", fill=(29, 36, 48), font=title_font)
+        draw.rectangle(
+            [ox + 4, oy + 4, ox + 9, oy + cell_h - 5], fill=colours.get(entry.outcome, (142, 68, 173))
+        )
+        draw.text(
+            (ox + pad + 4, oy + pad), f"{entry.name}  [{entry.outcome}]", fill=(29, 36, 48), font=title_font
+        )
         seconds = f"{entry.seconds:.1f} s" if entry.seconds is not None else "–"
-        draw.text((ox + pad + 4, oy + pad + 20), f"type {entry.type_label} · {seconds}", fill=(90, 90, 90), font=small_font)
+        draw.text(
+            (ox + pad + 4, oy + pad + 20),
+            f"type {entry.type_label} · {seconds}",
+            fill=(90, 90, 90),
+            font=small_font,
+        )
         for j, image in enumerate((before, after)):
             x, y = ox + pad + j * (side + pad), oy + pad + caption_h
             if image is not None:
@@ -211,7 +222,9 @@ def contact_sheet(rows: Sequence[tuple[GalleryEntry, Image.Image | None, Image.I
             else:
                 draw.rectangle([x, y, x + side - 1, y + side - 1], outline=(190, 190, 190))
                 text = "not a decodable image" if j == 0 else (entry.reason or "no result")
-                _wrapped(draw, (x + 8, y + 8), text, side - 16, small_font, (123, 36, 28) if j else (136, 136, 136))
+                _wrapped(
+                    draw, (x + 8, y + 8), text, side - 16, small_font, (123, 36, 28) if j else (136, 136, 136)
+                )
     return sheet
 
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from correction_core.contract import ENHANCEMENT_TYPE_MEANINGS
 
@@ -50,7 +51,9 @@ class InputFile:
 
 
 def _checked_type(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())):
+    if isinstance(value, bool) or not (
+        isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
+    ):
         raise InputError(f"{where}: type {value!r} is not an integer 0-4")
     number = int(value)
     if number not in ENHANCEMENT_TYPE_MEANINGS:
@@ -76,7 +79,9 @@ def load_types_file(folder: Path) -> dict[str, int]:
         raise InputError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(raw, dict):
         raise InputError(f"{path}: expected an object mapping file names to types 0-4")
-    return {str(k).replace("\\", "/").lstrip("./"): _checked_type(v, f"{path} [{k!r}]") for k, v in raw.items()}
+    return {
+        str(k).replace("\\", "/").lstrip("./"): _checked_type(v, f"{path} [{k!r}]") for k, v in raw.items()
+    }
 
 
 def resolve_type(name: str, types: Mapping[str, int], run_type: int | None) -> int | None:
@@ -109,7 +114,9 @@ def folder_inputs(folder: Path, *, run_type: int | None = None) -> list[InputFil
         name = rel.as_posix()
         if name == TYPES_FILE:
             continue
-        files.append(InputFile(name=name, body=path.read_bytes(), enhancement_type=resolve_type(name, types, run_type)))
+        files.append(
+            InputFile(name=name, body=path.read_bytes(), enhancement_type=resolve_type(name, types, run_type))
+        )
     unknown = set(types) - {f.name for f in files} - {f.name.rsplit("/", 1)[-1] for f in files}
     if unknown:
         raise InputError(f"{folder / TYPES_FILE} names files that are not in the folder: {sorted(unknown)}")
@@ -118,7 +125,9 @@ def folder_inputs(folder: Path, *, run_type: int | None = None) -> list[InputFil
     return files
 
 
-def sample_inputs(names: list[str] | None = None, *, scale: float = 1.0, run_type: int | None = None) -> list[InputFile]:
+def sample_inputs(
+    names: list[str] | None = None, *, scale: float = 1.0, run_type: int | None = None
+) -> list[InputFile]:
     """The generated samples (each with its own type; ``run_type`` replaces them all if given)."""
     from .samples import make_samples
 

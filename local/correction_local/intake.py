@@ -40,14 +40,19 @@ def pump_once(stack: LocalStack, stats: IntakeStats | None = None) -> int:
     """Receive one batch and hand it to the submit function; returns how many messages it had."""
     sqs = stack.client("sqs")
     response = sqs.receive_message(
-        QueueUrl=stack.queue_url, MaxNumberOfMessages=stack.intake_batch_size, AttributeNames=["All"], WaitTimeSeconds=0
+        QueueUrl=stack.queue_url,
+        MaxNumberOfMessages=stack.intake_batch_size,
+        AttributeNames=["All"],
+        WaitTimeSeconds=0,
     )
     messages = response.get("Messages", [])
     if not messages:
         return 0
     queue_arn = stack.resolver.arns[next(k for k, v in stack.resolver.refs.items() if v == stack.queue_url)]
     event = {"Records": [_sqs_record(m, queue_arn) for m in messages]}
-    result = stack.client("lambda").invoke(FunctionName=stack.submit_function, Payload=json.dumps(event).encode())
+    result = stack.client("lambda").invoke(
+        FunctionName=stack.submit_function, Payload=json.dumps(event).encode()
+    )
     payload = json.loads(result["Payload"].read() or b"{}")
     if result.get("FunctionError"):
         failed = {m["MessageId"] for m in messages}  # the whole batch comes back
@@ -74,7 +79,9 @@ def queue_depth(stack: LocalStack) -> int:
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
-def drain(stack: LocalStack, *, timeout: float = 300.0, idle_sleep: float = 0.2, stats: IntakeStats | None = None) -> None:
+def drain(
+    stack: LocalStack, *, timeout: float = 300.0, idle_sleep: float = 0.2, stats: IntakeStats | None = None
+) -> None:
     """Pump until the queue is empty (messages in flight included) or the timeout passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from urllib.parse import unquote
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from urllib.parse import unquote
 
 from .stack import LocalStack
 
@@ -28,7 +29,9 @@ def wait_for_executions(
     while True:
         if on_poll is not None:
             on_poll()
-        running = sfn.list_executions(stateMachineArn=stack.state_machine_arn, statusFilter="RUNNING")["executions"]
+        running = sfn.list_executions(stateMachineArn=stack.state_machine_arn, statusFilter="RUNNING")[
+            "executions"
+        ]
         if not running:
             break
         if time.monotonic() > deadline:
@@ -69,7 +72,9 @@ def collect_outcomes(stack: LocalStack) -> Outcomes:
         for item in page.get("Contents", []):
             key = item["Key"]
             if failure_prefix and key.startswith(failure_prefix):
-                record = _failure_record(s3.get_object(Bucket=stack.destination_bucket, Key=key)["Body"].read())
+                record = _failure_record(
+                    s3.get_object(Bucket=stack.destination_bucket, Key=key)["Body"].read()
+                )
                 if record is None:
                     outcomes.unexpected[key] = "under the failure prefix but not a failure record"
                     continue

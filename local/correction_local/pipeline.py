@@ -8,8 +8,8 @@ destination bucket. Tests and the local runner both use it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
 
 from .intake import IntakeStats, drain
 from .outcomes import Outcomes, collect_outcomes, wait_for_executions
@@ -41,19 +41,25 @@ def upload_all(stack: LocalStack, uploads: Iterable[Upload]) -> list[str]:
     s3 = stack.client("s3")
     keys = []
     for upload in uploads:
-        s3.put_object(Bucket=stack.source_bucket, Key=upload.key, Body=upload.body, Metadata=dict(upload.metadata))
+        s3.put_object(
+            Bucket=stack.source_bucket, Key=upload.key, Body=upload.body, Metadata=dict(upload.metadata)
+        )
         keys.append(upload.key)
     return keys
 
 
-def settle(stack: LocalStack, *, timeout: float = 600.0, on_progress: Callable[[], None] | None = None) -> tuple[IntakeStats, list[dict]]:
+def settle(
+    stack: LocalStack, *, timeout: float = 600.0, on_progress: Callable[[], None] | None = None
+) -> tuple[IntakeStats, list[dict]]:
     """Deliver every queued notification, then wait for every execution to end."""
     stats = IntakeStats()
     deadline = time.monotonic() + timeout
     drain(stack, timeout=timeout, stats=stats)
     if on_progress is not None:
         on_progress()
-    executions = wait_for_executions(stack, timeout=max(1.0, deadline - time.monotonic()), on_poll=on_progress)
+    executions = wait_for_executions(
+        stack, timeout=max(1.0, deadline - time.monotonic()), on_poll=on_progress
+    )
     return stats, executions
 
 

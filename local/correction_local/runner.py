@@ -15,11 +15,12 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from correction_core.contract import ENHANCEMENT_TYPE_MEANINGS
 
@@ -266,7 +267,9 @@ def prepare_output(output: Path) -> Path:
             shutil.rmtree(output / sub, ignore_errors=True)
         for name in (GALLERY_HTML, CONTACT_SHEET, SUMMARY_JSON, PIPELINE_LOG):
             (output / name).unlink(missing_ok=True)
-    (output / MARKER).write_text("This folder is written by correction-local run; it replaces its own files here.\n")
+    (output / MARKER).write_text(
+        "This folder is written by correction-local run; it replaces its own files here.\n"
+    )
     return output
 
 
@@ -336,7 +339,9 @@ def run_local(
         if config.one_at_a_time:
             report = None
             for item in inputs:
-                report = run_uploads(local, uploads([item]), timeout=config.timeout, on_progress=report_progress)
+                report = run_uploads(
+                    local, uploads([item]), timeout=config.timeout, on_progress=report_progress
+                )
             assert report is not None
             report.uploaded = [prefix + i.name for i in inputs]
             report.executions = _all_executions(local)
@@ -348,7 +353,9 @@ def run_local(
         unexpected = dict(report.outcomes.unexpected)
         downloaded = download_bucket(local, output / DESTINATION_DIR, unexpected=unexpected)
         progress("downloading", total, total)
-        images = _measure(local, report, inputs, uploaded_at, first_seen, running, api_key, output, downloaded)
+        images = _measure(
+            local, report, inputs, uploaded_at, first_seen, running, api_key, output, downloaded
+        )
         dead = dead_lettered_keys(local)
         for image in images:
             if image.outcome == "lost" and image.source_key in dead:
@@ -416,7 +423,10 @@ def dead_lettered_keys(local: Any) -> set[str]:
     keys: set[str] = set()
     for _ in range(100):  # bounded: each receive hides what it returned, so this ends
         messages = sqs.receive_message(
-            QueueUrl=local.dead_letter_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60, WaitTimeSeconds=0
+            QueueUrl=local.dead_letter_queue_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=60,
+            WaitTimeSeconds=0,
         ).get("Messages", [])
         if not messages:
             break
@@ -472,7 +482,11 @@ def _task_times(running: Any, api_key: str, task_id: str | None) -> dict[str, fl
     task = running.engine.store.get(task_id, key_fingerprint(api_key))
     if task is None:
         return {}
-    moments = {"task_created": task.created_at, "task_started": task.processed_at, "task_completed": task.completed_at}
+    moments = {
+        "task_created": task.created_at,
+        "task_started": task.processed_at,
+        "task_completed": task.completed_at,
+    }
     return {k: float(v) for k, v in moments.items() if v is not None}
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import io
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -114,7 +115,9 @@ def _shadowed(name: str, etype: int, description: str, seed: int) -> Factory:
     return make
 
 
-def _product(name: str, etype: int, description: str, seed: int, *, png: bool = False, **kwargs: Any) -> Factory:
+def _product(
+    name: str, etype: int, description: str, seed: int, *, png: bool = False, **kwargs: Any
+) -> Factory:
     def make(scale: float) -> Sample:
         product = make_product(seed, _size(1200, 1600, scale), **kwargs)
         body = encode_png(product.image) if png else encode_jpeg(product.image)
@@ -136,7 +139,9 @@ def _corrupt(name: str, description: str) -> Factory:
     def make(scale: float) -> Sample:
         photo = make_product(98, _size(600, 800, scale), shape="box", background="gradient")
         body = corrupt_png_data(encode_png(photo.image))
-        return Sample(name, int(EnhancementType.DOCUMENT_CROP_ENHANCE), description, body, None, expect="failure")
+        return Sample(
+            name, int(EnhancementType.DOCUMENT_CROP_ENHANCE), description, body, None, expect="failure"
+        )
 
     return make
 
@@ -144,45 +149,97 @@ def _corrupt(name: str, description: str) -> Factory:
 T = EnhancementType
 CATALOGUE: dict[str, Factory] = {
     "document-angled.jpg": _page(
-        "document-angled.jpg", int(T.DOCUMENT_CROP), "page at an angle on a wooden desk",
-        11, rotation=0, background="wood", shadow=False, tilt_range_deg=8.0,
+        "document-angled.jpg",
+        int(T.DOCUMENT_CROP),
+        "page at an angle on a wooden desk",
+        11,
+        rotation=0,
+        background="wood",
+        shadow=False,
+        tilt_range_deg=8.0,
     ),
     "document-upside-down.jpg": _page(
-        "document-upside-down.jpg", int(T.DOCUMENT_CROP), "page lying upside down on a plain table",
-        23, rotation=180, background="plain", shadow=False,
+        "document-upside-down.jpg",
+        int(T.DOCUMENT_CROP),
+        "page lying upside down on a plain table",
+        23,
+        rotation=180,
+        background="plain",
+        shadow=False,
     ),
     "document-shadow.jpg": _page(
-        "document-shadow.jpg", int(T.DOCUMENT_CROP_ENHANCE), "page under a hand's shadow, on a gradient",
-        35, rotation=0, background="gradient", shadow=True,
+        "document-shadow.jpg",
+        int(T.DOCUMENT_CROP_ENHANCE),
+        "page under a hand's shadow, on a gradient",
+        35,
+        rotation=0,
+        background="gradient",
+        shadow=True,
     ),
     "document-sideways.jpg": _page(
-        "document-sideways.jpg", int(T.DOCUMENT_CROP_ENHANCE), "page turned sideways on a cluttered desk",
-        47, rotation=90, background="cluttered", shadow=False,
+        "document-sideways.jpg",
+        int(T.DOCUMENT_CROP_ENHANCE),
+        "page turned sideways on a cluttered desk",
+        47,
+        rotation=90,
+        background="cluttered",
+        shadow=False,
     ),
     "scan-shadowed.jpg": _shadowed(
-        "scan-shadowed.jpg", int(T.DOCUMENT_ENHANCE), "flat scan under a cast shadow", 59,
+        "scan-shadowed.jpg",
+        int(T.DOCUMENT_ENHANCE),
+        "flat scan under a cast shadow",
+        59,
     ),
     "product-plain.jpg": _product(
-        "product-plain.jpg", int(T.PRODUCT_CROP), "boxed product on a plain studio sweep",
-        61, shape="box", background="plain", surface="stripes", tilt=0.0,
+        "product-plain.jpg",
+        int(T.PRODUCT_CROP),
+        "boxed product on a plain studio sweep",
+        61,
+        shape="box",
+        background="plain",
+        surface="stripes",
+        tilt=0.0,
     ),
     "product-tilted.jpg": _product(
-        "product-tilted.jpg", int(T.PRODUCT_CROP), "box photographed slightly askew on a gradient",
-        73, shape="box", background="gradient", surface="solid", tilt=7.0,
+        "product-tilted.jpg",
+        int(T.PRODUCT_CROP),
+        "box photographed slightly askew on a gradient",
+        73,
+        shape="box",
+        background="gradient",
+        surface="solid",
+        tilt=7.0,
     ),
     "product-cutout-plain.png": _product(
-        "product-cutout-plain.png", int(T.PRODUCT_CUTOUT), "bottle on a plain background, cut out",
-        85, png=True, shape="bottle", background="plain", surface="solid", tilt=0.0,
+        "product-cutout-plain.png",
+        int(T.PRODUCT_CUTOUT),
+        "bottle on a plain background, cut out",
+        85,
+        png=True,
+        shape="bottle",
+        background="plain",
+        surface="solid",
+        tilt=0.0,
     ),
     "product-cutout-busy.jpg": _product(
-        "product-cutout-busy.jpg", int(T.PRODUCT_CUTOUT), "product on a busy table, cut out",
-        97, shape="ellipse", background="busy", surface="checker", tilt=0.0, camouflage=False,
+        "product-cutout-busy.jpg",
+        int(T.PRODUCT_CUTOUT),
+        "product on a busy table, cut out",
+        97,
+        shape="ellipse",
+        background="busy",
+        surface="checker",
+        tilt=0.0,
+        camouflage=False,
     ),
     "broken-truncated.jpg": _truncated(
-        "broken-truncated.jpg", "an interrupted copy: half a JPEG (rejected before any task is created)",
+        "broken-truncated.jpg",
+        "an interrupted copy: half a JPEG (rejected before any task is created)",
     ),
     "broken-pixels.png": _corrupt(
-        "broken-pixels.png", "a PNG with intact header but garbage pixel data (the API reports state -7)",
+        "broken-pixels.png",
+        "a PNG with intact header but garbage pixel data (the API reports state -7)",
     ),
 }
 

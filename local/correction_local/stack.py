@@ -13,9 +13,9 @@ import json
 import os
 import threading
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import boto3
 
@@ -119,13 +119,14 @@ def build_stack(
     sqs = boto3.client("sqs", region_name=REGION)
     iam = boto3.client("iam", region_name=REGION)
     role_arn = iam.create_role(
-        RoleName="local-pipeline", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+        RoleName="local-pipeline",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
     )["Role"]["Arn"]
 
     # Names first: functions' environments and the definition refer to each other's ARNs.
     functions = _resources(template, "AWS::Serverless::Function")
     machines = _resources(template, "AWS::Serverless::StateMachine")
-    (machine_id, machine), = machines.items()
+    ((machine_id, machine),) = machines.items()
     for logical_id in functions:
         resolver.refs[logical_id] = logical_id
         resolver.arns[logical_id] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
@@ -153,15 +154,26 @@ def build_stack(
     dlq_id = next(n for n, r in queues.items() if "RedrivePolicy" not in r["Properties"])
     queue_id = next(n for n in queues if n != dlq_id)
     dlq_url = sqs.create_queue(QueueName=dlq_id)["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     queue_props = queues[queue_id]["Properties"]
-    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue_props["RedrivePolicy"]["maxReceiveCount"])}
-    visibility = intake_visibility_timeout if intake_visibility_timeout is not None else queue_props["VisibilityTimeout"]
+    redrive = {
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": str(queue_props["RedrivePolicy"]["maxReceiveCount"]),
+    }
+    visibility = (
+        intake_visibility_timeout
+        if intake_visibility_timeout is not None
+        else queue_props["VisibilityTimeout"]
+    )
     queue_url = sqs.create_queue(
         QueueName=queue_id,
         Attributes={"VisibilityTimeout": str(visibility), "RedrivePolicy": json.dumps(redrive)},
     )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     resolver.refs[queue_id] = queue_url
     resolver.arns[queue_id] = queue_arn
     resolver.refs[dlq_id] = dlq_url
@@ -173,7 +185,11 @@ def build_stack(
         Bucket=resolver.refs[source_id],
         NotificationConfiguration={
             "QueueConfigurations": [
-                {"QueueArn": queue_arn, "Events": [c["Event"]], "Filter": {"Key": {"FilterRules": c["Filter"]["S3Key"]["Rules"]}}}
+                {
+                    "QueueArn": queue_arn,
+                    "Events": [c["Event"]],
+                    "Filter": {"Key": {"FilterRules": c["Filter"]["S3Key"]["Rules"]}},
+                }
                 for c in notification["QueueConfigurations"]
             ]
         },
@@ -207,7 +223,12 @@ def build_stack(
     lambda_bridge.install()
     for logical_id, function in functions.items():
         props = function["Properties"]
-        env = {k: str(v) for k, v in resolver.resolve({**global_env, **props.get("Environment", {}).get("Variables", {})}).items()}
+        env = {
+            k: str(v)
+            for k, v in resolver.resolve(
+                {**global_env, **props.get("Environment", {}).get("Variables", {})}
+            ).items()
+        }
         environment.update(env)
         lambda_client.create_function(
             FunctionName=logical_id,

@@ -7,9 +7,10 @@ Or); resource names resolve to the physical names the emulated stack gave them.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -52,7 +53,7 @@ class Resolver:
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
-    def with_defaults(cls, template: Mapping[str, Any], overrides: Mapping[str, Any]) -> "Resolver":
+    def with_defaults(cls, template: Mapping[str, Any], overrides: Mapping[str, Any]) -> Resolver:
         params = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
         unknown = set(overrides) - set(params)
         if unknown:
@@ -70,7 +71,7 @@ class Resolver:
             return value
         if len(value) != 1:
             return {k: self.resolve(v) for k, v in value.items()}
-        (name, arg), = value.items()
+        ((name, arg),) = value.items()
         if name == "Ref":
             return self._ref(arg)
         if name == "Fn::GetAtt":
@@ -94,7 +95,12 @@ class Resolver:
             return self.parameters[name]
         if name in self.refs:
             return self.refs[name]
-        pseudo = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws", "AWS::NoValue": None}
+        pseudo = {
+            "AWS::Region": "us-east-1",
+            "AWS::AccountId": "123456789012",
+            "AWS::Partition": "aws",
+            "AWS::NoValue": None,
+        }
         if name in pseudo:
             return pseudo[name]
         raise KeyError(f"Ref {name} has no emulated value")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import boto3
 from rich.console import Console
@@ -37,7 +37,9 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--source-prefix", default="incoming/")
         cmd.add_argument("--destination-prefix", default="results/")
         cmd.add_argument("--failure-prefix", default="failures/")
-        cmd.add_argument("--prefix", default="", help="only keys under this prefix (relative to the source/failure prefix)")
+        cmd.add_argument(
+            "--prefix", default="", help="only keys under this prefix (relative to the source/failure prefix)"
+        )
         cmd.add_argument("--dry-run", action="store_true", help="list what would be sent, send nothing")
         if name == "redrive":
             cmd.add_argument("--reason", action="append", help="only records with this reason (repeatable)")
@@ -84,11 +86,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.command == "redrive":
             summary = redrive(
-                s3, sqs, targets, key_prefix=args.prefix, reasons=set(args.reason or []) or None,
-                dry_run=args.dry_run, on_item=progress,
+                s3,
+                sqs,
+                targets,
+                key_prefix=args.prefix,
+                reasons=set(args.reason or []) or None,
+                dry_run=args.dry_run,
+                on_item=progress,
             )
         else:
-            summary = backfill(s3, sqs, targets, key_prefix=args.prefix, dry_run=args.dry_run, on_item=progress)
+            summary = backfill(
+                s3, sqs, targets, key_prefix=args.prefix, dry_run=args.dry_run, on_item=progress
+            )
     _report(console, args.command, summary, args.dry_run)
     return 0
 

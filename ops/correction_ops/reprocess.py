@@ -16,8 +16,9 @@ once), so they cannot bypass a check or pay twice for the same work:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from correction_core.objects import EXTENSION_BY_FORMAT, ObjectRef, failure_key, reprocess_message, result_key
 from correction_core.settings import Settings
@@ -109,7 +110,9 @@ def redrive(
             continue
         summary.considered += 1
         try:
-            record = json.loads(s3.get_object(Bucket=targets.destination_bucket, Key=item["Key"])["Body"].read())
+            record = json.loads(
+                s3.get_object(Bucket=targets.destination_bucket, Key=item["Key"])["Body"].read()
+            )
         except ValueError:  # not JSON (or not UTF-8): not one of our records
             record = None
         source = record.get("source") if isinstance(record, dict) else None

@@ -16,7 +16,7 @@ class StackTargets:
     failure_prefix: str = "failures/"
 
     @classmethod
-    def from_stack(cls, cloudformation: Any, stack_name: str) -> "StackTargets":
+    def from_stack(cls, cloudformation: Any, stack_name: str) -> StackTargets:
         """Read the outputs and prefix parameters of a stack deployed from template.yaml."""
         (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}

@@ -210,8 +210,15 @@ def test_images_under_the_minimum_side_are_invalid_like_the_pipeline_says(size):
     assert info.value.state == contract.STATE_INVALID_IMAGE
 
 
-@pytest.mark.parametrize("size", [(contract.MIN_DIMENSION,) * 2, (4096, contract.MIN_DIMENSION),
-                                  (contract.MIN_DIMENSION, 4096), (300, contract.MIN_DIMENSION)])
+@pytest.mark.parametrize(
+    "size",
+    [
+        (contract.MIN_DIMENSION,) * 2,
+        (4096, contract.MIN_DIMENSION),
+        (contract.MIN_DIMENSION, 4096),
+        (300, contract.MIN_DIMENSION),
+    ],
+)
 def test_every_type_processes_images_at_the_minimum_side(size):
     """What the pipeline sends, the engine processes: the minimum is where halving stops failing."""
     from correction_engine import operations

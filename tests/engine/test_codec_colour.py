@@ -14,7 +14,10 @@ from correction_engine.synth.phone_photos import P3_PATCHES, p3_chart, p3_tagged
 
 def patch_centres(pixels: np.ndarray, patch: int = 64, columns: int = 4) -> np.ndarray:
     return np.array(
-        [pixels[(n // columns) * patch + patch // 2, (n % columns) * patch + patch // 2] for n in range(len(P3_PATCHES))]
+        [
+            pixels[(n // columns) * patch + patch // 2, (n % columns) * patch + patch // 2]
+            for n in range(len(P3_PATCHES))
+        ]
     )
 
 

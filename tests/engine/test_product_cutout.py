@@ -28,10 +28,21 @@ def boundary_band(mask: np.ndarray, width: int) -> np.ndarray:
 def cutouts():
     # Half the shape x backdrop grid: 8 images keep the module fast and still cover each
     # backdrop twice.
-    return [(p, remove_background(p.image)) for p in product_set(16, seed=5, size=SIZE, tilt=0.0)
-            if (p.shape, p.background) in {("box", "plain"), ("bottle", "plain"), ("ellipse", "gradient"),
-                                            ("polygon", "gradient"), ("box", "textured"),
-                                            ("ellipse", "textured"), ("bottle", "busy"), ("polygon", "busy")}]
+    return [
+        (p, remove_background(p.image))
+        for p in product_set(16, seed=5, size=SIZE, tilt=0.0)
+        if (p.shape, p.background)
+        in {
+            ("box", "plain"),
+            ("bottle", "plain"),
+            ("ellipse", "gradient"),
+            ("polygon", "gradient"),
+            ("box", "textured"),
+            ("ellipse", "textured"),
+            ("bottle", "busy"),
+            ("polygon", "busy"),
+        }
+    ]
 
 
 def test_rgba_format(cutouts):
@@ -107,7 +118,7 @@ def test_u2netp_is_loaded_from_the_wheel():
     img = make_product(4, (240, 320), background="plain", shape="ellipse", tilt=0.0)
     prob = saliency.salient_probability(img.image)
     assert prob.shape == (320, 320) and prob.dtype == np.float32
-    assert 0.0 <= prob.min() and prob.max() <= 1.0
+    assert prob.min() >= 0.0 and prob.max() <= 1.0
     # It does see the product: mean probability inside the (resized) truth is high.
     truth = cv2.resize(img.mask.astype(np.uint8), (320, 320), interpolation=cv2.INTER_NEAREST).astype(bool)
     assert prob[truth].mean() > 0.5 > prob[~truth].mean()

@@ -68,8 +68,12 @@ def page_similarity(output: np.ndarray, page: np.ndarray, width: int = 480) -> d
     """
     ph, pw = page.shape[:2]
     height = int(round(width * ph / pw))
-    truth = cv2.GaussianBlur(cv2.resize(_grey(page), (width, height), interpolation=cv2.INTER_AREA), (0, 0), 1.5)
-    out = cv2.GaussianBlur(cv2.resize(_grey(output), (width, height), interpolation=cv2.INTER_AREA), (0, 0), 1.5)
+    truth = cv2.GaussianBlur(
+        cv2.resize(_grey(page), (width, height), interpolation=cv2.INTER_AREA), (0, 0), 1.5
+    )
+    out = cv2.GaussianBlur(
+        cv2.resize(_grey(output), (width, height), interpolation=cv2.INTER_AREA), (0, 0), 1.5
+    )
     quarters = [
         ncc(out[ys, xs], truth[ys, xs])
         for ys in (slice(0, height // 2), slice(height // 2, height))
@@ -120,7 +124,10 @@ def test_broken_inputs_end_in_failure_records_on_disk(run):
     assert pixels["task_id"]
     assert images["broken-pixels.png"].execution_status == "FAILED"
     # Under failures/ in the downloaded destination bucket, named after the source key.
-    assert images["broken-pixels.png"].failure_path == result.output / "destination" / "failures" / "broken-pixels.png.json"
+    assert (
+        images["broken-pixels.png"].failure_path
+        == result.output / "destination" / "failures" / "broken-pixels.png.json"
+    )
 
 
 # --- documents --------------------------------------------------------------------------------

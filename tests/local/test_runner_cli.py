@@ -9,9 +9,9 @@ import pytest
 
 from correction_local import cli
 from correction_local.inputs import InputError, InputFile, folder_inputs, type_from_name
-from correction_local.pipeline import RunReport
 from correction_local.intake import IntakeStats
 from correction_local.outcomes import Outcomes
+from correction_local.pipeline import RunReport
 from correction_local.runner import ImageOutcome, LocalRun, RunConfig, stack_parameters
 
 
@@ -52,19 +52,36 @@ def test_parameters_for_the_engine_and_for_the_vendor():
     assert stack_parameters(RunConfig(qps=2), "http://127.0.0.1:5000")["ApiQps"] == "2"
     # Keys are uploaded under the prefix exactly as the functions will read it back.
     assert stack_parameters(RunConfig(source_prefix="/inbox"), "http://x")["SourcePrefix"] == "inbox/"
-    vendor = stack_parameters(RunConfig(api_base_url="https://techhk.aoscdn.com"), "https://techhk.aoscdn.com")
-    assert (vendor["ResultHosts"], vendor["AllowHttpResults"], vendor["SourceMode"]) == (".aoscdn.com", "false", "file")
+    vendor = stack_parameters(
+        RunConfig(api_base_url="https://techhk.aoscdn.com"), "https://techhk.aoscdn.com"
+    )
+    assert (vendor["ResultHosts"], vendor["AllowHttpResults"], vendor["SourceMode"]) == (
+        ".aoscdn.com",
+        "false",
+        "file",
+    )
     assert "DefaultType" not in vendor and "ApiQps" not in vendor  # the template's 2, the vendor's default
 
 
 def _fake_run(tmp_path: Path, outcomes: list[str]) -> LocalRun:
     images = [
-        ImageOutcome(name=f"{i}.jpg", source_key=f"incoming/{i}.jpg", enhancement_type=2, effective_type=2, outcome=o)
+        ImageOutcome(
+            name=f"{i}.jpg", source_key=f"incoming/{i}.jpg", enhancement_type=2, effective_type=2, outcome=o
+        )
         for i, o in enumerate(outcomes)
     ]
     report = RunReport(Outcomes(), [], IntakeStats(), 1.0, [i.source_key for i in images])
-    return LocalRun(RunConfig(output=tmp_path), images, report, {}, "http://127.0.0.1:1", True, 1.0, tmp_path,
-                    summary_json=tmp_path / "summary.json")
+    return LocalRun(
+        RunConfig(output=tmp_path),
+        images,
+        report,
+        {},
+        "http://127.0.0.1:1",
+        True,
+        1.0,
+        tmp_path,
+        summary_json=tmp_path / "summary.json",
+    )
 
 
 def test_exit_status_is_nonzero_only_when_an_upload_is_lost(monkeypatch, tmp_path):

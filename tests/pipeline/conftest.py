@@ -7,7 +7,8 @@ interpreter; moto's Lambda invocations run our real handlers in-process (correct
 from __future__ import annotations
 
 import io
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pytest

@@ -13,8 +13,9 @@ import json
 import struct
 import threading
 import zlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 from botocore.exceptions import ClientError
@@ -125,12 +126,14 @@ def noise_png(side: int, seed: int = 5) -> bytes:
 
 def relative(source_key: str) -> str:
     assert source_key.startswith(SOURCE_PREFIX), source_key
-    return source_key[len(SOURCE_PREFIX):]
+    return source_key[len(SOURCE_PREFIX) :]
 
 
 # The template's default prefixes, as the functions see them: naming is the core's, not a copy.
 RESULT_PREFIX = load_template()["Parameters"]["DestinationPrefix"]["Default"]
-NAMING = Settings(source_prefix=SOURCE_PREFIX, failure_prefix=FAILURE_PREFIX, destination_prefix=RESULT_PREFIX)
+NAMING = Settings(
+    source_prefix=SOURCE_PREFIX, failure_prefix=FAILURE_PREFIX, destination_prefix=RESULT_PREFIX
+)
 
 
 def expected_result_key(source_key: str, image_format: str) -> str:
@@ -317,8 +320,13 @@ class PutObjectFaults:
                 return
             self.failed.append(key)
         raise ClientError(
-            {"Error": {"Code": self.code, "Message": "We encountered an internal error. Please try again."},
-             "ResponseMetadata": {"HTTPStatusCode": 500}},
+            {
+                "Error": {
+                    "Code": self.code,
+                    "Message": "We encountered an internal error. Please try again.",
+                },
+                "ResponseMetadata": {"HTTPStatusCode": 500},
+            },
             "PutObject",
         )
 
@@ -335,17 +343,23 @@ def enforce_s3_object_limits(functions: Iterable[str] = WRITERS) -> None:
         key = params.get("Key", "")
         if len(key.encode("utf-8")) > 1024:
             raise ClientError(
-                {"Error": {"Code": "KeyTooLongError", "Message": "Your key is too long"},
-                 "ResponseMetadata": {"HTTPStatusCode": 400}},
+                {
+                    "Error": {"Code": "KeyTooLongError", "Message": "Your key is too long"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
                 "PutObject",
             )
         metadata = params.get("Metadata") or {}
         size = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in metadata.items())
         if size > 2048:
             raise ClientError(
-                {"Error": {"Code": "MetadataTooLarge",
-                           "Message": "Your metadata headers exceed the maximum allowed metadata size"},
-                 "ResponseMetadata": {"HTTPStatusCode": 400}},
+                {
+                    "Error": {
+                        "Code": "MetadataTooLarge",
+                        "Message": "Your metadata headers exceed the maximum allowed metadata size",
+                    },
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
                 "PutObject",
             )
 

@@ -110,10 +110,15 @@ def test_bad_input_visible_before_paying_ends_in_one_record_each_and_creates_no_
     s3.put_object(Bucket=stack.destination_bucket, Key="incoming/planted.jpg", Body=jpeg)
     head = s3.head_object(Bucket=stack.destination_bucket, Key="incoming/planted.jpg")
     planted = {"key": quote_plus("incoming/planted.jpg"), "size": len(jpeg), "eTag": head["ETag"].strip('"')}
-    misrouted = {"Records": [{
-        "eventName": "ObjectCreated:Put", "eventSource": "aws:s3",
-        "s3": {"bucket": {"name": stack.destination_bucket}, "object": planted},
-    }]}
+    misrouted = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "eventSource": "aws:s3",
+                "s3": {"bucket": {"name": stack.destination_bucket}, "object": planted},
+            }
+        ]
+    }
     sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps(misrouted))
 
     intake, executions = settle(stack)
@@ -125,7 +130,7 @@ def test_bad_input_visible_before_paying_ends_in_one_record_each_and_creates_no_
         bucket, cases, skipped=[m.key for m in folder_markers] + ["incoming/planted.jpg"]
     )
     assert set(outcomes.values()) == {"failure"}
-    for key, (upload, reason, code) in cases.items():
+    for key, (_upload, reason, code) in cases.items():
         record = bucket.failure_for(key)
         assert (record["reason"], record["code"], record["stage"]) == (reason, code, "submit"), key
         assert record["task_id"] is None and record["state"] is None, key
@@ -185,7 +190,7 @@ def test_odd_names_and_every_accepted_format_get_one_outcome_and_one_task_each(m
     bucket = read_destination(stack)
     outcomes = assert_accounted(bucket, cases)
     s3 = stack.client("s3")
-    for key, (upload, expected) in cases.items():
+    for key, (_upload, expected) in cases.items():
         if expected == "result":
             assert outcomes[key] == "result", (key, bucket.failure_for(key))
             result_key, head = bucket.result_for(key)
@@ -292,8 +297,10 @@ def test_names_that_differ_only_by_extension_each_get_their_own_result(make_stac
     """Issue 10 item 1: four paid tasks used to leave one result (the extension was dropped)."""
     stack = make_stack(**UNTHROTTLED)
     names = ["photo", "photo.jpg", "photo.JPG", "photo.png", "photo.jpeg"]
-    uploads = [Upload(f"incoming/same/{n}", encode(page(20 + i), "PNG" if n.endswith("png") else "JPEG"))
-               for i, n in enumerate(names)]
+    uploads = [
+        Upload(f"incoming/same/{n}", encode(page(20 + i), "PNG" if n.endswith("png") else "JPEG"))
+        for i, n in enumerate(names)
+    ]
     upload_all(stack, uploads)
     settle(stack)
     bucket = read_destination(stack)

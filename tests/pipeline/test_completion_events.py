@@ -12,6 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from botocore.exceptions import ClientError
+
 from correction_core.completion_events import DETAIL_TYPE_CORRECTED, DETAIL_TYPE_FAILED, EVENT_SOURCE
 from correction_local.pipeline import Upload, upload_all
 
@@ -31,7 +32,10 @@ from .support import (
 pytestmark = pytest.mark.slow
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
-SCHEMA_FILES = {DETAIL_TYPE_CORRECTED: "photo-corrected.json", DETAIL_TYPE_FAILED: "photo-correction-failed.json"}
+SCHEMA_FILES = {
+    DETAIL_TYPE_CORRECTED: "photo-corrected.json",
+    DETAIL_TYPE_FAILED: "photo-correction-failed.json",
+}
 UNTHROTTLED = {"ApiQps": 50}
 
 
@@ -51,7 +55,8 @@ def test_a_result_a_task_failure_and_a_refusal_each_publish_exactly_one_event(ma
     doomed = Upload("incoming/doomed.jpg", encode(page(31), "JPEG", quality=85))
     refused = Upload("incoming/contract.pdf", pdf_document())
     submit_one_by_one(
-        stack, engine.settings.faults,
+        stack,
+        engine.settings.faults,
         [(good, {}), (doomed, {"failed_state_rate": 1.0, "failed_state": -7}), (refused, {})],
     )
     settle(stack)
@@ -92,7 +97,10 @@ def test_a_result_a_task_failure_and_a_refusal_each_publish_exactly_one_event(ma
     assert failed["detail-type"] == DETAIL_TYPE_FAILED
     detail = failed["detail"]
     record = bucket.failure_for(doomed.key)
-    assert detail["failure_record"] == {"bucket": stack.destination_bucket, "key": expected_failure_key(doomed.key)}
+    assert detail["failure_record"] == {
+        "bucket": stack.destination_bucket,
+        "key": expected_failure_key(doomed.key),
+    }
     assert (detail["reason"], detail["state"], detail["stage"]) == ("task_failed", -7, "poll")
     assert detail["task_id"] == record["task_id"] and detail["task_id"]
     assert detail["source"]["etag"].strip('"') == etags[doomed.key]
@@ -116,7 +124,9 @@ def test_a_superseded_upload_publishes_nothing(make_stack, engine):
     assert assert_accounted(read_destination(stack), [key]) == {key: "result"}
     newest = stack.client("s3").head_object(Bucket=stack.source_bucket, Key=key)["ETag"].strip('"')
     events = stack.events.for_source(key)
-    assert [(e["detail-type"], e["detail"]["source"]["etag"].strip('"')) for e in events] == [(DETAIL_TYPE_CORRECTED, newest)]
+    assert [(e["detail-type"], e["detail"]["source"]["etag"].strip('"')) for e in events] == [
+        (DETAIL_TYPE_CORRECTED, newest)
+    ]
 
 
 def test_an_eventbridge_that_refuses_everything_costs_no_image_its_outcome(make_stack, engine):
@@ -126,10 +136,14 @@ def test_an_eventbridge_that_refuses_everything_costs_no_image_its_outcome(make_
 
     def refuse(**kwargs):
         refused_calls.append(kwargs.get("model").name if kwargs.get("model") else "?")
-        raise ClientError({"Error": {"Code": "InternalException", "Message": "EventBridge is down"}}, "PutEvents")
+        raise ClientError(
+            {"Error": {"Code": "InternalException", "Message": "EventBridge is down"}}, "PutEvents"
+        )
 
     for name in ("SubmitFunction", "FinalizeFunction", "RecordFailureFunction"):
-        function_services(name).completion_events.client.meta.events.register("before-call.events.PutEvents", refuse)
+        function_services(name).completion_events.client.meta.events.register(
+            "before-call.events.PutEvents", refuse
+        )
     good = Upload("incoming/a.jpg", encode(page(50), "JPEG", quality=85))
     refused = Upload("incoming/b.pdf", pdf_document())
     upload_all(stack, [good, refused])

@@ -18,7 +18,11 @@ pytestmark = pytest.mark.slow
 
 
 def checks_made() -> int:
-    return sum(1 for name, _, outcome in lambda_bridge.invocations if name == "CheckStatusFunction" and outcome == "ok")
+    return sum(
+        1
+        for name, _, outcome in lambda_bridge.invocations
+        if name == "CheckStatusFunction" and outcome == "ok"
+    )
 
 
 def page_jpeg(seed: int = 3, rotation: int = 0) -> tuple[bytes, object]:
@@ -64,7 +68,9 @@ def test_product_cutout_by_metadata_is_a_png_with_alpha_via_base64(make_stack, e
     )
     result = report.outcomes.results[key]
     assert result["key"] == "results/shop/shoe.jpg.png"  # the naming rule: whole name + real format
-    image = decode(stack.client("s3").get_object(Bucket=stack.destination_bucket, Key=result["key"])["Body"].read())
+    image = decode(
+        stack.client("s3").get_object(Bucket=stack.destination_bucket, Key=result["key"])["Body"].read()
+    )
     assert image.mode == "RGBA"
     alpha = np.asarray(image)[..., 3]
     assert (alpha == 0).mean() > 0.05 and (alpha == 255).mean() > 0.3  # background gone, product kept
@@ -142,7 +148,9 @@ def test_the_same_event_delivered_three_times_creates_one_task(make_stack, engin
     (message,) = [m for m in messages if '"Records"' in m["Body"]]  # S3 also queues a TestEvent
     for _ in range(2):  # two more deliveries of the very same notification
         sqs.send_message(QueueUrl=stack.queue_url, MessageBody=message["Body"])
-    sqs.change_message_visibility(QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    sqs.change_message_visibility(
+        QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+    )
     report = run_uploads(stack, [])
     assert report.intake.delivered >= 3  # (plus the TestEvent when its visibility ends)
     assert engine.engine.stats.tasks_created(API_KEY) == 1

@@ -131,9 +131,7 @@ def _short_read_timeout(monkeypatch, seconds: float) -> None:
 
 
 def test_query_answers_slower_than_the_read_timeout_are_retried(make_stack, engine, monkeypatch):
-    engine.settings.faults.update(
-        {"seed": 3, "slow_rate": 0.4, "slow_seconds": 1.0, "endpoints": ["query"]}
-    )
+    engine.settings.faults.update({"seed": 3, "slow_rate": 0.4, "slow_seconds": 1.0, "endpoints": ["query"]})
     engine.engine.faults.reseed(3)  # its first roll hits: the first poll is slow
     stack = make_stack(**UNTHROTTLED)
     _short_read_timeout(monkeypatch, 0.4)
@@ -172,7 +170,9 @@ def test_a_create_answered_after_the_timeout_is_not_paid_twice(make_stack, engin
     assert assert_accounted(bucket, [upload.key]) == {upload.key: "failure"}
     record = bucket.failure_for(upload.key)
     assert (record["reason"], record["error_type"], record["stage"]) == (
-        "create_outcome_unknown", "AmbiguousCreate", "submit"
+        "create_outcome_unknown",
+        "AmbiguousCreate",
+        "submit",
     )
     assert counters(engine)["tasks_created"] == 1 and counters(engine)["injected_slow"] == 1
 
@@ -199,7 +199,10 @@ def test_query_500s_that_outlast_every_retry_end_in_one_record(make_stack, engin
     assert assert_accounted(bucket, [upload.key]) == {upload.key: "failure"}
     record = bucket.failure_for(upload.key)
     assert (record["reason"], record["stage"], record["error_type"], record["http_status"]) == (
-        "api_unavailable", "check_status", "ApiUnavailable", 500
+        "api_unavailable",
+        "check_status",
+        "ApiUnavailable",
+        500,
     )
     assert record["task_id"]  # paid for: redrive it once the API is back
     # One CheckStatus try and its 4 retries, each with the client's 3 attempts.
@@ -220,7 +223,9 @@ def test_a_task_the_api_no_longer_knows_ends_in_one_record(make_stack, engine):
     assert assert_accounted(bucket, [upload.key]) == {upload.key: "failure"}
     record = bucket.failure_for(upload.key)
     assert (record["reason"], record["http_status"], record["error_type"]) == (
-        "task_not_found", 404, "TaskNotFound"
+        "task_not_found",
+        404,
+        "TaskNotFound",
     )
     assert counters(engine)["query_requests"] == 1  # a 404 is not retried
 
@@ -285,7 +290,9 @@ def test_every_failed_state_and_every_bad_result_ends_in_its_own_failure_record(
     for key, (_, says) in bad_results.items():
         record = bucket.failure_for(key)
         assert (record["reason"], record["stage"], record["error_type"]) == (
-            "result_unavailable", "finalize", "ResultUnavailable"
+            "result_unavailable",
+            "finalize",
+            "ResultUnavailable",
         ), key
         assert says in record["message"], (key, record["message"])
         assert record["state"] == contract.STATE_SUCCEEDED  # the task succeeded; its result is unusable
@@ -365,7 +372,9 @@ def test_a_destination_that_refuses_writes_for_good_yields_one_failure_record(ma
     assert assert_accounted(bucket, [upload.key]) == {upload.key: "failure"}
     record = bucket.failure_for(upload.key)
     assert (record["reason"], record["stage"], record["error_type"]) == (
-        "destination_write_failed", "finalize", "DestinationWriteFailed"
+        "destination_write_failed",
+        "finalize",
+        "DestinationWriteFailed",
     )
     assert record["task_id"] and record["state"] == contract.STATE_SUCCEEDED
     result_puts = [k for k in faults.attempts if not k.startswith("failures/")]

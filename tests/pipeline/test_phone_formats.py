@@ -81,7 +81,9 @@ def test_a_48_megapixel_jpeg_is_fitted_by_default(make_stack, engine):
     # A page photo made at 2000 x 1500 and enlarged to 8000 x 6000 (48 MP): rendering it at full
     # size would cost more than the test is about. Sent as a 4000 x 3000 copy (1/2-scale decode).
     page = make_page_photo(4, size=(1500, 2000), rotation=0, tilt_range_deg=3.0)
-    body = encode(Image.fromarray(page.image).resize((8000, 6000), Image.Resampling.BICUBIC), "JPEG", quality=70)
+    body = encode(
+        Image.fromarray(page.image).resize((8000, 6000), Image.Resampling.BICUBIC), "JPEG", quality=70
+    )
     stack = make_stack(DefaultType=0)
     report = run_uploads(stack, [Upload("incoming/48mp.jpg", body)])
     _, image, metadata = the_one_result(stack, report, "incoming/48mp.jpg")
@@ -113,7 +115,9 @@ def tinted_page_in_p3(p3_paper: tuple[int, int, int]):
     tinted = page.image.astype(np.float32)
     tinted[mask == 1] *= np.array(p3_paper, np.float32) / 255.0
     pixels = tinted.clip(0, 255).astype(np.uint8)
-    body = encode(Image.fromarray(pixels), "JPEG", quality=95, icc_profile=colour_profiles.display_p3_profile())
+    body = encode(
+        Image.fromarray(pixels), "JPEG", quality=95, icc_profile=colour_profiles.display_p3_profile()
+    )
     # The truth: the paper's median colour, read through the profile as a colour-managed viewer does.
     paper = np.median(pixels[mask == 1].reshape(-1, 3), axis=0)
     return body, rgb_to_lab(paper, "display-p3")
@@ -135,5 +139,7 @@ def test_a_display_p3_photo_comes_back_in_the_colours_shot(make_stack, engine):
     _, image, metadata = the_one_result(stack, report, "incoming/p3.jpg")
     delta = float(ciede2000(truth, result_paper_lab(image)))
     assert delta < 2.0, f"paper ΔE00 {delta:.2f} after the round trip"
-    assert metadata["converted"] == "colour" and metadata["converted-colour"].startswith("converted from Display P3")
+    assert metadata["converted"] == "colour" and metadata["converted-colour"].startswith(
+        "converted from Display P3"
+    )
     assert engine.engine.stats.tasks_created(API_KEY) == 1

@@ -9,10 +9,11 @@ import email.parser
 import email.policy
 import json
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -81,8 +82,13 @@ def ok(data: dict[str, Any], message: str = "success") -> httpx.Response:
     return httpx.Response(200, json={"status": 200, "message": message, "data": data})
 
 
-def make(replies: list[Any] | Any, *, max_attempts: int = 4, clock: Callable[[], float] | None = None,
-         **kwargs: Any) -> Harness:
+def make(
+    replies: list[Any] | Any,
+    *,
+    max_attempts: int = 4,
+    clock: Callable[[], float] | None = None,
+    **kwargs: Any,
+) -> Harness:
     server = Server(replies if isinstance(replies, list) else [replies])
     sleeps: list[float] = []
 
@@ -203,13 +209,16 @@ def test_timeout_must_be_explicit_httpx_timeout():
 # --- create_task: validation and the multipart body ---------------------------------------------
 
 
-@pytest.mark.parametrize("kwargs", [
-    {},
-    {"image_url": "https://s3/x.jpg?X-Amz-Signature=1", "image_file": PNG},
-    {"image_url": ""},
-    {"image_file": b""},
-    {"image_url": "", "image_file": b""},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"image_url": "https://s3/x.jpg?X-Amz-Signature=1", "image_file": PNG},
+        {"image_url": ""},
+        {"image_file": b""},
+        {"image_url": "", "image_file": b""},
+    ],
+)
 def test_create_needs_exactly_one_source_before_any_request(kwargs):
     h = make(ok({"task_id": "t"}))
     with pytest.raises(ValueError, match="exactly one"):
@@ -217,14 +226,17 @@ def test_create_needs_exactly_one_source_before_any_request(kwargs):
     assert h.server.requests == []
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"enhancement_type": 5},
-    {"enhancement_type": -1},
-    {"enhancement_type": True},
-    {"enhancement_type": 1, "return_type": 0},
-    {"enhancement_type": 1, "return_type": contract.ReturnType.BINARY},  # sync-only
-    {"enhancement_type": 1, "return_type": 3, "sync": False},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"enhancement_type": 5},
+        {"enhancement_type": -1},
+        {"enhancement_type": True},
+        {"enhancement_type": 1, "return_type": 0},
+        {"enhancement_type": 1, "return_type": contract.ReturnType.BINARY},  # sync-only
+        {"enhancement_type": 1, "return_type": 3, "sync": False},
+    ],
+)
 def test_create_rejects_bad_options_before_any_request(kwargs):
     h = make(ok({"task_id": "t"}))
     with pytest.raises(ValueError):
@@ -250,7 +262,10 @@ def test_create_from_url_sends_multipart_with_type_always(etype):
     assert request.url.path == contract.CREATE_PATH
     fields = form_fields(request)
     assert set(fields) == {
-        contract.FIELD_SYNC, contract.FIELD_TYPE, contract.FIELD_RETURN_TYPE, contract.FIELD_IMAGE_URL
+        contract.FIELD_SYNC,
+        contract.FIELD_TYPE,
+        contract.FIELD_RETURN_TYPE,
+        contract.FIELD_IMAGE_URL,
     }
     assert fields[contract.FIELD_TYPE][2] == str(int(etype)).encode()
     assert fields[contract.FIELD_SYNC][2] == b"0"
@@ -261,8 +276,11 @@ def test_create_from_url_sends_multipart_with_type_always(etype):
 
 def test_create_from_bytes_sends_one_file_part_with_sniffed_type():
     h = make(ok({"task_id": "task-2"}))
-    h.client.create_task(image_file=PNG, enhancement_type=contract.EnhancementType.PRODUCT_CUTOUT,
-                         return_type=contract.ReturnType.BASE64)
+    h.client.create_task(
+        image_file=PNG,
+        enhancement_type=contract.EnhancementType.PRODUCT_CUTOUT,
+        return_type=contract.ReturnType.BASE64,
+    )
     fields = form_fields(h.server.requests[0])
     assert set(fields) == {"sync", "type", "return_type", "image_file"}
     filename, content_type, content = fields["image_file"]
@@ -370,19 +388,22 @@ def test_redirect_from_api_is_not_followed():
     assert len(h.server.requests) == 1
 
 
-@pytest.mark.parametrize("response", [
-    httpx.Response(200, text="<html>ok</html>"),
-    httpx.Response(200, content=b""),
-    httpx.Response(200, json=["status", 200]),
-    httpx.Response(200, json={"message": "no status", "data": {"task_id": "t1", "state": 1}}),
-    httpx.Response(200, json={"status": 200, "message": "no data"}),
-    httpx.Response(200, json={"status": 200, "data": "t1"}),
-    httpx.Response(200, json={"status": 200, "data": {"task_id": "t1"}}),
-    httpx.Response(200, json={"status": 200, "data": {"task_id": "t1", "state": "soon"}}),
-    httpx.Response(200, json={"status": 200, "data": {"task_id": "t1", "state": 1.5}}),
-    httpx.Response(200, json={"status": "ok", "data": {"task_id": "t1", "state": 1}}),
-    httpx.Response(200, json={"status": 200, "data": {"task_id": "t1", "state": 1, "image": 5}}),
-])
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(200, text="<html>ok</html>"),
+        httpx.Response(200, content=b""),
+        httpx.Response(200, json=["status", 200]),
+        httpx.Response(200, json={"message": "no status", "data": {"task_id": "t1", "state": 1}}),
+        httpx.Response(200, json={"status": 200, "message": "no data"}),
+        httpx.Response(200, json={"status": 200, "data": "t1"}),
+        httpx.Response(200, json={"status": 200, "data": {"task_id": "t1"}}),
+        httpx.Response(200, json={"status": 200, "data": {"task_id": "t1", "state": "soon"}}),
+        httpx.Response(200, json={"status": 200, "data": {"task_id": "t1", "state": 1.5}}),
+        httpx.Response(200, json={"status": "ok", "data": {"task_id": "t1", "state": 1}}),
+        httpx.Response(200, json={"status": 200, "data": {"task_id": "t1", "state": 1, "image": 5}}),
+    ],
+)
 def test_malformed_responses_are_bad_api_response(response):
     h = make(response)
     with pytest.raises(BadApiResponse):
@@ -443,15 +464,26 @@ def test_state_zero_is_queued_not_failed():
 
 
 def test_lenient_parsing_and_extra_fields_ignored():
-    h = make(ok({
-        "task_id": "t1", "state": "1", "progress": "100", "image": SIGNED_URL,
-        "created_at": "1700000000", "processed_at": 1700000001, "completed_at": "",
-        "return_type": 1, "state_detail": "Complete", "something_new": {"nested": True},
-    }))
+    h = make(
+        ok(
+            {
+                "task_id": "t1",
+                "state": "1",
+                "progress": "100",
+                "image": SIGNED_URL,
+                "created_at": "1700000000",
+                "processed_at": 1700000001,
+                "completed_at": "",
+                "return_type": 1,
+                "state_detail": "Complete",
+                "something_new": {"nested": True},
+            }
+        )
+    )
     status = h.client.get_task("t1")
     assert status.state == 1 and status.progress == 100
-    assert status.created_at == datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
-    assert status.processed_at == datetime(2023, 11, 14, 22, 13, 21, tzinfo=timezone.utc)
+    assert status.created_at == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+    assert status.processed_at == datetime(2023, 11, 14, 22, 13, 21, tzinfo=UTC)
     assert status.completed_at is None
 
 
@@ -462,9 +494,13 @@ def test_task_id_falls_back_to_the_requested_one_and_is_quoted():
 
 
 def test_result_kinds_url_base64_and_none():
-    for image, kind in [(SIGNED_URL, ResultKind.URL), ("iVBORw0KGgo=", ResultKind.BASE64),
-                        ("data:image/png;base64,iVBORw0KGgo=", ResultKind.BASE64), ("", ResultKind.NONE),
-                        (None, ResultKind.NONE)]:
+    for image, kind in [
+        (SIGNED_URL, ResultKind.URL),
+        ("iVBORw0KGgo=", ResultKind.BASE64),
+        ("data:image/png;base64,iVBORw0KGgo=", ResultKind.BASE64),
+        ("", ResultKind.NONE),
+        (None, ResultKind.NONE),
+    ]:
         status = make(ok({"task_id": "t1", "state": 1, "image": image})).client.get_task("t1")
         assert status.result_kind is kind
 
@@ -519,10 +555,12 @@ def test_429_retry_honours_retry_after_seconds():
 
 
 def test_429_retry_after_http_date_is_relative_to_the_wall_clock():
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc).timestamp()
-    header = format_datetime(datetime(2026, 1, 1, 12, 0, 2, tzinfo=timezone.utc), usegmt=True)
-    h = make([httpx.Response(429, headers={"retry-after": header}), ok({"task_id": "t1", "state": 4})],
-             wall_clock=lambda: now)
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC).timestamp()
+    header = format_datetime(datetime(2026, 1, 1, 12, 0, 2, tzinfo=UTC), usegmt=True)
+    h = make(
+        [httpx.Response(429, headers={"retry-after": header}), ok({"task_id": "t1", "state": 4})],
+        wall_clock=lambda: now,
+    )
     h.client.get_task("t1")
     assert h.sleeps == [2.0]
 
@@ -541,8 +579,10 @@ def test_429_without_retry_after_uses_full_jitter_backoff():
 
 
 def test_429_exhaustion_raises_rate_limited_with_retry_after():
-    h = make(httpx.Response(429, headers={"retry-after": "1"}, json={"status": 429, "message": "slow down"}),
-             max_attempts=3)
+    h = make(
+        httpx.Response(429, headers={"retry-after": "1"}, json={"status": 429, "message": "slow down"}),
+        max_attempts=3,
+    )
     with pytest.raises(RateLimited) as caught:
         h.client.get_task("t1")
     assert caught.value.retry_after == 1.0
@@ -575,22 +615,35 @@ def test_backoff_is_capped_and_jitter_stays_within_the_ceiling():
     assert RetryPolicy(base_delay=1.0, max_delay=4.0, jitter=False).backoff(2) == 2.0
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("5", 5.0), (" 0.5 ", 0.5), ("-3", 0.0), ("", None), (None, None), ("soon", None), ("inf", None),
-    ("Thu, 01 Jan 2026 12:00:10 GMT", 10.0), ("Thu, 01 Jan 2026 11:00:00 GMT", 0.0),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("5", 5.0),
+        (" 0.5 ", 0.5),
+        ("-3", 0.0),
+        ("", None),
+        (None, None),
+        ("soon", None),
+        ("inf", None),
+        ("Thu, 01 Jan 2026 12:00:10 GMT", 10.0),
+        ("Thu, 01 Jan 2026 11:00:00 GMT", 0.0),
+    ],
+)
 def test_parse_retry_after(value, expected):
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc).timestamp()
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC).timestamp()
     assert parse_retry_after(value, now=lambda: now) == expected
 
 
-@pytest.mark.parametrize("exc", [
-    httpx.ConnectError("connection refused"),
-    httpx.ConnectTimeout("connect timed out"),
-    httpx.ReadTimeout("read timed out"),
-    httpx.ReadError("connection reset by peer"),
-    httpx.RemoteProtocolError("server disconnected without sending a response"),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        httpx.ConnectError("connection refused"),
+        httpx.ConnectTimeout("connect timed out"),
+        httpx.ReadTimeout("read timed out"),
+        httpx.ReadError("connection reset by peer"),
+        httpx.RemoteProtocolError("server disconnected without sending a response"),
+    ],
+)
 def test_transport_errors_become_api_transport_error_and_get_is_retried(exc):
     h = make([exc, ok({"task_id": "t1", "state": 4})])
     assert h.client.get_task("t1").state == 4
@@ -637,14 +690,17 @@ def test_before_request_hook_runs_before_every_attempt_and_its_rate_limit_is_ret
 # --- secrets never leak ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("reply", [
-    httpx.Response(401, json={"status": 401, "message": f"key {SENTINEL_KEY} is invalid"}),
-    httpx.Response(400, json={"status": 400, "message": f"bad url {SIGNED_URL}"}),
-    httpx.Response(200, json={"status": 413, "message": f"too big ({SENTINEL_KEY})"}),
-    httpx.Response(500, text=f"trace: header X-API-KEY={SENTINEL_KEY}, url {SIGNED_URL}"),
-    httpx.ConnectError(f"proxy said no to {SENTINEL_KEY}"),
-    httpx.Response(200, json={"status": 200, "message": f"{SENTINEL_KEY}", "data": {"task_id": "t1"}}),
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        httpx.Response(401, json={"status": 401, "message": f"key {SENTINEL_KEY} is invalid"}),
+        httpx.Response(400, json={"status": 400, "message": f"bad url {SIGNED_URL}"}),
+        httpx.Response(200, json={"status": 413, "message": f"too big ({SENTINEL_KEY})"}),
+        httpx.Response(500, text=f"trace: header X-API-KEY={SENTINEL_KEY}, url {SIGNED_URL}"),
+        httpx.ConnectError(f"proxy said no to {SENTINEL_KEY}"),
+        httpx.Response(200, json={"status": 200, "message": f"{SENTINEL_KEY}", "data": {"task_id": "t1"}}),
+    ],
+)
 def test_key_and_signatures_never_appear_in_errors(reply):
     h = make(reply, max_attempts=1)
     with pytest.raises(CorrectionError) as caught:
@@ -676,15 +732,18 @@ def test_our_own_budget_refusal_is_not_retried_inside_the_client():
 # --- issue 10 item 3: which failed creates may be repeated ---------------------------------------
 
 
-@pytest.mark.parametrize("reply", [
-    httpx.Response(500, json={"status": 500, "message": "server-side exception"}),
-    httpx.Response(502, text="<html>bad gateway</html>"),
-    httpx.Response(503),
-    httpx.Response(504, text="gateway timeout"),
-    httpx.Response(200, json={"status": 500, "message": "server-side exception"}),
-    httpx.Response(200, text="<html>not the contract</html>"),
-    httpx.Response(302, headers={"location": "https://elsewhere.example/"}),
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        httpx.Response(500, json={"status": 500, "message": "server-side exception"}),
+        httpx.Response(502, text="<html>bad gateway</html>"),
+        httpx.Response(503),
+        httpx.Response(504, text="gateway timeout"),
+        httpx.Response(200, json={"status": 500, "message": "server-side exception"}),
+        httpx.Response(200, text="<html>not the contract</html>"),
+        httpx.Response(302, headers={"location": "https://elsewhere.example/"}),
+    ],
+)
 def test_a_create_answer_that_does_not_prove_nothing_was_made_is_never_repeated(reply):
     # A gateway can answer 502/504 after the backend created (and charged for) the task.
     h = make([reply, ok({"task_id": "t2"})])
@@ -694,12 +753,15 @@ def test_a_create_answer_that_does_not_prove_nothing_was_made_is_never_repeated(
     assert caught.value.details["request_may_have_been_processed"] is True
 
 
-@pytest.mark.parametrize("reply", [
-    httpx.ConnectError("refused"),
-    httpx.ConnectTimeout("no answer to SYN"),
-    httpx.Response(429, headers={"retry-after": "1"}),
-    httpx.Response(200, json={"status": 429, "message": "qps"}),
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        httpx.ConnectError("refused"),
+        httpx.ConnectTimeout("no answer to SYN"),
+        httpx.Response(429, headers={"retry-after": "1"}),
+        httpx.Response(200, json={"status": 429, "message": "qps"}),
+    ],
+)
 def test_a_create_is_repeated_only_after_answers_that_prove_nothing_was_made(reply):
     h = make([reply, ok({"task_id": "t3"})])
     assert h.client.create_task(image_url="https://e.com/a.jpg", enhancement_type=1).task_id == "t3"

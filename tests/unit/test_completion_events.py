@@ -15,6 +15,8 @@ import jsonschema
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
+from moto import mock_aws
+
 from correction_core.completion_events import (
     DETAIL_TYPE_CORRECTED,
     DETAIL_TYPE_FAILED,
@@ -28,7 +30,6 @@ from correction_core.completion_events import (
 from correction_core.failures import FailureRecord
 from correction_core.objects import ObjectRef
 from correction_core.observability import metrics
-from moto import mock_aws
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 REGION = "us-east-1"
@@ -83,16 +84,35 @@ def counted(name: str) -> float:
 def test_photo_corrected_event_matches_its_schema_and_says_where_everything_is(bus):
     events, sqs, url = bus
     publisher = EventPublisher(events, "default")
-    times = StageTimes(uploaded=1_790_000_000.0, submitted=1_790_000_002.5, finished=1_790_000_006.0, written=1_790_000_006.75)
+    times = StageTimes(
+        uploaded=1_790_000_000.0,
+        submitted=1_790_000_002.5,
+        finished=1_790_000_006.0,
+        written=1_790_000_006.75,
+    )
     assert announce_result(
-        publisher, REF, result_bucket="photos-out", result_key="results/shop/March été + tax.jpg.jpg",
-        image_format="jpeg", content_type="image/jpeg", size=98765, task_id="t-1", enhancement_type="2", times=times,
+        publisher,
+        REF,
+        result_bucket="photos-out",
+        result_key="results/shop/March été + tax.jpg.jpg",
+        image_format="jpeg",
+        content_type="image/jpeg",
+        size=98765,
+        task_id="t-1",
+        enhancement_type="2",
+        times=times,
     )
     (event,) = received(sqs, url)
     assert_matches_schema(event)
     assert event["source"] == EVENT_SOURCE and event["detail-type"] == DETAIL_TYPE_CORRECTED
     detail = event["detail"]
-    assert detail["source"] == {"bucket": "photos-in", "key": REF.key, "version_id": "v1", "etag": '"abc"', "size": 1234}
+    assert detail["source"] == {
+        "bucket": "photos-in",
+        "key": REF.key,
+        "version_id": "v1",
+        "etag": '"abc"',
+        "size": 1234,
+    }
     assert detail["result"]["key"] == "results/shop/March été + tax.jpg.jpg"
     assert detail["result"]["bucket"] == "photos-out" and detail["result"]["size"] == 98765
     assert detail["task_id"] == "t-1" and detail["enhancement_type"] == 2
@@ -108,33 +128,55 @@ def test_photo_corrected_event_matches_its_schema_and_says_where_everything_is(b
 def test_failure_event_matches_its_schema_and_names_the_record(bus):
     events, sqs, url = bus
     record = FailureRecord(
-        source=REF.to_dict(), stage="poll", reason="task_failed", message="x" * 5000, state=-7,
-        task_id="t-2", enhancement_type=0, submitted_at="2026-11-24T00:00:34+00:00", execution="arn:aws:states:e",
+        source=REF.to_dict(),
+        stage="poll",
+        reason="task_failed",
+        message="x" * 5000,
+        state=-7,
+        task_id="t-2",
+        enhancement_type=0,
+        submitted_at="2026-11-24T00:00:34+00:00",
+        execution="arn:aws:states:e",
     )
     assert announce_failure(
-        EventPublisher(events, "default"), REF, record, record_bucket="photos-out", record_key="failures/shop/x.json"
+        EventPublisher(events, "default"),
+        REF,
+        record,
+        record_bucket="photos-out",
+        record_key="failures/shop/x.json",
     )
     (event,) = received(sqs, url)
     assert_matches_schema(event)
     detail = event["detail"]
     assert event["detail-type"] == DETAIL_TYPE_FAILED
     assert detail["failure_record"] == {"bucket": "photos-out", "key": "failures/shop/x.json"}
-    assert (detail["reason"], detail["stage"], detail["state"], detail["task_id"]) == ("task_failed", "poll", -7, "t-2")
+    assert (detail["reason"], detail["stage"], detail["state"], detail["task_id"]) == (
+        "task_failed",
+        "poll",
+        -7,
+        "t-2",
+    )
     assert detail["source"]["key"] == REF.key
     assert len(detail["message"]) == 1000  # the record keeps it whole
 
 
 def test_a_rejection_before_paying_has_no_task_and_still_matches(bus):
     events, sqs, url = bus
-    record = FailureRecord(source=REF.to_dict(), stage="submit", reason="invalid_input", message="too big", code="too_large")
-    announce_failure(EventPublisher(events, "default"), REF, record, record_bucket="b-out", record_key="failures/k.json")
+    record = FailureRecord(
+        source=REF.to_dict(), stage="submit", reason="invalid_input", message="too big", code="too_large"
+    )
+    announce_failure(
+        EventPublisher(events, "default"), REF, record, record_bucket="b-out", record_key="failures/k.json"
+    )
     (event,) = received(sqs, url)
     assert_matches_schema(event)
     assert event["detail"]["task_id"] is None and event["detail"]["code"] == "too_large"
 
 
 def test_outcome_id_is_the_same_for_copies_and_differs_between_outcomes():
-    assert outcome_id(REF, DETAIL_TYPE_CORRECTED) == outcome_id(ObjectRef(**REF.to_dict()), DETAIL_TYPE_CORRECTED)
+    assert outcome_id(REF, DETAIL_TYPE_CORRECTED) == outcome_id(
+        ObjectRef(**REF.to_dict()), DETAIL_TYPE_CORRECTED
+    )
     others = {
         outcome_id(REF, DETAIL_TYPE_FAILED),
         outcome_id(ObjectRef(REF.bucket, REF.key, version_id="v2"), DETAIL_TYPE_CORRECTED),
@@ -166,7 +208,10 @@ def test_throttling_is_retried_a_bounded_number_of_times_then_counted_not_raised
 
 def test_a_failed_entry_is_retried_and_then_published_once():
     client, stub = stubbed_client()
-    stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]})
+    stub.add_response(
+        "put_events",
+        {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]},
+    )
     stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]})
     with stub:
         assert EventPublisher(client, "default", sleep=lambda s: None).publish(DETAIL_TYPE_FAILED, {}) is True
@@ -191,7 +236,10 @@ def test_no_connection_to_eventbridge_never_raises():
             Unreachable.calls += 1
             raise EndpointConnectionError(endpoint_url="https://events.us-east-1.amazonaws.com")
 
-    assert EventPublisher(Unreachable(), "default", sleep=lambda s: None).publish(DETAIL_TYPE_CORRECTED, {}) is False
+    assert (
+        EventPublisher(Unreachable(), "default", sleep=lambda s: None).publish(DETAIL_TYPE_CORRECTED, {})
+        is False
+    )
     assert Unreachable.calls == 3 and counted("CompletionEventsFailed") == 1
 
 

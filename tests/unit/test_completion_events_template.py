@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from correction_core.completion_events import EVENT_SOURCE
 from correction_local.template import Resolver, load_template
 
@@ -35,7 +36,10 @@ def actions(statement: dict[str, Any]) -> list[str]:
 
 @pytest.mark.parametrize(
     "logical_id, path",
-    [("PhotoCorrectedSchema", "schemas/photo-corrected.json"), ("PhotoCorrectionFailedSchema", "schemas/photo-correction-failed.json")],
+    [
+        ("PhotoCorrectedSchema", "schemas/photo-corrected.json"),
+        ("PhotoCorrectionFailedSchema", "schemas/photo-correction-failed.json"),
+    ],
 )
 def test_registered_schema_is_the_committed_one(logical_id, path):
     props = RESOURCES[logical_id]["Properties"]
@@ -53,7 +57,10 @@ def test_only_the_functions_that_write_outcomes_may_publish_and_only_our_source_
                 continue
             allowed.add(logical_id)
             assert actions(statement) == ["events:PutEvents"]
-            assert resolver.resolve(statement["Resource"]) == "arn:aws:events:us-east-1:123456789012:event-bus/photo-bus"
+            assert (
+                resolver.resolve(statement["Resource"])
+                == "arn:aws:events:us-east-1:123456789012:event-bus/photo-bus"
+            )
             assert statement["Condition"] == {"StringEquals": {"events:source": EVENT_SOURCE}}
     assert allowed == PUBLISHERS
     for logical_id in PUBLISHERS:
@@ -66,9 +73,15 @@ def test_only_the_functions_that_write_outcomes_may_publish_and_only_our_source_
 def emitted_metric_names() -> set[str]:
     """Every metric name the core and the handlers emit (add_metric / single_metric calls)."""
     names: set[str] = set()
-    for path in [*(ROOT / "layers/common/correction_core").glob("*.py"), *(ROOT / "functions").glob("*/app.py")]:
+    for path in [
+        *(ROOT / "layers/common/correction_core").glob("*.py"),
+        *(ROOT / "functions").glob("*/app.py"),
+    ]:
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in {"add_metric", "single_metric"}:
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in {
+                "add_metric",
+                "single_metric",
+            }:
                 for keyword in node.keywords:
                     if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
                         names.add(keyword.value.value)
@@ -98,7 +111,14 @@ def test_dashboard_is_valid_json_and_draws_only_metrics_that_exist():
                 searched.update(re.findall(r'MetricName="(\w+)"', row[0]["expression"]))
     assert ours | searched <= emitted, f"drawn but never emitted: {(ours | searched) - emitted}"
     # What the issue asks the dashboard to show.
-    assert {"Succeeded", "Failed", "Rejected", "UploadToResultLatency", "ApiRequests", "CompletionEventsFailed"} <= ours
+    assert {
+        "Succeeded",
+        "Failed",
+        "Rejected",
+        "UploadToResultLatency",
+        "ApiRequests",
+        "CompletionEventsFailed",
+    } <= ours
     assert searched == {"FailedByReason"}
     assert ("AWS/SQS", "ApproximateAgeOfOldestMessage", "intake") in theirs
     assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "intake-dlq") in theirs

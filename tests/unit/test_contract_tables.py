@@ -25,7 +25,7 @@ def section(heading: str) -> str:
     match = re.search(rf"^(#+) {re.escape(heading)}\s*$", TEXT, re.MULTILINE)
     assert match, f"heading {heading!r} not found in {DOC}"
     level = len(match.group(1))
-    rest = TEXT[match.end():]
+    rest = TEXT[match.end() :]
     end = re.search(rf"^#{{1,{level}}} ", rest, re.MULTILINE)
     return rest[: end.start()] if end else rest
 
@@ -76,8 +76,15 @@ def test_http_status_table_matches_exactly():
 
 
 def test_named_http_statuses_are_in_the_table():
-    named = {contract.HTTP_OK, contract.HTTP_BAD_REQUEST, contract.HTTP_UNAUTHORIZED, contract.HTTP_NOT_FOUND,
-             contract.HTTP_PAYLOAD_TOO_LARGE, contract.HTTP_TOO_MANY_REQUESTS, contract.HTTP_SERVER_ERROR}
+    named = {
+        contract.HTTP_OK,
+        contract.HTTP_BAD_REQUEST,
+        contract.HTTP_UNAUTHORIZED,
+        contract.HTTP_NOT_FOUND,
+        contract.HTTP_PAYLOAD_TOO_LARGE,
+        contract.HTTP_TOO_MANY_REQUESTS,
+        contract.HTTP_SERVER_ERROR,
+    }
     assert named == set(contract.HTTP_STATUS_MEANINGS)
 
 
@@ -88,7 +95,8 @@ def test_task_state_table_matches_exactly():
 
 def test_task_state_rule_matches_the_classifiers():
     assert "1 = succeeded; greater than 1 = still processing; less than 0 = failed." in section(
-        "Task status codes (data.state)")
+        "Task status codes (data.state)"
+    )
     for state in contract.TASK_STATE_MEANINGS:
         verdicts = (contract.is_succeeded(state), contract.is_failed(state), contract.is_pending(state))
         assert verdicts.count(True) == 1, state
@@ -133,8 +141,11 @@ def test_base_url_and_auth_header():
 def test_body_parameter_names_are_the_field_constants():
     rows = only_table("Body parameters")
     assert [r["Name"] for r in rows] == [
-        contract.FIELD_IMAGE_URL, contract.FIELD_IMAGE_FILE, contract.FIELD_SYNC,
-        contract.FIELD_TYPE, contract.FIELD_RETURN_TYPE,
+        contract.FIELD_IMAGE_URL,
+        contract.FIELD_IMAGE_FILE,
+        contract.FIELD_SYNC,
+        contract.FIELD_TYPE,
+        contract.FIELD_RETURN_TYPE,
     ]
     assert "multipart/form-data" in section("Create a photo cropping and enhancement task")
 
@@ -190,7 +201,9 @@ def test_limits_stated_in_prose():
         r"polling every (\d+) second and keeping the total polling duration within (\d+) seconds", TEXT
     )
     assert poll and (int(poll.group(1)), int(poll.group(2))) == (
-        contract.RECOMMENDED_POLL_INTERVAL_SECONDS, contract.RECOMMENDED_POLL_CAP_SECONDS)
+        contract.RECOMMENDED_POLL_INTERVAL_SECONDS,
+        contract.RECOMMENDED_POLL_CAP_SECONDS,
+    )
     qps = re.search(r"default QPS is (\d+)", contract.HTTP_STATUS_MEANINGS[contract.HTTP_TOO_MANY_REQUESTS])
     assert qps and int(qps.group(1)) == contract.DEFAULT_QPS
     assert f"{contract.PROGRESS_COMPLETE} means processing is complete" in TEXT
@@ -232,7 +245,7 @@ def test_png_size_bound_holds_for_a_real_encoder_on_incompressible_pixels(level,
 def test_result_cap_covers_the_largest_result_the_documented_resolution_allows():
     row = only_table("Guidelines and Limits")[0]
     side = int(re.fullmatch(r"Up to (\d+) x \1", row["Resolution"]).group(1))
-    assert contract.MAX_RESULT_BYTES >= contract.png_size_bound(side, side, channels=4)
+    assert contract.png_size_bound(side, side, channels=4) <= contract.MAX_RESULT_BYTES
     # 32-bit BMP and uncompressed TIFF results: raw pixels plus headers under the allowance.
-    assert contract.MAX_RESULT_BYTES >= side * side * 4 + contract.RESULT_METADATA_ALLOWANCE_BYTES
+    assert side * side * 4 + contract.RESULT_METADATA_ALLOWANCE_BYTES <= contract.MAX_RESULT_BYTES
     assert contract.MIN_DIMENSION >= 2  # a one-pixel side is refused before paying

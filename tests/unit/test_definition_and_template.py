@@ -72,7 +72,11 @@ def test_buckets_are_encrypted_private_and_tls_only():
         props = resources[name]["Properties"]
         assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
         assert all(props["PublicAccessBlockConfiguration"].values())
-        policies = [r for r in resources.values() if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": name}]
+        policies = [
+            r
+            for r in resources.values()
+            if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": name}
+        ]
         (policy,) = policies
         (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
         assert statement["Effect"] == "Deny"
@@ -163,8 +167,13 @@ def test_submit_timeout_batch_size_client_timeouts_budget_wait_and_visibility_ag
 
     resources = TEMPLATE["Resources"]
     submit = resources["SubmitFunction"]["Properties"]
-    env = {**TEMPLATE["Globals"]["Function"]["Environment"]["Variables"], **submit["Environment"]["Variables"]}
-    literal = {name: value for name, value in env.items() if isinstance(value, str)}  # !Ref values are deploy-time
+    env = {
+        **TEMPLATE["Globals"]["Function"]["Environment"]["Variables"],
+        **submit["Environment"]["Variables"],
+    }
+    literal = {
+        name: value for name, value in env.items() if isinstance(value, str)
+    }  # !Ref values are deploy-time
     settings = Settings.from_env(literal)
     (event,) = [e for e in submit["Events"].values() if e["Type"] == "SQS"]
     batch_size = event["Properties"]["BatchSize"]

@@ -90,8 +90,13 @@ def test_options_from_metadata_override_defaults():
 
 @pytest.mark.parametrize(
     "metadata",
-    [{"correction-type": "5"}, {"correction-type": "-1"}, {"correction-type": "two"},
-     {"correction-return-type": "3"}, {"correction-source-mode": "ftp"}],
+    [
+        {"correction-type": "5"},
+        {"correction-type": "-1"},
+        {"correction-type": "two"},
+        {"correction-return-type": "3"},
+        {"correction-source-mode": "ftp"},
+    ],
 )
 def test_out_of_range_options_are_errors(metadata):
     with pytest.raises(InvalidOption) as info:

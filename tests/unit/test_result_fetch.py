@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import ssl
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -29,8 +29,13 @@ from correction_core.result_fetch import (
 SIGNATURE = "Signature=SIGSECRETabc%2Bdef"
 URL = f"https://result.aoscdn.com/out/abc.png?Expires=1700003600&OSSAccessKeyId=AK&{SIGNATURE}"
 
-PNG = (b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR"  # signature, then a 16 x 16 RGBA header
-       + b"\x00\x00\x00\x10" * 2 + b"\x08\x06\x00\x00\x00" + b"\x00" * 8)
+PNG = (
+    b"\x89PNG\r\n\x1a\n"
+    + b"\x00\x00\x00\rIHDR"  # signature, then a 16 x 16 RGBA header
+    + b"\x00\x00\x00\x10" * 2
+    + b"\x08\x06\x00\x00\x00"
+    + b"\x00" * 8
+)
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
 WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 32
 TIFF_LE = b"II*\x00\x08\x00\x00\x00" + b"\x00" * 32
@@ -39,8 +44,14 @@ BMP = b"BM" + b"\x00" * 40
 GIF = b"GIF89a" + b"\x00" * 32
 HTML = b"<html><body>AccessDenied</body></html>"
 
-IMAGES = [(PNG, "png", "image/png"), (JPEG, "jpeg", "image/jpeg"), (WEBP, "webp", "image/webp"),
-          (TIFF_LE, "tiff", "image/tiff"), (TIFF_BE, "tiff", "image/tiff"), (BMP, "bmp", "image/bmp")]
+IMAGES = [
+    (PNG, "png", "image/png"),
+    (JPEG, "jpeg", "image/jpeg"),
+    (WEBP, "webp", "image/webp"),
+    (TIFF_LE, "tiff", "image/tiff"),
+    (TIFF_BE, "tiff", "image/tiff"),
+    (BMP, "bmp", "image/bmp"),
+]
 
 
 class Recorder:
@@ -109,15 +120,18 @@ def test_http_refused_by_default_and_allowed_when_configured():
     assert result.image_format == "png"
 
 
-@pytest.mark.parametrize("url", [
-    "https://evil.example.com/a.png",
-    "https://evilaoscdn.com/a.png",  # suffix match is on a label boundary
-    "https://aoscdn.com.evil.example/a.png",
-    "https://user:pw@result.aoscdn.com/a.png",
-    "ftp://result.aoscdn.com/a.png",
-    "file:///etc/passwd",
-    "https:///nohost.png",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example.com/a.png",
+        "https://evilaoscdn.com/a.png",  # suffix match is on a label boundary
+        "https://aoscdn.com.evil.example/a.png",
+        "https://user:pw@result.aoscdn.com/a.png",
+        "ftp://result.aoscdn.com/a.png",
+        "file:///etc/passwd",
+        "https:///nohost.png",
+    ],
+)
 def test_urls_outside_the_policy_are_refused_without_a_request(url):
     rec = Recorder(httpx.Response(200, content=PNG))
     with pytest.raises(ResultDownloadRefused):
@@ -125,17 +139,20 @@ def test_urls_outside_the_policy_are_refused_without_a_request(url):
     assert rec.requests == []
 
 
-@pytest.mark.parametrize("host, allowed, expected", [
-    ("techhk.aoscdn.com", (".aoscdn.com",), True),
-    ("a.b.aoscdn.com", ("*.aoscdn.com",), True),
-    ("aoscdn.com", (".aoscdn.com",), True),
-    ("AOSCDN.com.", (".aoscdn.com",), True),
-    ("xaoscdn.com", (".aoscdn.com",), False),
-    ("engine", ("engine",), True),
-    ("engine2", ("engine",), False),
-    ("anything.example", ("*",), True),
-    ("techhk.aoscdn.com", (), False),  # an empty list fails closed
-])
+@pytest.mark.parametrize(
+    "host, allowed, expected",
+    [
+        ("techhk.aoscdn.com", (".aoscdn.com",), True),
+        ("a.b.aoscdn.com", ("*.aoscdn.com",), True),
+        ("aoscdn.com", (".aoscdn.com",), True),
+        ("AOSCDN.com.", (".aoscdn.com",), True),
+        ("xaoscdn.com", (".aoscdn.com",), False),
+        ("engine", ("engine",), True),
+        ("engine2", ("engine",), False),
+        ("anything.example", ("*",), True),
+        ("techhk.aoscdn.com", (), False),  # an empty list fails closed
+    ],
+)
 def test_host_allow_list(host, allowed, expected):
     assert host_allowed(host, allowed) is expected
 
@@ -180,25 +197,32 @@ def test_slow_trickle_hits_the_total_timeout():
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_redirects_are_refused_by_default(status):
-    rec = Recorder(httpx.Response(status, headers={"location": "https://result.aoscdn.com/b.png"}),
-                   httpx.Response(200, content=PNG))
+    rec = Recorder(
+        httpx.Response(status, headers={"location": "https://result.aoscdn.com/b.png"}),
+        httpx.Response(200, content=PNG),
+    )
     with pytest.raises(ResultDownloadRefused, match="redirect"):
         fetch_result(URL, DownloadPolicy(), transport=rec.transport)
     assert len(rec.requests) == 1
 
 
 def test_same_policy_redirect_is_followed_when_enabled():
-    rec = Recorder(httpx.Response(302, headers={"location": "https://cdn2.aoscdn.com/b.png?sig=1"}),
-                   httpx.Response(200, content=JPEG))
+    rec = Recorder(
+        httpx.Response(302, headers={"location": "https://cdn2.aoscdn.com/b.png?sig=1"}),
+        httpx.Response(200, content=JPEG),
+    )
     result = fetch_result(URL, DownloadPolicy(follow_redirects=True), transport=rec.transport)
     assert result.image_format == "jpeg"
     assert str(rec.requests[1].url) == "https://cdn2.aoscdn.com/b.png?sig=1"
 
 
-@pytest.mark.parametrize("location", [
-    "https://evil.example.com/b.png",
-    "http://result.aoscdn.com/b.png",  # scheme change is refused even if http were allowed
-])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "https://evil.example.com/b.png",
+        "http://result.aoscdn.com/b.png",  # scheme change is refused even if http were allowed
+    ],
+)
 def test_redirect_outside_the_policy_is_refused_even_when_enabled(location):
     rec = Recorder(httpx.Response(302, headers={"location": location}), httpx.Response(200, content=PNG))
     policy = DownloadPolicy(follow_redirects=True, allow_http=True)
@@ -232,8 +256,9 @@ def test_storage_trouble_is_transient(status):
     assert caught.value.transient
 
 
-@pytest.mark.parametrize("exc", [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"),
-                                 httpx.RemoteProtocolError("reset")])
+@pytest.mark.parametrize(
+    "exc", [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("reset")]
+)
 def test_transport_errors_while_downloading_are_transient(exc):
     rec = Recorder(exc)
     with pytest.raises(ApiTransportError) as caught:
@@ -255,10 +280,13 @@ def test_policy_refuses_insecure_tls_context():
         DownloadPolicy(ssl_context=insecure)
 
 
-@pytest.mark.parametrize("bad", [
-    "https://evil.example.com/a.png?" + SIGNATURE,
-    "http://result.aoscdn.com/a.png?" + SIGNATURE,
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "https://evil.example.com/a.png?" + SIGNATURE,
+        "http://result.aoscdn.com/a.png?" + SIGNATURE,
+    ],
+)
 def test_refusals_never_show_the_signature(bad):
     with pytest.raises(ResultDownloadRefused) as caught:
         fetch_result(bad, transport=Recorder(httpx.Response(200, content=PNG)).transport)
@@ -284,7 +312,7 @@ def test_base64_with_and_without_data_prefix(data, fmt, content_type, prefix):
 
 def test_base64_tolerates_whitespace_missing_padding_and_urlsafe_alphabet():
     encoded = base64.b64encode(PNG + b"\xfb\xff").decode()
-    wrapped = "\n".join(encoded[i:i + 16] for i in range(0, len(encoded), 16))
+    wrapped = "\n".join(encoded[i : i + 16] for i in range(0, len(encoded), 16))
     assert decode_base64_result("  " + wrapped + "\r\n").data == PNG + b"\xfb\xff"
     assert decode_base64_result(encoded.rstrip("=")).data == PNG + b"\xfb\xff"
     urlsafe = base64.urlsafe_b64encode(PNG + b"\xfb\xff").decode()
@@ -292,8 +320,16 @@ def test_base64_tolerates_whitespace_missing_padding_and_urlsafe_alphabet():
     assert decode_base64_result(urlsafe).data == PNG + b"\xfb\xff"
 
 
-@pytest.mark.parametrize("text", ["not base64 at all!", "data:image/png,rawdata", "   ",
-                                  base64.b64encode(HTML).decode(), "data:image/png;base64,"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not base64 at all!",
+        "data:image/png,rawdata",
+        "   ",
+        base64.b64encode(HTML).decode(),
+        "data:image/png;base64,",
+    ],
+)
 def test_bad_base64_is_unavailable(text):
     with pytest.raises(ResultUnavailable):
         fetch_result(text)

@@ -15,7 +15,9 @@ from correction_core.settings import Settings, SettingsError
 from correction_ops.reprocess import backfill
 from correction_ops.targets import StackTargets
 
-TEMPLATE_DEFAULTS = Settings(source_prefix="incoming/", destination_prefix="results/", failure_prefix="failures/")
+TEMPLATE_DEFAULTS = Settings(
+    source_prefix="incoming/", destination_prefix="results/", failure_prefix="failures/"
+)
 
 # Names that differ only by extension (or its case), in one folder: the report.
 SIBLINGS = ["photo", "photo.jpg", "photo.JPG", "photo.png", "photo.jpeg", "photo.jpg.jpg", "photo.", ".jpg"]
@@ -38,7 +40,7 @@ def test_the_source_name_can_be_read_back_from_its_result_key():
         result = result_key(ObjectRef("src", key), TEMPLATE_DEFAULTS, fmt)
         ext = EXTENSION_BY_FORMAT[fmt]
         assert result.startswith("results/") and result.endswith(ext)
-        assert "incoming/" + result[len("results/"): -len(ext)] == key
+        assert "incoming/" + result[len("results/") : -len(ext)] == key
 
 
 def test_a_source_under_the_failure_prefix_writes_nothing_into_the_failure_area():
@@ -52,7 +54,13 @@ def test_a_source_under_the_failure_prefix_writes_nothing_into_the_failure_area(
 
 @pytest.mark.parametrize(
     ("destination", "failure"),
-    [("", "failures/"), ("out/", "out/failures/"), ("out/failures/", "out/"), ("same/", "same/"), ("out/", "")],
+    [
+        ("", "failures/"),
+        ("out/", "out/failures/"),
+        ("out/failures/", "out/"),
+        ("same/", "same/"),
+        ("out/", ""),
+    ],
 )
 def test_settings_refuse_result_and_failure_areas_that_overlap(destination, failure):
     with pytest.raises(SettingsError):
@@ -83,7 +91,9 @@ def test_backfill_sends_each_sibling_that_has_no_result_of_its_own(monkeypatch):
     summary = backfill(s3, sqs, targets)
     assert sorted(summary.sent_keys) == sorted(k for k in keys if k != done.key)
     assert summary.skipped == {"already has a result": 1}
-    bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]]
+    bodies = [
+        json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    ]
     assert sorted(b["object"]["key"] for b in bodies) == sorted(summary.sent_keys)
 
 

@@ -29,7 +29,9 @@ def test_a_url_is_kept_for_its_lifetime_and_no_longer(table):
     assert refs.recall("unknown") is None
 
 
-@pytest.mark.parametrize("image", [None, "", "iVBORw0KGgoAAAANSUhEUg==", "data:image/png;base64,AAAA", "https://x/" + "a" * 9000])
+@pytest.mark.parametrize(
+    "image", [None, "", "iVBORw0KGgoAAAANSUhEUg==", "data:image/png;base64,AAAA", "https://x/" + "a" * 9000]
+)
 def test_base64_and_oversized_results_are_not_kept(table, image):
     refs = ResultRefs(table)
     assert not refs.remember("t2", image)

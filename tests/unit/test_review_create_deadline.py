@@ -14,6 +14,7 @@ import time
 
 import httpx
 import pytest
+
 from correction_core.client import CorrectionClient, RetryPolicy, request_budget_seconds
 from correction_core.errors import ApiTransportError
 
@@ -46,7 +47,9 @@ def trickle_answer(conn: socket.socket, finished: threading.Event) -> None:
     try:
         conn.settimeout(5)
         conn.recv(65536)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(BODY))
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(BODY)
+        )
         for byte in BODY:
             conn.sendall(bytes([byte]))
             time.sleep(0.1)
@@ -69,7 +72,10 @@ def slow_reader(conn: socket.socket, finished: threading.Event) -> None:
             if b"--\r\n" in chunk[-64:]:  # the multipart body's closing boundary
                 break
             time.sleep(0.02)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(BODY) + BODY)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(BODY)
+            + BODY
+        )
         finished.set()
     except OSError:
         pass
@@ -99,4 +105,3 @@ def test_a_create_ends_at_its_total_deadline_with_an_unknown_outcome(behaviour, 
     finally:
         sock.close()
         client.close()
-

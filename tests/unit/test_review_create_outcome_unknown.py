@@ -14,12 +14,13 @@ import json
 import boto3
 import httpx
 import pytest
+from moto import mock_aws
+from PIL import Image
+
 from correction_core import submission
 from correction_core.objects import ObjectRef
 from correction_core.services import Services
 from correction_core.settings import Settings
-from moto import mock_aws
-from PIL import Image
 
 TABLE = "idempotency"
 
@@ -45,12 +46,16 @@ def stack(monkeypatch):
             BillingMode="PAY_PER_REQUEST",
         )
         machine = boto3.client("stepfunctions").create_state_machine(
-            name="m", roleArn="arn:aws:iam::123456789012:role/r",
+            name="m",
+            roleArn="arn:aws:iam::123456789012:role/r",
             definition=json.dumps({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}),
         )["stateMachineArn"]
         settings = Settings(
-            destination_bucket="dst", source_prefix="incoming/", idempotency_table=TABLE,
-            state_machine_arn=machine, source_mode="url",
+            destination_bucket="dst",
+            source_prefix="incoming/",
+            idempotency_table=TABLE,
+            state_machine_arn=machine,
+            source_mode="url",
         )
         ref = ObjectRef("src", "incoming/a.jpg", etag=put["ETag"].strip('"'))
         submission._once_steps.cache_clear()
@@ -81,12 +86,12 @@ def _deliver(settings, ref, answer, deliveries=3):
 @pytest.mark.parametrize("data", [{}, {"task_id": None}, {"task_id": "  "}, {"task_id": ""}])
 def test_a_create_answered_without_a_task_id_is_paid_once_and_recorded(stack, data):
     settings, ref = stack
-    creates, outcomes = _deliver(settings, ref, lambda r: httpx.Response(200, json={"status": 200, "data": data}))
+    creates, outcomes = _deliver(
+        settings, ref, lambda r: httpx.Response(200, json={"status": 200, "data": data})
+    )
     assert len(creates) == 1, outcomes
     assert outcomes == ["rejected"] * 3  # the stored outcome: one create_outcome_unknown record
-    record = json.loads(
-        boto3.client("s3").get_object(Bucket="dst", Key="failures/a.jpg.json")["Body"].read()
-    )
+    record = json.loads(boto3.client("s3").get_object(Bucket="dst", Key="failures/a.jpg.json")["Body"].read())
     assert record["reason"] == "create_outcome_unknown"
 
 
@@ -105,6 +110,9 @@ def test_a_create_refused_by_a_429_is_still_sent_again_on_redelivery(stack):
     # The inverted default must not swallow the answers that do prove nothing was created.
     settings, ref = stack
     creates, outcomes = _deliver(
-        settings, ref, lambda r: httpx.Response(429, json={"status": 429, "message": "slow down"}), deliveries=2
+        settings,
+        ref,
+        lambda r: httpx.Response(429, json={"status": 429, "message": "slow down"}),
+        deliveries=2,
     )
     assert all(o.startswith("raised") for o in outcomes) and len(creates) > 2

@@ -25,7 +25,7 @@ def test_a_crafted_short_name_cannot_take_a_shortened_result_key():
         shortened = result_key(ObjectRef("src", long_key), NAMING, fmt)
         assert len(shortened.encode()) <= S3_MAX_KEY_BYTES
         # The review's forgery: name a source so that its unshortened result is that key.
-        crafted = "incoming/" + shortened[len("results/"): -len(ext)]
+        crafted = "incoming/" + shortened[len("results/") : -len(ext)]
         assert len(crafted.encode()) <= S3_MAX_KEY_BYTES and crafted != long_key
         assert result_key(ObjectRef("src", crafted), NAMING, fmt) != shortened
         assert not (_keys_of(crafted) & _keys_of(long_key))
@@ -50,10 +50,12 @@ def test_random_keys_near_the_limit_and_their_forgeries_never_share_a_key():
         sources = [key]
         for fmt, ext in EXTENSION_BY_FORMAT.items():
             produced = result_key(ObjectRef("src", key), NAMING, fmt)
-            forged = "incoming/" + produced[len("results/"): -len(ext)]
+            forged = "incoming/" + produced[len("results/") : -len(ext)]
             if forged != key and len(forged.encode()) <= S3_MAX_KEY_BYTES:
                 sources.append(forged)
         for source in sources:
             for produced in _keys_of(source):
                 assert len(produced.encode()) <= S3_MAX_KEY_BYTES
-                assert owner.setdefault(produced, source) == source, f"{source!r} and {owner[produced]!r} share a key"
+                assert owner.setdefault(produced, source) == source, (
+                    f"{source!r} and {owner[produced]!r} share a key"
+                )

@@ -11,6 +11,7 @@ import socket
 import threading
 
 import pytest
+
 from correction_core.client import CorrectionClient, RetryPolicy, proves_nothing_created
 from correction_core.errors import CorrectionError, Unauthorized
 from correction_core.redaction import redact_text
@@ -43,7 +44,9 @@ def listener():
 def test_a_key_with_a_control_character_is_refused_unsent_and_unechoed(listener, separator, call):
     base_url, accepted = listener
     key = separator.join(HALVES)
-    client = CorrectionClient(api_key=key, base_url=base_url, retry=RetryPolicy(max_attempts=3, sleep=lambda s: None))
+    client = CorrectionClient(
+        api_key=key, base_url=base_url, retry=RetryPolicy(max_attempts=3, sleep=lambda s: None)
+    )
     with pytest.raises(CorrectionError) as raised:
         if call == "get":
             client.get_task("t1")
@@ -77,7 +80,9 @@ def test_a_request_the_http_library_refused_to_write_counts_as_not_sent():
         return httpx.Response(200, json={"status": 200, "data": {"task_id": "t-1"}})
 
     client = CorrectionClient(
-        api_key="k-123456", transport=httpx.MockTransport(refuse), retry=RetryPolicy(max_attempts=2, sleep=lambda s: None)
+        api_key="k-123456",
+        transport=httpx.MockTransport(refuse),
+        retry=RetryPolicy(max_attempts=2, sleep=lambda s: None),
     )
     # Nothing went out, so the (paid) create may be sent again: it is, and succeeds.
     assert client.create_task(image_url="https://e.com/a.jpg", enhancement_type=1).task_id == "t-1"

@@ -72,7 +72,9 @@ def test_reading_the_key_in_a_function_logs_it_nowhere(every_record, monkeypatch
         services = Services(settings=Settings(api_key_secret_id=arn), transport=httpx.MockTransport(api))
         services.api.get_task("t1")
     assert seen_keys == [SENTINEL]  # the real path did read the secret
-    assert any("GetSecretValue" in text or "secretsmanager" in text for text in every_record)  # botocore talked
+    assert any(
+        "GetSecretValue" in text or "secretsmanager" in text for text in every_record
+    )  # botocore talked
     assert _leaks(every_record) == []
 
 

@@ -143,8 +143,12 @@ def test_result_metadata_names_the_original_format_and_the_conversion():
 
 @pytest.mark.parametrize("fmt, sniffed", [("HEIF", "heif"), ("AVIF", "avif")])
 def test_a_p3_tagged_heic_or_avif_is_converted_to_srgb(fmt, sniffed):
-    data = encode(Image.new("RGB", (64, 64), (90, 140, 70)), fmt, quality=100,
-                  icc_profile=colour_profiles.display_p3_profile())
+    data = encode(
+        Image.new("RGB", (64, 64), (90, 140, 70)),
+        fmt,
+        quality=100,
+        icc_profile=colour_profiles.display_p3_profile(),
+    )
     converted = convert_for_api(data, sniffed)
     assert converted.colour.startswith("converted from Display P3")
     r, g, _ = opened(converted.data).convert("RGB").getpixel((32, 32))

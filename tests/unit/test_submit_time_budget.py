@@ -14,13 +14,14 @@ import time
 import boto3
 import httpx
 import pytest
+from moto import mock_aws
+from PIL import Image
+
 from correction_core import submission
 from correction_core.errors import CorrectionError
 from correction_core.objects import ObjectRef
 from correction_core.services import Services, create_call_seconds
 from correction_core.settings import Settings
-from moto import mock_aws
-from PIL import Image
 
 TABLE = "idempotency"
 
@@ -60,21 +61,29 @@ def world(monkeypatch):
             BillingMode="PAY_PER_REQUEST",
         )
         machine = boto3.client("stepfunctions").create_state_machine(
-            name="m", roleArn="arn:aws:iam::123456789012:role/r",
+            name="m",
+            roleArn="arn:aws:iam::123456789012:role/r",
             definition=json.dumps({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}),
         )["stateMachineArn"]
         creates: list[tuple[float, float | None]] = []  # (sent at, lock expiry) per create request
 
         def api(request: httpx.Request) -> httpx.Response:
             items = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
-            expiries = [float(i["in_progress_expiration"]["N"]) / 1000 for i in items if "in_progress_expiration" in i]
+            expiries = [
+                float(i["in_progress_expiration"]["N"]) / 1000 for i in items if "in_progress_expiration" in i
+            ]
             creates.append((time.time(), min(expiries) if expiries else None))
             return httpx.Response(200, json={"status": 200, "data": {"task_id": "t-1"}})
 
         settings = Settings(
-            destination_bucket="dst", source_prefix="incoming/", idempotency_table=TABLE,
-            state_machine_arn=machine, source_mode="file", budget_wait_seconds=10,
-            connect_timeout=2, read_timeout=8,
+            destination_bucket="dst",
+            source_prefix="incoming/",
+            idempotency_table=TABLE,
+            state_machine_arn=machine,
+            source_mode="file",
+            budget_wait_seconds=10,
+            connect_timeout=2,
+            read_timeout=8,
         )
         services = Services(settings=settings, transport=httpx.MockTransport(api), api_key=lambda: "k-123456")
         ref = ObjectRef("src", "incoming/a.jpg", etag=put["ETag"].strip('"'))
@@ -163,3 +172,23 @@ def test_time_spent_fetching_the_key_counts_against_the_create(world, key_fetch_
     assert all(left >= needed for left in sent_with), (sent_with, needed)
     # Without the delay the create is sent: the check is not simply refusing everything.
     assert bool(sent_with) == (key_fetch_seconds == 0.0)
+
+
+# --- issue 13: the create step is idempotent (a fast test of what only the slow suite showed) ---
+
+
+def test_the_same_upload_delivered_twice_creates_one_task(world):
+    """SQS delivers at least once: the second delivery must find the stored create outcome in
+    DynamoDB and reuse its task, never pay for a second one."""
+    services, ref, creates = world
+    outcomes = []
+    for _delivery in range(2):
+        submission.bind_lambda_context(Context(600.0))
+        services.begin_invocation()
+        outcomes.append(submission.submit_object(services, ref))
+    assert [o.status for o in outcomes] == ["submitted", "submitted"]
+    assert outcomes[0].task_id == outcomes[1].task_id == "t-1"
+    assert len(creates) == 1
+    # The record that made it so is in the table, keyed by the object's identity.
+    items = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
+    assert any(item.get("status", {}).get("S") == "COMPLETED" for item in items)

@@ -135,7 +135,8 @@ def extended_xmp(total: int) -> list[bytes]:
     head = b"http://ns.adobe.com/xmp/extension/\0" + guid
     step = 65533 - len(head) - 8
     return [
-        segment(0xE1, head + struct.pack(">II", total, at) + data[at : at + step]) for at in range(0, total, step)
+        segment(0xE1, head + struct.pack(">II", total, at) + data[at : at + step])
+        for at in range(0, total, step)
     ]
 
 
@@ -147,7 +148,9 @@ def exif_with_thumbnail() -> bytes:
 
 def mpf_pair() -> bytes:
     """A primary JPEG with an APP2 MPF segment and a second image (depth or gain map) after EOI."""
-    primary = after_soi(encoded("JPEG", (640, 480)), segment(0xE2, b"MPF\0" + b"MM\0*\0\0\0\x08" + b"\0" * 40))
+    primary = after_soi(
+        encoded("JPEG", (640, 480)), segment(0xE2, b"MPF\0" + b"MM\0*\0\0\0\x08" + b"\0" * 40)
+    )
     return primary + encoded("JPEG", (320, 240))
 
 
@@ -166,8 +169,15 @@ def bigtiff_directory_after_pixels(width=400, height=300) -> bytes:
     pixels = (np.arange(width * height) % 251).astype(np.uint8).tobytes()
     ifd = 16 + len(pixels)
     entries = [
-        (256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
-        (273, 16, 1, 16), (277, 3, 1, 1), (278, 4, 1, height), (279, 16, 1, len(pixels)),
+        (256, 4, 1, width),
+        (257, 4, 1, height),
+        (258, 3, 1, 8),
+        (259, 3, 1, 1),
+        (262, 3, 1, 1),
+        (273, 16, 1, 16),
+        (277, 3, 1, 1),
+        (278, 4, 1, height),
+        (279, 16, 1, len(pixels)),
     ]
     directory = struct.pack("<Q", len(entries))
     for tag, typ, count, value in entries:
@@ -211,22 +221,41 @@ VALID_SHAPES = {
     "CMYK JPEG": (lambda: encoded("JPEG", (300, 200), mode="CMYK"), "jpeg", (300, 200)),
     "JPEG with an Exif thumbnail": (lambda: after_soi(jpeg_1(), exif_with_thumbnail()), "jpeg", (640, 480)),
     "JPEG with 2 MB of extended XMP before the frame (portrait depth map)": (
-        lambda: after_soi(jpeg_1(), *extended_xmp(2_000_000)), "jpeg", (640, 480)),
+        lambda: after_soi(jpeg_1(), *extended_xmp(2_000_000)),
+        "jpeg",
+        (640, 480),
+    ),
     "JPEG with 8 KB after its end marker (editor padding)": (
-        lambda: jpeg_1() + bytes(8192), "jpeg", (640, 480)),
+        lambda: jpeg_1() + bytes(8192),
+        "jpeg",
+        (640, 480),
+    ),
     "JPEG with 300 KB of trailing data (motion photo video without a marker)": (
-        lambda: jpeg_1() + b"\x11\x22" * 150_000, "jpeg", (640, 480)),
-    "JPEG with restart markers": (lambda: encoded("JPEG", (640, 480), restart_marker_blocks=4), "jpeg", (640, 480)),
+        lambda: jpeg_1() + b"\x11\x22" * 150_000,
+        "jpeg",
+        (640, 480),
+    ),
+    "JPEG with restart markers": (
+        lambda: encoded("JPEG", (640, 480), restart_marker_blocks=4),
+        "jpeg",
+        (640, 480),
+    ),
     "JPEG + MPF second image": (mpf_pair, "jpeg", (640, 480)),
     "JPEG with junk bytes between segments": (
-        lambda: jpeg_1()[:20] + b"\0\0junk" + jpeg_1()[20:], "jpeg", (640, 480)),
+        lambda: jpeg_1()[:20] + b"\0\0junk" + jpeg_1()[20:],
+        "jpeg",
+        (640, 480),
+    ),
     "16-bit PNG": (lambda: encoded("PNG", (300, 200), mode="I;16", colour=4000), "png", (300, 200)),
     "interlaced PNG (Adam7)": (lambda: _interlaced_png(), "png", (300, 200)),
     "PNG with a 300 KB iCCP and text chunks before IDAT": (
         lambda: png_with_chunks_before_idat(
             png_chunk(b"iCCP", b"big\0\0" + zlib.compress(bytes(300_000))[:1] + bytes(300_000)),
-            png_chunk(b"tEXt", b"Comment\0" + b"x" * 100_000)),
-        "png", (300, 200)),
+            png_chunk(b"tEXt", b"Comment\0" + b"x" * 100_000),
+        ),
+        "png",
+        (300, 200),
+    ),
     "PNG with data after IEND": (lambda: encoded("PNG", (300, 200)) + b"\0" * 4096, "png", (300, 200)),
     "classic TIFF": (lambda: encoded("TIFF", (300, 200)), "tiff", (300, 200)),
     "BigTIFF (Pillow)": (lambda: encoded("TIFF", (300, 200), big_tiff=True), "tiff", (300, 200)),
@@ -241,7 +270,11 @@ VALID_SHAPES = {
     "8-bit palette BMP": (lambda: encoded("BMP", (57, 31), mode="L", colour=90), "bmp", (57, 31)),
     "top-down BMP": (bmp_top_down, "bmp", (57, 31)),
     "OS/2 BMP": (bmp_os2, "bmp", (45, 20)),
-    "thin strip at the minimum side": (lambda: encoded("PNG", (4000, contract.MIN_DIMENSION)), "png", (4000, 8)),
+    "thin strip at the minimum side": (
+        lambda: encoded("PNG", (4000, contract.MIN_DIMENSION)),
+        "png",
+        (4000, 8),
+    ),
 }
 
 
@@ -250,7 +283,15 @@ def _interlaced_png() -> bytes:
     # image whose IDAT is re-encoded in Adam7 order by hand: 8-bit grey, so passes are simple.
     width, height = 300, 200
     grey = (np.arange(width * height) % 253).astype(np.uint8).reshape(height, width)
-    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+    passes = [
+        (0, 0, 8, 8),
+        (4, 0, 8, 8),
+        (0, 4, 4, 8),
+        (2, 0, 4, 4),
+        (0, 2, 2, 4),
+        (1, 0, 2, 2),
+        (0, 1, 1, 2),
+    ]
     raw = b""
     for x0, y0, dx, dy in passes:
         sub = grey[y0::dy, x0::dx]
@@ -258,7 +299,9 @@ def _interlaced_png() -> bytes:
             raw += b"".join(b"\0" + row.tobytes() for row in sub)
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 1)
     return (
-        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(raw))
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(raw))
         + png_chunk(b"IEND", b"")
     )
 
@@ -271,20 +314,32 @@ def _cut_scan() -> bytes:
 BROKEN_SHAPES = {
     "JPEG cut in its scan data": (_cut_scan, "truncated_image"),
     "JPEG cut in its scan data, with an MPF-style APP2 before": (
-        lambda: after_soi(_cut_scan(), segment(0xE2, b"MPF\0" + b"\0" * 40)), "truncated_image"),
+        lambda: after_soi(_cut_scan(), segment(0xE2, b"MPF\0" + b"\0" * 40)),
+        "truncated_image",
+    ),
     "PNG cut before IEND": (lambda: encoded("PNG", (300, 200))[:-200], "truncated_image"),
     "JPEG that ends inside its metadata (no frame header)": (
-        lambda: (b"\xff\xd8" + b"".join(extended_xmp(200_000)))[:150_000], "corrupt_header"),
-    "JPEG with only metadata and an end marker": (lambda: b"\xff\xd8" + segment(0xE1, b"x" * 500) + b"\xff\xd9",
-                                                  "corrupt_header"),
+        lambda: (b"\xff\xd8" + b"".join(extended_xmp(200_000)))[:150_000],
+        "corrupt_header",
+    ),
+    "JPEG with only metadata and an end marker": (
+        lambda: b"\xff\xd8" + segment(0xE1, b"x" * 500) + b"\xff\xd9",
+        "corrupt_header",
+    ),
     "JPEG with scan data before any frame header": (
-        lambda: b"\xff\xd8" + segment(0xDA, b"\x01\x01\0\0\x3f\0") + b"\x12" * 100 + b"\xff\xd9", "corrupt_header"),
+        lambda: b"\xff\xd8" + segment(0xDA, b"\x01\x01\0\0\x3f\0") + b"\x12" * 100 + b"\xff\xd9",
+        "corrupt_header",
+    ),
     "BigTIFF whose directory lies past the end": (
-        lambda: bigtiff_directory_after_pixels()[:100_000], "corrupt_header"),
+        lambda: bigtiff_directory_after_pixels()[:100_000],
+        "corrupt_header",
+    ),
     "one pixel wide": (lambda: encoded("PNG", (1, 300)), "resolution_too_small"),
     "one pixel tall JPEG": (lambda: encoded("JPEG", (300, 1)), "resolution_too_small"),
     "just under the minimum side": (
-        lambda: encoded("PNG", (4000, contract.MIN_DIMENSION - 1)), "resolution_too_small"),
+        lambda: encoded("PNG", (4000, contract.MIN_DIMENSION - 1)),
+        "resolution_too_small",
+    ),
 }
 
 
@@ -312,7 +367,7 @@ def test_broken_file_shapes_are_refused_with_a_clear_code(s3, name):
     make, code = BROKEN_SHAPES[name]
     data = make()
     if code != "resolution_too_small":  # those decode; refusing them is our limit, not damage
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 -- Pillow raises several types for damage
             pillow_decodes(data)
     with pytest.raises(InvalidInput) as info:
         inspect_object(s3, put(s3, "shape", data))
@@ -375,7 +430,7 @@ def test_a_heic_over_the_full_decode_limit_is_refused_before_paying(s3):
 
     data = phone_file("HEIF", (64, 64))
     big = data.replace(struct.pack(">II", 64, 64), struct.pack(">II", 9000, 8000))  # its ispe claims 72 MP
-    assert 9000 * 8000 > MAX_FULL_DECODE_PIXELS
+    assert MAX_FULL_DECODE_PIXELS < 9000 * 8000
     with pytest.raises(InvalidInput) as info:
         inspect_object(s3, put(s3, "huge.heic", big), allow_downscale=True)
     assert info.value.code == "too_large_to_downscale"
@@ -413,3 +468,30 @@ def test_a_display_p3_jpeg_is_marked_for_colour_conversion_and_an_srgb_one_is_no
     assert inspect_object(s3, put(s3, "plain.jpg", jpeg())).conversion_reasons == ()
     p3_png = phone_file("PNG", icc_profile=display_p3_profile())
     assert inspect_object(s3, put(s3, "p3.png", p3_png)).wide_gamut
+
+
+# --- issue 13: the 4096-px boundary on non-square photos ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "size, accepted",
+    [
+        ((contract.MAX_DIMENSION, 3000), True),
+        ((3000, contract.MAX_DIMENSION), True),
+        ((contract.MAX_DIMENSION + 1, 3000), False),
+        ((3000, contract.MAX_DIMENSION + 1), False),
+    ],
+)
+def test_the_longest_legal_side_is_accepted_and_one_more_pixel_refused(s3, size, accepted):
+    # DownscaleOversize=false: the API's own limit is the only one, so a photo exactly at it must
+    # pass (a `>=` in the check would refuse a legal, paid-for 4096-px photo). Non-square, so a
+    # check that mixed up width and height would show too.
+    ref = put(s3, "edge.png", png_header_only(*size))
+    if accepted:
+        inspected = inspect_object(s3, ref, allow_downscale=False)
+        assert (inspected.width, inspected.height) == size
+        assert not inspected.needs_downscale
+    else:
+        with pytest.raises(InvalidInput) as info:
+            inspect_object(s3, ref, allow_downscale=False)
+        assert info.value.code == "resolution_too_large"

@@ -90,9 +90,18 @@ def flat_jpeg(
 #: Display P3 values of the chart's patches: skin, sky, foliage, a saturated red and green
 #: that sRGB cannot show, greys. In-gamut ones must come back exact; out-of-gamut ones clip.
 P3_PATCHES: tuple[tuple[int, int, int], ...] = (
-    (210, 160, 130), (120, 160, 210), (90, 140, 70), (200, 60, 50),
-    (240, 200, 60), (60, 110, 170), (150, 150, 150), (230, 230, 225),
-    (250, 40, 40), (60, 220, 80), (180, 90, 160), (40, 40, 45),
+    (210, 160, 130),
+    (120, 160, 210),
+    (90, 140, 70),
+    (200, 60, 50),
+    (240, 200, 60),
+    (60, 110, 170),
+    (150, 150, 150),
+    (230, 230, 225),
+    (250, 40, 40),
+    (60, 220, 80),
+    (180, 90, 160),
+    (40, 40, 45),
 )
 
 
@@ -102,12 +111,16 @@ def p3_chart(patch: int = 64, columns: int = 4, *, margin: int = 0) -> np.ndarra
     chart = np.full((rows * patch + 2 * margin, columns * patch + 2 * margin, 3), 255, np.uint8)
     for n, colour in enumerate(P3_PATCHES):
         r, c = divmod(n, columns)
-        chart[margin + r * patch : margin + (r + 1) * patch, margin + c * patch : margin + (c + 1) * patch] = colour
+        chart[
+            margin + r * patch : margin + (r + 1) * patch, margin + c * patch : margin + (c + 1) * patch
+        ] = colour
     return chart
 
 
 def p3_tagged(pixels: np.ndarray, fmt: str = "JPEG", **kwargs) -> bytes:
     """Encode Display P3 pixel values with the Display P3 profile embedded (as phones do)."""
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format=fmt, icc_profile=colour_profiles.display_p3_profile(), **kwargs)
+    Image.fromarray(pixels).save(
+        buffer, format=fmt, icc_profile=colour_profiles.display_p3_profile(), **kwargs
+    )
     return buffer.getvalue()

@@ -10,8 +10,8 @@ drawn at the requested size, so the same scene scales from test size to 12 MP.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -93,7 +93,7 @@ def _background(rng: np.random.Generator, kind: str, h: int, w: int) -> tuple[np
         c0, c1 = _random_colour(rng, 40, 240), _random_colour(rng, 40, 240)
         theta = rng.uniform(0, 2 * np.pi)
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        t = (np.cos(theta) * xx / w + np.sin(theta) * yy / h)
+        t = np.cos(theta) * xx / w + np.sin(theta) * yy / h
         t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
         bg = c0[None, None, :] * (1 - t[..., None]) + c1[None, None, :] * t[..., None]
         cy, cx = h / 2, w / 2
@@ -170,8 +170,9 @@ def _shape_outline(rng: np.random.Generator, kind: str, pw: float, ph: float) ->
     raise ValueError(f"unknown shape kind: {kind!r}")
 
 
-def _surface(rng: np.random.Generator, kind: str, h: int, w: int, base: np.ndarray,
-             second: np.ndarray) -> np.ndarray:
+def _surface(
+    rng: np.random.Generator, kind: str, h: int, w: int, base: np.ndarray, second: np.ndarray
+) -> np.ndarray:
     """Product surface float32 hxwx3, with a soft left-to-right shading."""
     if kind == "solid":
         tex = np.broadcast_to(base, (h, w, 3)).astype(np.float32)
@@ -195,10 +196,18 @@ def _surface(rng: np.random.Generator, kind: str, h: int, w: int, base: np.ndarr
     return (tex * shade).astype(np.float32)
 
 
-def make_product(seed: int, size: tuple[int, int] = (720, 960), *, shape: str | None = None,
-                 background: str | None = None, surface: str | None = None,
-                 tilt: float | None = None, shadow: bool = True, camouflage: bool | None = None,
-                 noise_sigma: float = 2.0) -> SyntheticProduct:
+def make_product(
+    seed: int,
+    size: tuple[int, int] = (720, 960),
+    *,
+    shape: str | None = None,
+    background: str | None = None,
+    surface: str | None = None,
+    tilt: float | None = None,
+    shadow: bool = True,
+    camouflage: bool | None = None,
+    noise_sigma: float = 2.0,
+) -> SyntheticProduct:
     """Draw one product photo of ``size = (height, width)`` from ``seed``.
 
     Unspecified choices are drawn from the seed. ``tilt`` in degrees (counter-clockwise
@@ -255,7 +264,7 @@ def make_product(seed: int, size: tuple[int, int] = (720, 960), *, shape: str | 
         # white label on a white sweep would be.
         near = np.clip(bg_colours[0] + rng.choice([-1, 1], 3) * rng.uniform(15, 22, 3), 0, 255)
         y0 = int(lh * rng.uniform(0.3, 0.6))
-        tex[y0:y0 + max(2, int(lh * 0.18))] = near
+        tex[y0 : y0 + max(2, int(lh * 0.18))] = near
     # Affine from local (u, v) to image: p = rot @ ([u, v] - c_local) + [cx, cy].
     a = np.zeros((2, 3))
     a[:, :2] = rot
@@ -280,12 +289,20 @@ def make_product(seed: int, size: tuple[int, int] = (720, 960), *, shape: str | 
         n = rng.normal(0, noise_sigma, (max(2, h // 2), max(2, w // 2), 3)).astype(np.float32)
         img += cv2.resize(n, (w, h), interpolation=cv2.INTER_LINEAR)
     image = np.clip(img + 0.5, 0, 255).astype(np.uint8)
-    return SyntheticProduct(image=image, mask=mask, box=mask_box(mask), tilt=float(tilt),
-                            shape=shape, background=background, surface=surface)
+    return SyntheticProduct(
+        image=image,
+        mask=mask,
+        box=mask_box(mask),
+        tilt=float(tilt),
+        shape=shape,
+        background=background,
+        surface=surface,
+    )
 
 
-def product_set(count: int, seed: int = 0, size: tuple[int, int] = (720, 960), *,
-                tilt: float | None = None) -> Iterator[SyntheticProduct]:
+def product_set(
+    count: int, seed: int = 0, size: tuple[int, int] = (720, 960), *, tilt: float | None = None
+) -> Iterator[SyntheticProduct]:
     """``count`` products cycling through every shape x background pair, seeds from ``seed``.
 
     Cycling (rather than drawing) the kinds keeps a small set balanced: 16 images cover
@@ -297,7 +314,8 @@ def product_set(count: int, seed: int = 0, size: tuple[int, int] = (720, 960), *
         yield make_product(seed * 1000 + i, size, shape=shape, background=background, tilt=tilt)
 
 
-def make_tilted_box(seed: int, tilt: float, size: tuple[int, int] = (720, 960), *,
-                    background: str = "gradient") -> SyntheticProduct:
+def make_tilted_box(
+    seed: int, tilt: float, size: tuple[int, int] = (720, 960), *, background: str = "gradient"
+) -> SyntheticProduct:
     """A rectangular product (a packaged box) rotated by ``tilt`` degrees, for straightening."""
     return make_product(seed, size, shape="box", background=background, tilt=tilt)

@@ -16,22 +16,23 @@ import re
 import ssl
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from os import PathLike
-from typing import Any, Callable, Mapping, Union
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from . import contract
 from .errors import (
-    BudgetExhausted,
     ApiError,
     ApiTransportError,
     ApiUnavailable,
     BadApiResponse,
+    BudgetExhausted,
     PayloadTooLarge,
     PollTimeout,
     RateLimited,
@@ -43,13 +44,20 @@ from .imageheader import CONTENT_TYPES, sniff_format
 from .redaction import redact_text, redact_url
 from .results import CreatedTask, TaskStatus, parse_int
 
-__all__ = ["CorrectionClient", "DEFAULT_TIMEOUT", "NO_RETRY", "RetryPolicy", "parse_retry_after", "proves_nothing_created",
-           "request_budget_seconds"]
+__all__ = [
+    "CorrectionClient",
+    "DEFAULT_TIMEOUT",
+    "NO_RETRY",
+    "RetryPolicy",
+    "parse_retry_after",
+    "proves_nothing_created",
+    "request_budget_seconds",
+]
 
 logger = logging.getLogger(__name__)
 
-ApiKey = Union[str, Callable[[], str]]
-ImageFile = Union[bytes, bytearray, memoryview, tuple[str, bytes, "str | None"]]
+ApiKey = str | Callable[[], str]
+ImageFile = bytes | bytearray | memoryview | tuple[str, bytes, str | None]
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
 
@@ -84,6 +92,7 @@ def proves_nothing_created(error: ApiError) -> bool:
         # Only when the transport said so explicitly: an unlabelled one proves nothing.
         return error.details.get("request_may_have_been_processed") is False
     return False
+
 
 _MESSAGE_MAX = 300
 
@@ -138,9 +147,11 @@ def request_budget_seconds(timeout: httpx.Timeout, retry: RetryPolicy) -> float:
     real bound, not an estimate.
     """
     parts = (timeout.pool, timeout.connect, timeout.write, timeout.read)
-    if any(part is None for part in parts):
-        raise ValueError("every timeout must be set for the call to have a budget")
-    per_attempt = sum(float(part) for part in parts)  # type: ignore[arg-type]
+    per_attempt = 0.0
+    for part in parts:
+        if part is None:
+            raise ValueError("every timeout must be set for the call to have a budget")
+        per_attempt += float(part)
     return retry.max_attempts * per_attempt + (retry.max_attempts - 1) * retry.max_delay
 
 
@@ -159,7 +170,7 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
         if when is None:
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
+            when = when.replace(tzinfo=UTC)
         seconds = when.timestamp() - now()
     if not math.isfinite(seconds):  # "nan"/"inf" parse as floats but mean nothing here
         return None
@@ -271,7 +282,7 @@ class CorrectionClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "CorrectionClient":
+    def __enter__(self) -> CorrectionClient:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -338,9 +349,10 @@ class CorrectionClient:
             # whose id it failed to send. Unknown, like a lost answer; never repeated.
             unreadable.details["request_may_have_been_processed"] = True
             raise
-        except Exception as exc:  # noqa: BLE001 - any other surprise in the answer: the same
+        except Exception as exc:
             raise BadApiResponse(
-                f"create answer could not be read ({type(exc).__name__})", request_may_have_been_processed=True
+                f"create answer could not be read ({type(exc).__name__})",
+                request_may_have_been_processed=True,
             ) from None
 
     def get_task(self, task_id: str) -> TaskStatus:
@@ -438,14 +450,16 @@ class CorrectionClient:
         def exchange() -> None:
             try:
                 outcome["response"] = http.request(method, url, files=files, headers=headers)
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, raised there
+            except BaseException as exc:
                 outcome["error"] = exc
             finally:
                 done.set()
 
         # The caller's context variables (log keys, trace context) go along with the exchange.
         context = contextvars.copy_context()
-        threading.Thread(target=context.run, args=(exchange,), name="correction-api-exchange", daemon=True).start()
+        threading.Thread(
+            target=context.run, args=(exchange,), name="correction-api-exchange", daemon=True
+        ).start()
         if not done.wait(left):
             self._http = self._new_http()
             try:
@@ -493,7 +507,7 @@ class CorrectionClient:
             raise BadApiResponse(
                 f"{method} {path}: {type(exc).__name__}: {self._scrub(str(exc), key)}"
             ) from None
-        except Exception as exc:  # noqa: BLE001 - a transport's own bug, mid-request
+        except Exception as exc:
             # Raised while the request was out: nothing shows it did not arrive, so a create
             # that ends here has an unknown outcome (the caller's rule), never "not sent".
             raise ApiTransportError(

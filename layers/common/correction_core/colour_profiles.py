@@ -90,7 +90,8 @@ def _tags(profile: bytes) -> dict[bytes, bytes]:
 def _colorant(tag: bytes) -> tuple[float, float, float]:
     if len(tag) < 20 or tag[:4] != b"XYZ ":
         raise ValueError("colorant tag is not an XYZType")
-    return tuple(v / 65536 for v in struct.unpack(">3i", tag[8:20]))  # type: ignore[return-value]
+    x, y, z = struct.unpack(">3i", tag[8:20])
+    return x / 65536, y / 65536, z / 65536
 
 
 def colour_space(profile: bytes) -> str:
@@ -116,9 +117,7 @@ def is_srgb(profile: bytes) -> bool:
     except (ValueError, KeyError, struct.error):
         return False
     expected = d50_colorants(SRGB_PRIMARIES)
-    return all(
-        abs(a - b) <= _SRGB_TOLERANCE for got, want in zip(found, expected) for a, b in zip(got, want)
-    )
+    return all(abs(a - b) <= _SRGB_TOLERANCE for got, want in zip(found, expected) for a, b in zip(got, want))
 
 
 def _s15(value: float) -> bytes:
@@ -146,8 +145,10 @@ def matrix_profile(description: str, primaries, white=D65) -> bytes:
     trc = b"curv\x00\x00\x00\x00" + struct.pack(">I", len(curve)) + struct.pack(f">{len(curve)}H", *curve)
     colorants = d50_colorants(primaries, white)
     tags = [(b"desc", desc), (b"cprt", cprt), (b"wtpt", wtpt)]
-    tags += [(name, b"XYZ \x00\x00\x00\x00" + b"".join(_s15(v) for v in xyz))
-             for name, xyz in zip((b"rXYZ", b"gXYZ", b"bXYZ"), colorants)]
+    tags += [
+        (name, b"XYZ \x00\x00\x00\x00" + b"".join(_s15(v) for v in xyz))
+        for name, xyz in zip((b"rXYZ", b"gXYZ", b"bXYZ"), colorants)
+    ]
     table, body = b"", b""
     offset = 128 + 4 + 12 * (len(tags) + 3)
     for name, data in tags:
@@ -173,4 +174,3 @@ def display_p3_profile() -> bytes:
 
 # nclx colour_primaries codes (ITU-T H.273 table 2) whose gamut we can rebuild as a profile.
 NCLX_PRIMARIES: Final = {1: None, 12: DISPLAY_P3_PRIMARIES}  # 1 = BT.709 = sRGB: nothing to do
-

@@ -89,7 +89,13 @@ def outcome_id(ref: ObjectRef, detail_type: str) -> str:
 
 
 def _source(ref: ObjectRef) -> dict[str, Any]:
-    return {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id, "etag": ref.etag, "size": ref.size}
+    return {
+        "bucket": ref.bucket,
+        "key": ref.key,
+        "version_id": ref.version_id,
+        "etag": ref.etag,
+        "size": ref.size,
+    }
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,9 @@ def corrected_detail(
     }
 
 
-def failed_detail(ref: ObjectRef, record: FailureRecord, *, record_bucket: str, record_key: str) -> dict[str, Any]:
+def failed_detail(
+    ref: ObjectRef, record: FailureRecord, *, record_bucket: str, record_key: str
+) -> dict[str, Any]:
     return {
         "detail_version": DETAIL_VERSION,
         "outcome_id": outcome_id(ref, DETAIL_TYPE_FAILED),
@@ -208,7 +216,7 @@ class EventPublisher:
                 permanent = code in PERMANENT_ERRORS
             except BotoCoreError as exc:  # could not talk: timeouts, connection errors
                 why = f"{type(exc).__name__}: {exc}"
-            except Exception as exc:  # noqa: BLE001 - the outcome is stored; nothing here may undo it
+            except Exception as exc:
                 why = f"{type(exc).__name__}: {exc}"
             if permanent or attempt == self.attempts:
                 break
@@ -225,7 +233,7 @@ def source_uploaded_at(s3: Any, ref: ObjectRef) -> float | None:
     """The upload's LastModified, when the current object is still this upload (else None)."""
     try:
         head = s3.head_object(Bucket=ref.bucket, Key=ref.key)
-    except Exception:  # noqa: BLE001 - gone or unreadable: the timing is unknown, the event still goes out
+    except Exception:
         return None
     current = head.get("VersionId")
     if ref.version_id and current and current != "null" and current != ref.version_id:
@@ -264,7 +272,12 @@ def announce_result(
 
 
 def announce_failure(
-    publisher: EventPublisher | None, ref: ObjectRef, record: FailureRecord, *, record_bucket: str, record_key: str
+    publisher: EventPublisher | None,
+    ref: ObjectRef,
+    record: FailureRecord,
+    *,
+    record_bucket: str,
+    record_key: str,
 ) -> bool:
     if publisher is None:
         return False

@@ -8,8 +8,9 @@ document literally, so a change to either is caught.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
-from typing import Final, Mapping
+from typing import Final
 
 # --- Endpoints and authentication -------------------------------------------------------
 
@@ -164,7 +165,18 @@ def state_meaning(state: int) -> str:
 
 # Extensions the contract lists as accepted upload formats.
 SUPPORTED_FORMATS: Final = (
-    "jpg", "jpeg", "bmp", "png", "webp", "tiff", "tif", "bitmap", "raw", "rgb", "jfif", "lzw",
+    "jpg",
+    "jpeg",
+    "bmp",
+    "png",
+    "webp",
+    "tiff",
+    "tif",
+    "bitmap",
+    "raw",
+    "rgb",
+    "jfif",
+    "lzw",
 )
 MAX_DIMENSION: Final = 4096  # pixels, each side
 # Ours, not the vendor's: the smallest side we send or process. A 1-pixel row or column holds

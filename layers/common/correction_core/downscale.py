@@ -32,9 +32,17 @@ def fit_within_limits(
 ) -> Fitted:
     fmt = imageheader.sniff_format(data[:64])
     if fmt is None:
-        raise InvalidInput("the image cannot be decoded for downscaling: unrecognised bytes", code="corrupt_image")
+        raise InvalidInput(
+            "the image cannot be decoded for downscaling: unrecognised bytes", code="corrupt_image"
+        )
     limits = {}
     if max_pixels is not None:
         limits = {"max_jpeg_pixels": max_pixels, "max_full_pixels": max_pixels}
     converted = convert_for_api(data, fmt, max_side=max_side, max_bytes=max_bytes, **limits)
-    return Fitted(converted.data, converted.content_type, converted.filename_suffix, converted.original_size, converted.size)
+    return Fitted(
+        converted.data,
+        converted.content_type,
+        converted.filename_suffix,
+        converted.original_size,
+        converted.size,
+    )

@@ -89,7 +89,9 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
         )
         clear_failure_record(services.s3, services.settings, ref)
     except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
-        raise DestinationWriteFailed(f"could not write s3://{services.settings.destination_bucket}/{key}: {exc}") from exc
+        raise DestinationWriteFailed(
+            f"could not write s3://{services.settings.destination_bucket}/{key}: {exc}"
+        ) from exc
     finally:
         fetched.file.close()
 
@@ -97,11 +99,17 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
     submitted = float(execution_input["submitted_epoch"]) if execution_input.get("submitted_epoch") else None
     uploaded = source_uploaded_at(services.s3, ref)
     metrics.add_metric(name="Succeeded", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="EndToEndLatency", unit=MetricUnit.Seconds, value=max(0.0, written - (submitted or written)))
+    metrics.add_metric(
+        name="EndToEndLatency", unit=MetricUnit.Seconds, value=max(0.0, written - (submitted or written))
+    )
     if uploaded is not None:
         # From the user's upload, queue and submit included: what the dashboard's percentiles show.
-        metrics.add_metric(name="UploadToResultLatency", unit=MetricUnit.Seconds, value=max(0.0, written - uploaded))
-    logger.info("result stored", extra={"result_key": key, "format": fetched.image_format, "bytes": fetched.size})
+        metrics.add_metric(
+            name="UploadToResultLatency", unit=MetricUnit.Seconds, value=max(0.0, written - uploaded)
+        )
+    logger.info(
+        "result stored", extra={"result_key": key, "format": fetched.image_format, "bytes": fetched.size}
+    )
     # After the result is stored; never raises, so a lost event cannot fail (or repeat) the image.
     announce_result(
         services.completion_events,

@@ -221,7 +221,9 @@ def tiff_first_directory(head: bytes) -> int:
     return struct.unpack(endian + "I", head[4:8])[0]
 
 
-def tiff_dimensions_in_directory(directory: bytes, endian_marker: bytes, *, big: bool = False) -> tuple[int, int]:
+def tiff_dimensions_in_directory(
+    directory: bytes, endian_marker: bytes, *, big: bool = False
+) -> tuple[int, int]:
     """(width, height) from a TIFF directory read on its own, starting at its entry count."""
     endian = "<" if endian_marker == b"II" else ">"
     try:
@@ -304,8 +306,14 @@ def _heif(head: bytes) -> tuple[int, int]:
 
 
 _DIMENSION_READERS = {
-    "png": _png, "jpeg": _jpeg, "webp": _webp, "tiff": _tiff, "bmp": _bmp, "sgi": _sgi,
-    "heif": _heif, "avif": _heif,
+    "png": _png,
+    "jpeg": _jpeg,
+    "webp": _webp,
+    "tiff": _tiff,
+    "bmp": _bmp,
+    "sgi": _sgi,
+    "heif": _heif,
+    "avif": _heif,
 }
 
 
@@ -472,5 +480,3 @@ class ImageEndFinder:
             if after > end:
                 return self._skip_to(after)
             pos = after
-
-

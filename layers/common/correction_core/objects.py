@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import S3Event, S3EventBridgeNotificationEvent
@@ -43,7 +44,7 @@ class ObjectRef:
         Unversioned buckets have no version id; the ETag then separates a re-upload of new
         content (new work) from a redelivered event (same work).
         """
-        parts = [self.bucket, self.key, self.version_id or "", (self.etag or "").strip('"')]
+        parts: list[str | int] = [self.bucket, self.key, self.version_id or "", (self.etag or "").strip('"')]
         if self.attempt:
             parts.append(self.attempt)
         return json.dumps(parts)
@@ -58,7 +59,7 @@ class ObjectRef:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ObjectRef":
+    def from_dict(cls, data: Mapping[str, Any]) -> ObjectRef:
         return cls(
             bucket=data["bucket"],
             key=data["key"],
@@ -98,14 +99,14 @@ def refs_from_notification(body: Mapping[str, Any]) -> Iterator[ObjectRef]:
         event = S3EventBridgeNotificationEvent(dict(body))
         if event.detail_type != "Object Created":
             raise NotAnUploadEvent(f"EventBridge {event.detail_type!r}")
-        obj = event.detail.object
+        detail_object = event.detail.object
         yield ObjectRef(
             bucket=event.detail.bucket.name,
-            key=obj.key,  # the data class has already URL-decoded it
-            version_id=obj.get("version-id"),
-            etag=obj.get("etag"),
-            size=obj.get("size"),
-            sequencer=obj.get("sequencer"),
+            key=detail_object.key,  # the data class has already URL-decoded it
+            version_id=detail_object.get("version-id"),
+            etag=detail_object.get("etag"),
+            size=detail_object.get("size"),
+            sequencer=detail_object.get("sequencer"),
         )
         return
     if not isinstance(body.get("Records"), list):

@@ -7,8 +7,9 @@ An unknown value is an error of that object (a failure record), never a silent d
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from . import contract
 from .errors import InvalidOption

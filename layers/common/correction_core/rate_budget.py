@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -86,7 +87,9 @@ class RateBudget:
                 ) from None
             raise
 
-    def acquire_waiting(self, method: str, *, give_up_after: float, sleep: Callable[[float], None] = time.sleep) -> None:
+    def acquire_waiting(
+        self, method: str, *, give_up_after: float, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         """Acquire, waiting across windows for at most ``give_up_after`` seconds.
 
         For the submit function only: it is fed by SQS, where a refused message would come back

@@ -14,8 +14,9 @@ import re
 import ssl
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, NamedTuple
+from typing import BinaryIO, NamedTuple, cast
 
 import httpx
 
@@ -142,7 +143,7 @@ def decode_base64_result(text: str, *, max_bytes: int | None = None) -> FetchedR
     if match:
         if "base64" not in match.group("params").lower():
             raise ResultUnavailable("result data URI is not base64-encoded")
-        body = body[match.end():]
+        body = body[match.end() :]
     body = _WHITESPACE.sub("", body)
     if not body:
         raise ResultUnavailable("result base64 is empty")
@@ -238,7 +239,9 @@ def fetch_result_to_file(
     if not image or not image.strip():
         raise ResultUnavailable("task has no result image")
     text = image.strip()
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
+    # SpooledTemporaryFile is a binary file in all but its declared type.
+    # Closed here on failure, or by the caller through SpooledResult: no context manager fits.
+    spool = cast(BinaryIO, tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES))  # noqa: SIM115
     try:
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text):
             fmt, content_type, size = _download(text, policy, spool, transport=transport, clock=clock)

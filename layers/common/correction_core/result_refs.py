@@ -10,8 +10,9 @@ for an item: for those Finalize asks the API.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, TypeGuard
 
 from . import contract
 
@@ -19,8 +20,8 @@ from . import contract
 MAX_URL_LENGTH = 8 * 1024
 
 
-def is_url(image: str | None) -> bool:
-    return bool(image) and image.strip().lower().startswith(("https://", "http://"))
+def is_url(image: str | None) -> TypeGuard[str]:
+    return bool(image) and image is not None and image.strip().lower().startswith(("https://", "http://"))
 
 
 @dataclass

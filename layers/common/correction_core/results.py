@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from . import contract
 from .errors import BadApiResponse, TaskFailed
@@ -20,7 +21,7 @@ from .redaction import redact_text, redact_url
 _MILLISECONDS_THRESHOLD = 100_000_000_000
 
 
-class ResultKind(str, enum.Enum):
+class ResultKind(enum.StrEnum):
     """What ``data.image`` (or the sync binary body) holds."""
 
     URL = "url"
@@ -64,7 +65,7 @@ def parse_timestamp(value: Any) -> datetime | None:
     if number > _MILLISECONDS_THRESHOLD:
         number /= 1000.0
     try:
-        return datetime.fromtimestamp(number, tz=timezone.utc)
+        return datetime.fromtimestamp(number, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
 
@@ -76,7 +77,7 @@ class CreatedTask:
     task_id: str
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> "CreatedTask":
+    def from_data(cls, data: Mapping[str, Any]) -> CreatedTask:
         task_id = data.get("task_id")
         if task_id is None or not str(task_id).strip():
             raise BadApiResponse("create response has no data.task_id")
@@ -100,7 +101,7 @@ class TaskStatus:
     @classmethod
     def from_data(
         cls, data: Mapping[str, Any], *, message: str = "", task_id: str | None = None
-    ) -> "TaskStatus":
+    ) -> TaskStatus:
         """Build from the JSON ``data`` object; ``task_id`` fills in when the server omits it."""
         state = parse_int(data.get("state"), field_name="data.state", required=True)
         assert state is not None  # required=True guarantees it; keeps type checkers quiet
@@ -152,7 +153,7 @@ class TaskStatus:
             return ResultKind.URL
         return ResultKind.BASE64
 
-    def raise_for_failure(self) -> "TaskStatus":
+    def raise_for_failure(self) -> TaskStatus:
         """Raise TaskFailed if the task is in a failed state (any negative code); else self."""
         if self.is_failed:
             raise TaskFailed(self.state, redact_text(self.message), task_id=self.task_id)

@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import httpx
 
 from .client import CorrectionClient, RetryPolicy, request_budget_seconds
-from .completion_events import EventPublisher
 from .errors import BudgetExhausted
 from .observability import MetricUnit, metrics
 from .rate_budget import RateBudget
-from .result_refs import ResultRefs
 from .redaction import install_log_redaction, register_secret
 from .settings import Settings, get_settings
+
+if TYPE_CHECKING:  # imported where first used: Submit needs neither, and pays for each at cold start
+    from .completion_events import EventPublisher
+    from .result_refs import ResultRefs
 
 # Secrets Manager is read at most every 5 minutes per container; a rotated key is seen within that.
 SECRET_MAX_AGE_SECONDS = 300
@@ -103,6 +106,8 @@ class Services:
     def result_refs(self) -> ResultRefs | None:
         if not self.settings.result_refs_table:
             return None
+        from .result_refs import ResultRefs
+
         return ResultRefs(boto3.resource("dynamodb").Table(self.settings.result_refs_table))
 
     @cached_property
@@ -117,8 +122,12 @@ class Services:
             return None
         from botocore.config import Config
 
+        from .completion_events import EventPublisher
+
         config = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})
-        return EventPublisher(client=boto3.client("events", config=config), bus_name=self.settings.event_bus_name)
+        return EventPublisher(
+            client=boto3.client("events", config=config), bus_name=self.settings.event_bus_name
+        )
 
     def begin_invocation(self) -> None:
         """Per-invocation state: the submit function waits for budget tokens at most

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Mapping
 
 from . import contract
 
@@ -109,7 +109,7 @@ class Settings:
         check_areas_apart(self.destination_prefix, self.failure_prefix)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         return cls(
             destination_bucket=env.get("DESTINATION_BUCKET", ""),

@@ -38,8 +38,14 @@ JPEG_QUALITIES = (92, 85, 75, 60)
 _MAX_SHRINKS = 6
 _ORIENTATION_TAG = 0x0112
 _PILLOW_FORMATS = {
-    "jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF", "bmp": "BMP", "sgi": "SGI",
-    "heif": "HEIF", "avif": "AVIF",
+    "jpeg": "JPEG",
+    "png": "PNG",
+    "webp": "WEBP",
+    "tiff": "TIFF",
+    "bmp": "BMP",
+    "sgi": "SGI",
+    "heif": "HEIF",
+    "avif": "AVIF",
 }
 
 
@@ -114,7 +120,10 @@ def convert_for_api(
                 )
             if source_format == "jpeg":
                 fitted = _fit(original, max_side)
-                want = tuple(max(1, int(side * DRAFT_SIDE_FRACTION)) for side in fitted)
+                want = (
+                    max(1, int(fitted[0] * DRAFT_SIDE_FRACTION)),
+                    max(1, int(fitted[1] * DRAFT_SIDE_FRACTION)),
+                )
                 opened.draft(opened.mode if opened.mode in ("L", "CMYK") else "RGB", want)
             icc = opened.info.get("icc_profile")
             nclx = opened.info.get("nclx_profile")
@@ -124,9 +133,13 @@ def convert_for_api(
     except InvalidInput:
         raise
     except Image.DecompressionBombError as exc:
-        raise InvalidInput(f"the image is too large to convert: {exc}", code="too_large_to_downscale") from exc
+        raise InvalidInput(
+            f"the image is too large to convert: {exc}", code="too_large_to_downscale"
+        ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput(f"the {source_format.upper()} image cannot be decoded: {exc}", code="corrupt_image") from exc
+        raise InvalidInput(
+            f"the {source_format.upper()} image cannot be decoded: {exc}", code="corrupt_image"
+        ) from exc
 
     image, colour = _to_srgb(image, icc, nclx, notes)
     exif_bytes = _capture_metadata(exif)
@@ -135,7 +148,9 @@ def convert_for_api(
     if has_alpha:
         ladder = [("PNG", ".png", {"compress_level": 6}), ("WEBP", ".webp", {"quality": 90})]
     else:
-        ladder = [("JPEG", ".jpg", {"quality": q, "subsampling": 0 if q >= 92 else 2}) for q in JPEG_QUALITIES]
+        ladder = [
+            ("JPEG", ".jpg", {"quality": q, "subsampling": 0 if q >= 92 else 2}) for q in JPEG_QUALITIES
+        ]
     side = max_side
     for _ in range(_MAX_SHRINKS):
         if max(image.size) > side:
@@ -144,10 +159,19 @@ def convert_for_api(
             encoded = _encode(image, fmt, exif=exif_bytes, icc_profile=srgb_icc, **kwargs)
             if len(encoded) <= max_bytes:
                 return Converted(
-                    encoded, f"image/{fmt.lower()}", suffix, source_format, original, image.size, colour, tuple(notes)
+                    encoded,
+                    f"image/{fmt.lower()}",
+                    suffix,
+                    source_format,
+                    original,
+                    image.size,
+                    colour,
+                    tuple(notes),
                 )
         side = int(side * 0.75)  # noise-like content: fewer pixels too
-    raise InvalidInput("the image does not fit the API's limits even after downscaling", code="file_too_large")
+    raise InvalidInput(
+        "the image does not fit the API's limits even after downscaling", code="file_too_large"
+    )
 
 
 def _fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
@@ -202,6 +226,8 @@ def _to_srgb(image, icc: bytes | None, nclx: dict | None, notes: list[str]):
         # Never silently: the result says the colours were taken as sRGB, and why.
         notes.append(f"embedded profile unusable ({exc}); treated as sRGB")
         return image.convert(out_mode), "profile unusable, taken as sRGB"
+    if converted is None:  # only with inPlace=True, which is not asked for
+        raise RuntimeError("ImageCms returned no image")
     return converted.convert(out_mode), f"converted from {name}"
 
 

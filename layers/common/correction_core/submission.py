@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
-from .source_conversion import convert_for_api
 from .client import proves_nothing_created
 from .errors import AmbiguousCreate, ApiError, CorrectionError, InvalidInput, NotEnoughTime, RequestRejected
-from .completion_events import announce_failure
 from .failures import FailureRecord, count_failure, utc_now, write_failure_record
 from .objects import ObjectRef, is_superseded, skip_reason
 from .observability import MetricUnit, logger, metrics
@@ -116,7 +115,9 @@ def _once_steps(table_name: str, ttl_seconds: int) -> _OnceSteps:
     )
 
     @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
-    def create_once(*, request: dict[str, Any], create: Callable[[], tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    def create_once(
+        *, request: dict[str, Any], create: Callable[[], tuple[str, dict[str, Any]]]
+    ) -> dict[str, Any]:
         try:
             task_id, sent = create()
         except ApiError as lost:
@@ -125,7 +126,12 @@ def _once_steps(table_name: str, ttl_seconds: int) -> _OnceSteps:
             if proves_nothing_created(lost):
                 raise
             # Stored as this step's outcome, so no redelivery can create (and pay) again.
-            return {"task_id": None, "ambiguous": lost.message, "submitted_at": utc_now(), "submitted_epoch": time.time()}
+            return {
+                "task_id": None,
+                "ambiguous": lost.message,
+                "submitted_at": utc_now(),
+                "submitted_epoch": time.time(),
+            }
         return {"task_id": task_id, "sent": sent, "submitted_at": utc_now(), "submitted_epoch": time.time()}
 
     @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
@@ -151,6 +157,9 @@ def _create_task(
         if reasons:
             # A copy the API takes, sent as the request's file: nothing is stored, the source
             # stays as it is. One record per invocation (BatchSize 1): no other upload waits.
+            # Imported here: most uploads need no copy, and Submit's cold start would pay for it.
+            from .source_conversion import convert_for_api
+
             converted = convert_for_api(body, inspected.image_format)
             del body
             body, content_type = converted.data, converted.content_type
@@ -199,7 +208,9 @@ def _start_execution(services: Services, ref: ObjectRef, options: TaskOptions, t
 
 def _reject(services: Services, ref: ObjectRef, error: CorrectionError, **extra: Any) -> SubmitOutcome:
     if is_superseded(services.s3, ref):
-        logger.info("rejected version superseded by a newer upload; no record", extra={"reason": error.reason})
+        logger.info(
+            "rejected version superseded by a newer upload; no record", extra={"reason": error.reason}
+        )
         return SubmitOutcome(ref, "skipped", reason="superseded by a newer upload")
     fields = error.to_record()
     record = FailureRecord(
@@ -217,8 +228,14 @@ def _reject(services: Services, ref: ObjectRef, error: CorrectionError, **extra:
     count_failure(record.reason)
     logger.warning("object rejected", extra={"reason": record.reason, "code": record.code})
     # A refusal is an outcome too; published after the record, never raising (completion_events).
+    from .completion_events import announce_failure  # refusals are rare: not at cold start
+
     announce_failure(
-        services.completion_events, ref, record, record_bucket=services.settings.destination_bucket, record_key=record_key
+        services.completion_events,
+        ref,
+        record,
+        record_bucket=services.settings.destination_bucket,
+        record_key=record_key,
     )
     return SubmitOutcome(ref, "rejected", reason=record.code or record.reason)
 

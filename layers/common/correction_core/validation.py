@@ -7,13 +7,13 @@ tail), never the whole object, and never writes to it.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from . import colour_profiles, contract, imageheader
-from .source_conversion import MAX_FULL_DECODE_PIXELS, MAX_JPEG_SOURCE_PIXELS
 from .errors import InvalidInput
 from .objects import ObjectRef
 
@@ -108,7 +108,11 @@ def inspect_object(
         limit = MAX_DOWNSCALE_SOURCE_BYTES if may_shrink else max_bytes
         raise InvalidInput(
             f"the object is {size} bytes; "
-            + (f"sources are converted up to {limit} bytes" if may_shrink else f"the API accepts at most {limit} bytes"),
+            + (
+                f"sources are converted up to {limit} bytes"
+                if may_shrink
+                else f"the API accepts at most {limit} bytes"
+            ),
             code="file_too_large",
             size=size,
             limit=limit,
@@ -148,6 +152,9 @@ def inspect_object(
             height=height,
         )
     # JPEG decodes at reduced scale; other formats decode whole, so they have a lower limit.
+    # (Imported here: the converter's module is not needed at Submit's cold start.)
+    from .source_conversion import MAX_FULL_DECODE_PIXELS, MAX_JPEG_SOURCE_PIXELS
+
     convert_limit = MAX_JPEG_SOURCE_PIXELS if fmt == "jpeg" else MAX_FULL_DECODE_PIXELS
     if (too_many_pixels or fmt in imageheader.CONVERTED_FORMATS) and width * height > convert_limit:
         raise InvalidInput(
