@@ -1,5 +1,9 @@
 """Finalize: the finished task's result → the destination bucket."""
 
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from correction_core.finalization import finalize_task
 from correction_core.observability import logger, metrics, trace_handler
 from correction_core.services import get_services
@@ -7,6 +11,6 @@ from correction_core.services import get_services
 
 @logger.inject_lambda_context(clear_state=True)
 @trace_handler
-@metrics.log_metrics
-def lambda_handler(event, context):
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return finalize_task(get_services(), event)

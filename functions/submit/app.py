@@ -1,9 +1,12 @@
 """Submit: an SQS batch of S3 upload notifications → one correction task per new object."""
 
 import json
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from correction_core.objects import NotAnUploadEvent, refs_from_notification
 from correction_core.observability import logger, metrics, trace_handler, trace_method
@@ -25,14 +28,18 @@ def record_handler(record: SQSRecord) -> list[str]:
         return [submit_object(get_services(), ref).status for ref in refs]
     except Exception:
         # BatchProcessor reports the failure to SQS without a log line; leave one here.
-        logger.exception("submit failed; the message will be redelivered", extra={"message_id": record.message_id})
+        logger.exception(
+            "submit failed; the message will be redelivered", extra={"message_id": record.message_id}
+        )
         raise
 
 
 @logger.inject_lambda_context(clear_state=True)
 @trace_handler
-@metrics.log_metrics
-def lambda_handler(event, context):
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     bind_lambda_context(context)
     get_services().begin_invocation()
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -51,7 +51,10 @@ def test_every_negative_state_makes_a_record(state_code):
 def test_signed_urls_are_redacted_from_messages():
     state = state_of("record-failure-caught-error.json")
     state["error"]["Cause"] = json.dumps(
-        {"errorType": "ResultUnavailable", "errorMessage": "GET https://h.aoscdn.com/r.png?Signature=SECRETSIG&Expires=1 -> 404"}
+        {
+            "errorType": "ResultUnavailable",
+            "errorMessage": "GET https://h.aoscdn.com/r.png?Signature=SECRETSIG&Expires=1 -> 404",
+        }
     )
     record = record_from_state(state)
     assert "SECRETSIG" not in record.to_json()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from . import contract
@@ -24,7 +24,7 @@ RECORD_VERSION = 1
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -164,4 +164,6 @@ def record_from_state(state: dict[str, Any], *, execution: str | None = None) ->
             details={"elapsed_seconds": poll.get("elapsed")},
             **common,
         )
-    return FailureRecord(stage="unknown", reason="unexpected_error", message="failure branch reached without a cause", **common)
+    return FailureRecord(
+        stage="unknown", reason="unexpected_error", message="failure branch reached without a cause", **common
+    )
