@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytesseract
+from tesseract_peer import tesseract_osd_rotation
 
 from correction_engine.imaging.document import crop_and_orient, crop_orient_enhance, enhance_text, locate_page
 from correction_engine.imaging.geometry import downscale, order_quad, output_size, quad_iou, warp_quad
@@ -84,17 +85,6 @@ def flat_field(image: np.ndarray, sigma: float) -> np.ndarray:
     """Plain flat-field: divide by a wide Gaussian blur of the image, no text-aware background."""
     blur = cv2.GaussianBlur(image, (0, 0), sigma)
     return cv2.divide(image, np.maximum(blur, 1), scale=235)
-
-
-def tesseract_osd_rotation(image: np.ndarray) -> int | None:
-    """Tesseract's OSD answer as our convention (clockwise turn of the text), None on failure."""
-    try:
-        osd = pytesseract.image_to_osd(image, config="--psm 0", output_type=pytesseract.Output.DICT)
-    except pytesseract.TesseractError:
-        return None
-    # OSD's "rotate" is how far to turn the image clockwise to make it upright, i.e. the text
-    # is turned that far counter-clockwise: our clockwise turn is its complement.
-    return (360 - int(osd["rotate"])) % 360
 
 
 def ocr(image: np.ndarray) -> str:

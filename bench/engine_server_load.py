@@ -17,9 +17,7 @@ import argparse
 import io
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -33,6 +31,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "common"), str(ROOT / "engine")]
+
+from engine_server import free_port, proc_status, start_server, stop_server, wait_healthy
 
 from correction_core import contract
 
@@ -71,22 +71,6 @@ def _fallback_page(seed: int) -> np.ndarray:
     for row in range(top + 150, top + 2250, 60):
         image[row : row + 18, left + 120 : left + 1580] = 25
     return image
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def proc_status(pid: int) -> dict[str, int]:
-    out = {}
-    with open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                name, value, _unit = line.split()
-                out[name.rstrip(":")] = int(value) * 1024
-    return out
 
 
 class RssSampler(threading.Thread):
@@ -150,39 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"generating {args.distinct_images} page photos of {WIDTH}x{HEIGHT} ...", flush=True)
     blobs, source = page_photos(args.distinct_images)
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT / "engine")]),
-        "CORRECTION_ENGINE_API_KEYS": KEY,
-    }  # by environment: a key on the command line is visible in ps
-    command = [
-        sys.executable,
-        "-m",
-        "correction_engine.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--rate-limit",
-        "0",
-        "--log-level",
-        "warning",
-    ]
+    serve_args = ["--rate-limit", "0", "--log-level", "warning"]
     if args.workers:
-        command += ["--workers", str(args.workers)]
-    server = subprocess.Popen(command, env=env)
+        serve_args += ["--workers", str(args.workers)]
+    server = start_server(port, KEY, serve_args)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(f"{base_url}/_engine/health", timeout=1)
-                if health.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("engine server did not start")
-            time.sleep(0.1)
+        health = wait_healthy(base_url, server, timeout=30, poll_seconds=0.1)
         workers = health.json()["data"]["workers"]
         idle = proc_status(server.pid)
         sampler = RssSampler(server.pid)
@@ -203,11 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         sampler.join()
         final = proc_status(server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server, grace_seconds=10)
 
     completed = [r for r in results if r["state"] == contract.STATE_SUCCEEDED]
     latencies = sorted(r["latency"] for r in results)

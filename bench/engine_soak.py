@@ -22,8 +22,6 @@ import io
 import os
 import platform
 import secrets
-import socket
-import subprocess
 import sys
 import time
 from collections import deque
@@ -37,27 +35,13 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "common"), str(ROOT / "engine")]
 
+from engine_server import free_port, proc_status, start_server, stop_server, wait_healthy
+
 from correction_core import contract
 
 WIDTH, HEIGHT = 480, 360
 SAMPLE_SECONDS = 10.0
 ADMIN_SAMPLE_SECONDS = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def proc_status(pid: int) -> dict[str, int]:
-    values = {}
-    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
-        for line in handle:
-            name, _, rest = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
-                values[name] = int(rest.split()[0]) * 1024
-    return values
 
 
 def photo(rng: np.random.Generator) -> bytes:
@@ -73,53 +57,29 @@ def photo(rng: np.random.Generator) -> bytes:
     return buffer.getvalue()
 
 
-def start_server(port: int, api_key: str, admin_key: str, spool_max: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT / "engine")]),
-        "CORRECTION_ENGINE_API_KEYS": api_key,  # keys by environment: never in the process list
-        "CORRECTION_ENGINE_ADMIN_KEY": admin_key,
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",  # one shared machine: stay on one core
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "correction_engine.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--rate-limit",
-        str(contract.DEFAULT_QPS),
-        "--workers",
-        "1",
-        "--log-level",
-        "warning",
-        "--spool-max-bytes",
-        str(spool_max),
-    ]
-    return subprocess.Popen(command, env=env)
-
-
-def wait_healthy(base_url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit("engine server exited at start")
-        try:
-            if httpx.get(f"{base_url}/_engine/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("engine server did not start")
-
-
 def soak(minutes: float, spool_max: int) -> dict:
     api_key, admin_key = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    server = start_server(port, api_key, admin_key, spool_max)
+    server = start_server(
+        port,
+        api_key,
+        [
+            "--rate-limit",
+            str(contract.DEFAULT_QPS),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--spool-max-bytes",
+            str(spool_max),
+        ],
+        {
+            "CORRECTION_ENGINE_ADMIN_KEY": admin_key,
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",  # one shared machine: stay on one core
+        },
+    )
     rng = np.random.default_rng(7)
     counts = {
         "creates": 0,
@@ -135,7 +95,7 @@ def soak(minutes: float, spool_max: int) -> dict:
     admin_samples: list[tuple[float, dict]] = []
     failures: dict[str, int] = {}
     try:
-        wait_healthy(base_url, server)
+        wait_healthy(base_url, server, timeout=60, poll_seconds=0.2)
         idle = proc_status(server.pid)["VmRSS"]
         pending: deque[str] = deque()
         interval = 1.0 / contract.DEFAULT_QPS
@@ -205,11 +165,7 @@ def soak(minutes: float, spool_max: int) -> dict:
             counts["refused_busy"] = body["data"]["totals"]["refused_busy"]
         final = proc_status(server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server, grace_seconds=15)
     return {
         "failures": failures,
         "idle": idle,

@@ -40,9 +40,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from real_sets import DOCUMENTS, document_set, turn_cw, turn_points_cw
+from tesseract_peer import tesseract_osd_rotation
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "datasets" / "real-documents"
+DATA = DOCUMENTS
 REPORT = REPO / "docs" / "benchmarks" / "real-documents.md"
 AFTER_JSON = REPO / "docs" / "benchmarks" / "real-documents.json"
 BEFORE_JSON = REPO / "docs" / "benchmarks" / "real-documents.before.json"
@@ -55,35 +57,6 @@ IOU_OK = 0.90
 
 # Tesseract's OpenMP threads only fight each other on two shared cores.
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-
-
-def load_set(folder: Path) -> list[tuple[str, np.ndarray, dict]]:
-    items = []
-    for meta_path in sorted(folder.glob("*.json")):
-        img_path = meta_path.with_suffix(".jpg")
-        if not img_path.is_file():
-            continue
-        meta = json.loads(meta_path.read_text())
-        bgr = cv2.imread(str(img_path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            continue
-        items.append((meta.get("id", meta_path.stem), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), meta))
-    return items
-
-
-def turn_cw(image: np.ndarray, k: int) -> np.ndarray:
-    return np.ascontiguousarray(np.rot90(image, k=-k)) if k % 4 else image
-
-
-def turn_points_cw(points: np.ndarray, size: tuple[int, int], k: int) -> np.ndarray:
-    """Where (x, y) points of an image of ``size`` = (h, w) land after ``k`` clockwise quarter
-    turns of the image (continuous coordinates, pixel corners at integers)."""
-    pts = np.asarray(points, dtype=np.float64).copy()
-    h, w = size
-    for _ in range(k % 4):
-        pts = np.stack([h - pts[:, 1], pts[:, 0]], axis=1)
-        h, w = w, h
-    return pts
 
 
 def classic_scanner(image: np.ndarray) -> np.ndarray | None:
@@ -129,18 +102,6 @@ def legible_words(image: np.ndarray, dictionary: set[str]) -> int:
         if float(conf) >= MIN_CONF and len(word) >= 2 and word.isalpha() and word in dictionary:
             n += 1
     return n
-
-
-def tesseract_osd_rotation(image: np.ndarray) -> int | None:
-    """Tesseract's OSD answer as a clockwise turn of the text, None when it gives none."""
-    import pytesseract
-
-    try:
-        osd = pytesseract.image_to_osd(image, config="--psm 0", output_type=pytesseract.Output.DICT)
-    except pytesseract.TesseractError:
-        return None
-    # OSD's "rotate" is the clockwise turn that makes the image upright.
-    return (360 - int(osd["rotate"])) % 360
 
 
 def text_top_left_index(quad: np.ndarray, truth: np.ndarray) -> int:
@@ -454,7 +415,7 @@ def main() -> None:
         )
         return
     engine = import_engine(args.engine_src)
-    items = load_set(args.data)
+    items = document_set(args.data)
     if args.only:
         items = [it for it in items if it[0] in set(args.only)]
     if not items:

@@ -37,15 +37,17 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "engine"))
 
+from real_sets import PRODUCTS, load_product, turn_cw
+
 from correction_engine.imaging import saliency
 from correction_engine.imaging.product import apply_placement
+from correction_engine.imaging.product_orientation import straightened
 
-DATA = REPO / "datasets" / "real-products"
+DATA = PRODUCTS
 REPORT = REPO / "docs" / "benchmarks" / "real-products.md"
 TILTS = (3.0, -3.0, 8.0, -8.0, 15.0, -15.0, 25.0, -25.0, 30.0, -30.0)
 TURNS = (90, 180, 270)
@@ -95,13 +97,6 @@ def type4(image: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- measures
 
 
-def load(stem: Path) -> tuple[np.ndarray, np.ndarray, dict]:
-    image = np.asarray(Image.open(stem.with_suffix(".jpg")).convert("RGB"))
-    mask = np.asarray(Image.open(stem.parent / f"{stem.name}.mask.png").convert("L"))
-    meta = json.loads(stem.with_suffix(".json").read_text())
-    return image, mask, meta
-
-
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.count_nonzero(a | b)
     return float(np.count_nonzero(a & b) / union) if union else 1.0
@@ -112,23 +107,6 @@ def resize_to_pixels(image: np.ndarray, pixels: float) -> np.ndarray:
     f = np.sqrt(pixels / (h * w))
     size = (max(1, int(round(w * f))), max(1, int(round(h * f))))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
-
-
-def rotate_about_centre(image: np.ndarray, cw_deg: float, interp=cv2.INTER_LINEAR) -> np.ndarray:
-    """The photo as a camera turned by ``cw_deg`` counter-clockwise would have seen it (the
-    content turns clockwise), on a canvas grown to hold it all; the new corners are filled by
-    replicating the border, as the nearest backdrop would look."""
-    h, w = image.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), -cw_deg, 1.0)
-    c, s = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = int(np.ceil(h * s + w * c)), int(np.ceil(h * c + w * s))
-    m[0, 2] += nw / 2 - w / 2
-    m[1, 2] += nh / 2 - h / 2
-    return cv2.warpAffine(image, m, (nw, nh), flags=interp, borderMode=cv2.BORDER_REPLICATE)
-
-
-def turn_cw(image: np.ndarray, degrees: int) -> np.ndarray:
-    return np.ascontiguousarray(np.rot90(image, k=-(degrees // 90) % 4))
 
 
 def timed(fn, *args) -> float:
@@ -159,7 +137,7 @@ def containment(truth: np.ndarray, placement) -> tuple[float, float]:
 
 
 def measure_photo(stem: Path, angles_per_photo: int, index: int, quick: bool = False) -> dict:
-    image, truth, meta = load(stem)
+    image, truth, meta = load_product(stem)
     t_true = truth >= 128
     row: dict = {
         "id": meta["id"],
@@ -220,7 +198,7 @@ def measure_photo(stem: Path, angles_per_photo: int, index: int, quick: bool = F
         # angle is tried on several photos, and every photo on several angles.
         chosen = [TILTS[(index * angles_per_photo + j) % len(TILTS)] for j in range(angles_per_photo)]
         for theta in chosen:
-            p = engine_placement(rotate_about_centre(base, theta))
+            p = engine_placement(straightened(base, theta, border=cv2.BORDER_REPLICATE))
             residual = (tilt + theta) - p.tilt_cw  # clockwise tilt left in the output
             row["tilt_results"].append({"theta": theta, "found": p.tilt_cw, "residual": residual})
     elif upright == 0 and tilt is not None and abs(tilt) <= 30.0:
@@ -228,7 +206,7 @@ def measure_photo(stem: Path, angles_per_photo: int, index: int, quick: bool = F
         row["tilt_results"].append({"theta": 0.0, "found": res["tilt_cw"], "residual": tilt - res["tilt_cw"]})
     row["turn_results"] = []
     for r in TURNS:
-        p = engine_placement(turn_cw(base, r))
+        p = engine_placement(turn_cw(base, r // 90))
         need = (upright - r) % 360
         row["turn_results"].append({"turned": r, "need": need, "did": p.turn_cw})
     if upright:

@@ -6,19 +6,17 @@ page on wood, a printed page whose text type 1 must make more legible."""
 
 from __future__ import annotations
 
-import json
 import shutil
-from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
+from bench.real_sets import DOCUMENTS, load_document, turn_cw, turn_points_cw
 from correction_engine.imaging.document import locate_page
 from correction_engine.imaging.geometry import output_size, quad_iou, warp_quad
 from correction_engine.imaging.text_enhance import enhance_text
 
-DATA = Path(__file__).resolve().parents[2] / "datasets" / "real-documents"
+DATA = DOCUMENTS
 
 # (photo id, the least corners IoU accepted). The engine measured 0.97-0.99 on each when these
 # were written; the previous engine got 0.43 on the notebook and 0.11 on the receipt.
@@ -35,26 +33,15 @@ def _load(ident: str) -> tuple[np.ndarray, dict]:
     path = DATA / f"{ident}.jpg"
     if not path.is_file():
         pytest.skip(f"{path} is not in this checkout")
-    image = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    return image, json.loads(path.with_suffix(".json").read_text())
-
-
-def _turn_points_cw(points: np.ndarray, size: tuple[int, int], k: int) -> np.ndarray:
-    """(x, y) points of an image of ``size`` = (h, w) after ``k`` clockwise quarter turns of it."""
-    pts = np.asarray(points, dtype=np.float64).copy()
-    h, w = size
-    for _ in range(k % 4):
-        pts = np.stack([h - pts[:, 1], pts[:, 0]], axis=1)
-        h, w = w, h
-    return pts
+    return load_document(path)
 
 
 @pytest.mark.parametrize("ident,least_iou", PHOTOS, ids=[p[0] for p in PHOTOS])
 @pytest.mark.parametrize("k", [0, 1])
 def test_page_corners_and_upright_turn(ident, least_iou, k):
     image, meta = _load(ident)
-    truth = _turn_points_cw(np.asarray(meta["corners"], float), image.shape[:2], k)
-    turned = np.ascontiguousarray(np.rot90(image, k=-k)) if k else image
+    truth = turn_points_cw(np.asarray(meta["corners"], float), image.shape[:2], k)
+    turned = turn_cw(image, k)
     quad, found, orientation = locate_page(turned)
     assert found is not None
     assert quad_iou(quad, truth) >= least_iou, quad_iou(quad, truth)

@@ -8,17 +8,15 @@ back level.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
+from bench.real_sets import PRODUCTS, load_product, turn_cw
 from correction_engine.imaging.product import apply_placement, locate_product, plan_product
+from correction_engine.imaging.product_orientation import straightened
 
-DATA = Path(__file__).resolve().parents[2] / "datasets" / "real-products"
+DATA = PRODUCTS
 
 # (photo, least mask IoU): photos of different kinds - a cup on a table, a toy in a room, a
 # car outdoors, food on a plain backdrop, a bottle on a shelf.
@@ -35,10 +33,8 @@ def load(name: str):
     stem = DATA / name
     if not stem.with_suffix(".jpg").exists():
         pytest.skip(f"{name} is not in datasets/real-products")
-    image = np.asarray(Image.open(stem.with_suffix(".jpg")).convert("RGB"))
-    truth = np.asarray(Image.open(DATA / f"{name}.mask.png").convert("L")) >= 128
-    meta = json.loads(stem.with_suffix(".json").read_text())
-    return image, truth, meta
+    image, mask, meta = load_product(stem)
+    return image, mask >= 128, meta
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -60,29 +56,18 @@ def test_real_photo_mask_crop_tilt_and_turn(name, least_iou):
     assert plan.placement.turn_cw in (0, meta.get("upright_turn", 0))
 
 
-def rotate(image: np.ndarray, cw_deg: float) -> np.ndarray:
-    """Turned clockwise by ``cw_deg`` on a canvas grown to hold it, corners filled from the border."""
-    h, w = image.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), -cw_deg, 1.0)
-    c, s = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = int(np.ceil(h * s + w * c)), int(np.ceil(h * c + w * s))
-    m[0, 2] += nw / 2 - w / 2
-    m[1, 2] += nh / 2 - h / 2
-    return cv2.warpAffine(image, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
 # Known gap (see docs/benchmarks/real-products.md): on this photo the bottle's mask is not
 # symmetric enough for the axis evidence, so no tilt is found; strict, so a fix shows.
 @pytest.mark.xfail(strict=True, reason="real outlines rarely give tilt evidence yet")
 @pytest.mark.parametrize("theta", [-20.0, 12.0])
 def test_a_level_bottle_turned_by_hand_comes_back_level(theta):
     image, _, meta = load("pa-bottle-03")
-    placement = locate_product(rotate(image, theta))
+    placement = locate_product(straightened(image, theta, border=cv2.BORDER_REPLICATE))
     assert abs((meta["tilt_deg"] + theta) - placement.tilt_cw) <= 1.5
 
 
 @pytest.mark.parametrize("turn", [90, 180, 270])
 def test_a_turned_photo_is_never_turned_the_wrong_way(turn):
     image, _, meta = load("pb-cup-01")
-    placement = locate_product(np.ascontiguousarray(np.rot90(image, k=-(turn // 90))))
+    placement = locate_product(turn_cw(image, turn // 90))
     assert placement.turn_cw in (0, (meta.get("upright_turn", 0) - turn) % 360)

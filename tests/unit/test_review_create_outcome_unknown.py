@@ -8,60 +8,29 @@ httpx.MockTransport that counts the creates it would have charged for.
 
 from __future__ import annotations
 
-import io
 import json
 
 import boto3
 import httpx
 import pytest
-from moto import mock_aws
-from PIL import Image
 
 from correction_core import submission
-from correction_core.objects import ObjectRef
 from correction_core.services import Services
 from correction_core.settings import Settings
 
-TABLE = "idempotency"
-
-
-def _jpeg() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 48), (200, 180, 160)).save(buffer, format="JPEG")
-    return buffer.getvalue()
+from .conftest import SubmitAws
 
 
 @pytest.fixture
-def stack(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket="src")
-        s3.create_bucket(Bucket="dst")
-        put = s3.put_object(Bucket="src", Key="incoming/a.jpg", Body=_jpeg())
-        boto3.client("dynamodb").create_table(
-            TableName=TABLE,
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        machine = boto3.client("stepfunctions").create_state_machine(
-            name="m",
-            roleArn="arn:aws:iam::123456789012:role/r",
-            definition=json.dumps({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}),
-        )["stateMachineArn"]
-        settings = Settings(
-            destination_bucket="dst",
-            source_prefix="incoming/",
-            idempotency_table=TABLE,
-            state_machine_arn=machine,
-            source_mode="url",
-        )
-        ref = ObjectRef("src", "incoming/a.jpg", etag=put["ETag"].strip('"'))
-        submission._once_steps.cache_clear()
-        submission.bind_lambda_context(None)
-        yield settings, ref
-        submission._once_steps.cache_clear()
+def stack(submit_aws: SubmitAws):
+    settings = Settings(
+        destination_bucket="dst",
+        source_prefix="incoming/",
+        idempotency_table=submit_aws.idempotency_table,
+        state_machine_arn=submit_aws.state_machine_arn,
+        source_mode="url",
+    )
+    return settings, submit_aws.ref
 
 
 def _deliver(settings, ref, answer, deliveries=3):

@@ -7,23 +7,20 @@ moment a create arrives, reads the lock the submit step holds.
 
 from __future__ import annotations
 
-import io
-import json
 import time
 
 import boto3
 import httpx
 import pytest
-from moto import mock_aws
-from PIL import Image
 
 from correction_core import submission
 from correction_core.errors import CorrectionError
-from correction_core.objects import ObjectRef
 from correction_core.services import Services, create_call_seconds
 from correction_core.settings import Settings
 
-TABLE = "idempotency"
+from .conftest import IDEMPOTENCY_TABLE, SubmitAws
+
+TABLE = IDEMPOTENCY_TABLE
 
 
 class Context:
@@ -40,57 +37,30 @@ class Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def _jpeg() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 48), (200, 180, 160)).save(buffer, format="JPEG")
-    return buffer.getvalue()
-
-
 @pytest.fixture
-def world(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket="src")
-        s3.create_bucket(Bucket="dst")
-        put = s3.put_object(Bucket="src", Key="incoming/a.jpg", Body=_jpeg())
-        boto3.client("dynamodb").create_table(
-            TableName=TABLE,
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        machine = boto3.client("stepfunctions").create_state_machine(
-            name="m",
-            roleArn="arn:aws:iam::123456789012:role/r",
-            definition=json.dumps({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}),
-        )["stateMachineArn"]
-        creates: list[tuple[float, float | None]] = []  # (sent at, lock expiry) per create request
+def world(submit_aws: SubmitAws):
+    creates: list[tuple[float, float | None]] = []  # (sent at, lock expiry) per create request
 
-        def api(request: httpx.Request) -> httpx.Response:
-            items = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
-            expiries = [
-                float(i["in_progress_expiration"]["N"]) / 1000 for i in items if "in_progress_expiration" in i
-            ]
-            creates.append((time.time(), min(expiries) if expiries else None))
-            return httpx.Response(200, json={"status": 200, "data": {"task_id": "t-1"}})
+    def api(request: httpx.Request) -> httpx.Response:
+        items = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
+        expiries = [
+            float(i["in_progress_expiration"]["N"]) / 1000 for i in items if "in_progress_expiration" in i
+        ]
+        creates.append((time.time(), min(expiries) if expiries else None))
+        return httpx.Response(200, json={"status": 200, "data": {"task_id": "t-1"}})
 
-        settings = Settings(
-            destination_bucket="dst",
-            source_prefix="incoming/",
-            idempotency_table=TABLE,
-            state_machine_arn=machine,
-            source_mode="file",
-            budget_wait_seconds=10,
-            connect_timeout=2,
-            read_timeout=8,
-        )
-        services = Services(settings=settings, transport=httpx.MockTransport(api), api_key=lambda: "k-123456")
-        ref = ObjectRef("src", "incoming/a.jpg", etag=put["ETag"].strip('"'))
-        submission._once_steps.cache_clear()
-        yield services, ref, creates
-        submission.bind_lambda_context(None)
-        submission._once_steps.cache_clear()
+    settings = Settings(
+        destination_bucket="dst",
+        source_prefix="incoming/",
+        idempotency_table=TABLE,
+        state_machine_arn=submit_aws.state_machine_arn,
+        source_mode="file",
+        budget_wait_seconds=10,
+        connect_timeout=2,
+        read_timeout=8,
+    )
+    services = Services(settings=settings, transport=httpx.MockTransport(api), api_key=lambda: "k-123456")
+    return services, submit_aws.ref, creates
 
 
 @pytest.mark.parametrize("remaining", [3.0, 30.0, 600.0])

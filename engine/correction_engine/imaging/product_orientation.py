@@ -40,9 +40,16 @@ class UprightTurn:
 NO_TURN = UprightTurn(0, "none", 0.0)
 
 
-def straightened(image: np.ndarray, angle: float, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+def straightened(
+    image: np.ndarray,
+    angle: float,
+    interpolation: int = cv2.INTER_LINEAR,
+    border: int = cv2.BORDER_CONSTANT,
+) -> np.ndarray:
     """``image`` turned clockwise on screen by ``angle`` degrees (undoing a counter-clockwise
-    tilt) on a canvas grown to hold all of it."""
+    tilt) on a canvas grown to hold all of it. The new corners are black (``BORDER_CONSTANT``),
+    or, with ``cv2.BORDER_REPLICATE``, the nearest border as a camera turned by hand would
+    have seen the backdrop continue."""
     if angle == 0.0:
         return image
     h, w = image.shape[:2]
@@ -51,7 +58,7 @@ def straightened(image: np.ndarray, angle: float, interpolation: int = cv2.INTER
     nw, nh = int(np.ceil(h * s + w * c)), int(np.ceil(h * c + w * s))
     m[0, 2] += nw / 2.0 - w / 2.0
     m[1, 2] += nh / 2.0 - h / 2.0
-    return cv2.warpAffine(image, m, (nw, nh), flags=interpolation, borderMode=cv2.BORDER_CONSTANT)
+    return cv2.warpAffine(image, m, (nw, nh), flags=interpolation, borderMode=border)
 
 
 def contact_widths(mask: np.ndarray, band: float = 0.04) -> dict[str, float]:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -120,35 +120,38 @@ class StageTimes:
         }
 
 
-def corrected_detail(
-    ref: ObjectRef,
-    *,
-    result_bucket: str,
-    result_key: str,
-    image_format: str,
-    content_type: str,
-    size: int,
-    task_id: str,
-    enhancement_type: int | str | None,
-    times: StageTimes,
-    result_version_id: str | None = None,
-) -> dict[str, Any]:
+class WrittenResult(TypedDict):
+    """What Finalize knows about one stored result: the keyword arguments that
+    ``corrected_detail`` and ``announce_result`` share, named once so the two cannot drift."""
+
+    result_bucket: str
+    result_key: str
+    image_format: str
+    content_type: str
+    size: int
+    task_id: str
+    enhancement_type: int | str | None
+    times: StageTimes
+    result_version_id: NotRequired[str | None]
+
+
+def corrected_detail(ref: ObjectRef, **result: Unpack[WrittenResult]) -> dict[str, Any]:
     return {
         "detail_version": DETAIL_VERSION,
         "outcome_id": outcome_id(ref, DETAIL_TYPE_CORRECTED),
         "source": _source(ref),
         "result": {
-            "bucket": result_bucket,
-            "key": result_key,
-            "version_id": result_version_id,
-            "format": image_format,
-            "content_type": content_type,
-            "size": size,
+            "bucket": result["result_bucket"],
+            "key": result["result_key"],
+            "version_id": result.get("result_version_id"),
+            "format": result["image_format"],
+            "content_type": result["content_type"],
+            "size": result["size"],
         },
-        "enhancement_type": _int_or_none(enhancement_type),
-        "task_id": task_id,
+        "enhancement_type": _int_or_none(result["enhancement_type"]),
+        "task_id": result["task_id"],
         "attempt": ref.attempt,
-        "timings": times.to_detail(),
+        "timings": result["times"].to_detail(),
     }
 
 
@@ -243,31 +246,11 @@ def source_uploaded_at(s3: Any, ref: ObjectRef) -> float | None:
 
 
 def announce_result(
-    publisher: EventPublisher | None,
-    ref: ObjectRef,
-    *,
-    result_bucket: str,
-    result_key: str,
-    image_format: str,
-    content_type: str,
-    size: int,
-    task_id: str,
-    enhancement_type: int | str | None,
-    times: StageTimes,
+    publisher: EventPublisher | None, ref: ObjectRef, **result: Unpack[WrittenResult]
 ) -> bool:
     if publisher is None:
         return False
-    detail = corrected_detail(
-        ref,
-        result_bucket=result_bucket,
-        result_key=result_key,
-        image_format=image_format,
-        content_type=content_type,
-        size=size,
-        task_id=task_id,
-        enhancement_type=enhancement_type,
-        times=times,
-    )
+    detail = corrected_detail(ref, **result)
     return publisher.publish(DETAIL_TYPE_CORRECTED, detail)
 
 
