@@ -4,7 +4,7 @@ For each source size (12, 48, 108, 200 MP, 4:3) a photo-like JPEG is generated, 
 by ``correction_core.source_conversion.convert_for_api`` in a fresh Python process per size,
 whose peak resident set (``ru_maxrss``: C allocations included, which tracemalloc misses) and
 wall time are reported, beside the process's baseline after imports. The earlier
-``downscale.fit_within_limits`` (from git HEAD, if it differs) is measured the same way as the
+``downscale.fit_within_limits`` (from the commit ``--before-rev``, if it differs) is measured the same way as the
 "before". Writes docs/benchmarks/big-photos.md.
 
     .venv/bin/python bench/big_photos.py [--sizes 12 48 108 200] [--repeat 2]
@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from git_source import BEFORE_ISSUE_11, source_at
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "benchmarks" / "big-photos.md"
@@ -79,19 +81,11 @@ print(json.dumps(result))
 DIMENSIONS = {12: (4000, 3000), 24: (5664, 4248), 48: (8000, 6000), 108: (12000, 9000), 200: (16320, 12240)}
 
 
-def old_downscale_dir(workdir: Path) -> str:
-    """The HEAD version of downscale.py as an importable module, or "" when there is none."""
-    try:
-        source = subprocess.run(
-            ["git", "-C", str(ROOT), "show", "HEAD:layers/common/correction_core/downscale.py"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        return ""
-    if "source_conversion" in source:
-        return ""  # HEAD already has the new code: no "before" to measure
+def old_downscale_dir(workdir: Path, rev: str) -> str:
+    """downscale.py at ``rev`` as an importable module, or "" when there is none."""
+    source = source_at(rev, "layers/common/correction_core/downscale.py")
+    if source is None or "source_conversion" in source:
+        return ""  # no file, or ``rev`` already has the new code: no "before" to measure
     source = source.replace("from . import contract", "from correction_core import contract")
     source = source.replace("from .errors import", "from correction_core.errors import")
     (workdir / "old_downscale.py").write_text(source)
@@ -124,12 +118,15 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=2, help="runs per size; the best time and the highest peak are kept"
     )
+    parser.add_argument(
+        "--before-rev", default=BEFORE_ISSUE_11, help="commit whose downscale.py is the 'before'"
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        old = old_downscale_dir(workdir)
+        old = old_downscale_dir(workdir, args.before_rev)
         jobs = [(mp, "jpg") for mp in args.sizes] + [(mp, "heic") for mp in args.heic_sizes]
         for mp, ext in jobs:
             width, height = DIMENSIONS[mp]

@@ -4,8 +4,8 @@ The chart (correction_engine.synth.phone_photos.P3_PATCHES) is written as an iPh
 photo: Display P3 values, P3 profile embedded, JPEG quality 95. The truth is what a
 colour-managed viewer shows for it; each path's result is read the same way (its own profile,
 or sRGB when untagged). The engine's operation is left out (identity): only what the codecs and
-the conversion do to colour is measured. "Before" is the engine's decoder at git HEAD, when
-that still ignored profiles. Writes the table into docs/colour.md between its markers.
+the conversion do to colour is measured. "Before" is the engine's decoder at the commit
+before that change (``git_source.BEFORE_ISSUE_11``), which ignored profiles. Writes the table into docs/colour.md between its markers.
 
     .venv/bin/python bench/colour_roundtrip.py
 """
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from git_source import BEFORE_ISSUE_11, source_at
 from PIL import Image
 
 from correction_core.colour_profiles import SRGB_PRIMARIES, rgb_to_xyz_matrix
@@ -34,18 +34,10 @@ BEGIN, END = "<!-- colour_roundtrip:begin -->", "<!-- colour_roundtrip:end -->"
 PATCH = 64
 
 
-def head_codec():
-    """The engine's codec as committed at HEAD, or None when HEAD already converts profiles."""
-    try:
-        source = subprocess.run(
-            ["git", "-C", str(ROOT), "show", "HEAD:engine/correction_engine/codec.py"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        return None
-    if "ImageCms" in source:
+def codec_at(rev: str):
+    """The engine's codec as committed at ``rev``, or None when it already converts profiles."""
+    source = source_at(rev, "engine/correction_engine/codec.py")
+    if source is None or "ImageCms" in source:
         return None
     path = Path(tempfile.mkdtemp()) / "head_codec.py"
     path.write_text(source)
@@ -87,11 +79,11 @@ def main() -> None:
     truth = rgb_to_lab(np.array(P3_PATCHES), "display-p3")
     inside = in_srgb_gamut()
     paths: list[tuple[str, bytes]] = []
-    old = head_codec()
+    old = codec_at(BEFORE_ISSUE_11)
     if old is not None:
         paths.append(
             (
-                "before: source sent as is, engine at HEAD (profile ignored)",
+                f"before: source sent as is, engine at {BEFORE_ISSUE_11} (profile ignored)",
                 codec.encode_image(old.decode_image(source)).data,
             )
         )
