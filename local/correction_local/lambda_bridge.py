@@ -17,7 +17,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -26,11 +27,16 @@ from typing import Any
 from moto.awslambda import models as lambda_models
 
 Handler = Callable[[Any, Any], Any]
+#: observer(function_name, event) -> a context manager entered around that handler call, in the
+#: handler's thread (an exception from the handler passes through it). Benches time and count with it.
+InvocationObserver = Callable[[str, Any], AbstractContextManager[Any]]
 
 _handlers: dict[str, Handler] = {}
 _environments: dict[str, dict[str, str]] = {}
 _services: dict[str, Any] = {}
 _lock = threading.Lock()
+_observers: list[InvocationObserver] = []
+_api_transport: list[Any] = []  # at most one httpx transport for the functions' API calls
 _original_invoke = lambda_models.LambdaFunction._invoke_lambda
 #: Every invocation, in order: (function name, event, outcome). Tests count API-facing calls with it.
 invocations: list[tuple[str, Any, str]] = []
@@ -85,6 +91,33 @@ def register(function_name: str, handler: Handler, environment: dict[str, str] |
         _services.pop(function_name, None)
 
 
+@contextmanager
+def observing(observer: InvocationObserver) -> Iterator[None]:
+    """Call ``observer`` around every in-process invocation for the duration of the block."""
+    with _lock:
+        _observers.append(observer)
+    try:
+        yield
+    finally:
+        with _lock:
+            _observers.remove(observer)
+
+
+@contextmanager
+def api_transport(transport: Any) -> Iterator[None]:
+    """The functions' HTTP calls (the API and result downloads) go through ``transport`` (an
+    ``httpx.BaseTransport``) for the duration: services built meanwhile are given it."""
+    with _lock:
+        _api_transport[:] = [transport]
+        _services.clear()
+    try:
+        yield
+    finally:
+        with _lock:
+            _api_transport.clear()
+            _services.clear()
+
+
 def _services_for(function_name: str) -> Any:
     """The function's own core services, from its own environment (built once, like a container)."""
     from correction_core.services import Services
@@ -93,7 +126,8 @@ def _services_for(function_name: str) -> Any:
     with _lock:
         if function_name not in _services:
             env = {**os.environ, **_environments.get(function_name, {})}
-            _services[function_name] = Services(settings=Settings.from_env(env))
+            transport = _api_transport[0] if _api_transport else None
+            _services[function_name] = Services(settings=Settings.from_env(env), transport=transport)
         return _services[function_name]
 
 
@@ -107,8 +141,12 @@ def _invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
     context = LocalContext(self.function_name, timeout_seconds=int(self.timeout or 30))
     from correction_core.services import services_scope
 
+    with _lock:
+        observers = list(_observers)
     try:
-        with services_scope(_services_for(self.function_name)):
+        with services_scope(_services_for(self.function_name)), ExitStack() as observed:
+            for observer in observers:
+                observed.enter_context(observer(self.function_name, payload))
             result = handler(payload, context)
     except Exception as exc:  # the Lambda runtime turns any exception into an error payload
         invocations.append((self.function_name, payload, type(exc).__name__))

@@ -1,7 +1,7 @@
 """Reads ``template.yaml`` so the local stack is built from the same source of truth as AWS.
 
 Only the intrinsic functions the template uses are resolved (Ref, GetAtt, Sub, If, Equals, Not,
-Or); resource names resolve to the physical names the emulated stack gave them.
+Or, Select); resource names resolve to the physical names the emulated stack gave them.
 """
 
 from __future__ import annotations
@@ -88,6 +88,9 @@ class Resolver:
             return not self.resolve(arg[0])
         if name == "Fn::Or":
             return any(self.resolve(v) for v in arg)
+        if name == "Fn::Select":
+            index, items = (self.resolve(v) for v in arg)
+            return items[int(index)]
         return {name: self.resolve(arg)}
 
     def _ref(self, name: str) -> Any:

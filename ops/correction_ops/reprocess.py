@@ -16,6 +16,7 @@ once), so they cannot bypass a check or pay twice for the same work:
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,23 @@ from correction_core.settings import Settings
 from .targets import StackTargets
 
 SQS_BATCH = 10
+#: SQS keeps a message at most 14 days (the template sets the maximum), then deletes it unread:
+#: not to the dead-letter queue, gone. A backlog must drain well within that.
+QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
+#: Requests per image when every execution polls each second: 1 create + 3 polls for tasks of
+#: 2-5 s (docs/scale.md). The allowance drains ApiQps / this many images per second.
+REQUESTS_PER_IMAGE_AT_EVERY_POLL = 4
+#: How long pacing waits before looking at the queue again.
+PACE_POLL_SECONDS = 60.0
+
+
+def default_max_queued(api_qps: int) -> int | None:
+    """The most messages a paced send leaves in the intake queue: what the allowance drains in
+    half the queue's retention (a week), so nothing waits there long enough to expire. None
+    without an allowance (ApiQps 0): the pipeline cannot know the engine's capacity."""
+    if api_qps <= 0:
+        return None
+    return api_qps * (QUEUE_RETENTION_SECONDS // 2) // REQUESTS_PER_IMAGE_AT_EVERY_POLL
 
 
 @dataclass
@@ -53,7 +71,24 @@ def _list_keys(s3: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
         yield from page.get("Contents", [])
 
 
-def _send(sqs: Any, queue_url: str, messages: Iterable[dict[str, Any]]) -> int:
+def _queue_depth(sqs: Any, queue_url: str) -> int:
+    """Messages waiting or being worked on (both still count against their retention)."""
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _send(
+    sqs: Any,
+    queue_url: str,
+    messages: Iterable[dict[str, Any]],
+    *,
+    max_queued: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Send in batches of 10; with ``max_queued``, wait before a batch until the queue has room."""
     batch: list[dict[str, Any]] = []
     sent = 0
 
@@ -61,6 +96,12 @@ def _send(sqs: Any, queue_url: str, messages: Iterable[dict[str, Any]]) -> int:
         nonlocal sent
         if not batch:
             return
+        while max_queued is not None:
+            depth = _queue_depth(sqs, queue_url)
+            # An empty queue always takes a batch, or a limit under 10 would never send.
+            if depth == 0 or depth + len(batch) <= max_queued:
+                break
+            sleep(PACE_POLL_SECONDS)
         response = sqs.send_message_batch(
             QueueUrl=queue_url,
             Entries=[{"Id": str(i), "MessageBody": json.dumps(m)} for i, m in enumerate(batch)],
@@ -144,8 +185,11 @@ def backfill(
     key_prefix: str = "",
     dry_run: bool = False,
     on_item: Callable[[str, str], None] | None = None,
+    max_queued: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Summary:
-    """Send every object under the source prefix (+ key_prefix) that has no outcome yet."""
+    """Send every object under the source prefix (+ key_prefix) that has no outcome yet; with
+    ``max_queued``, paced so the intake queue never holds more (see ``default_max_queued``)."""
     settings = _settings(targets)
     summary = Summary()
     existing = {item["Key"] for item in _list_keys(s3, targets.destination_bucket, "")}
@@ -172,5 +216,9 @@ def backfill(
         summary.sent_keys.append(key)
         if on_item:
             on_item(key, "sent")
-    summary.sent = len(messages) if dry_run else _send(sqs, targets.intake_queue_url, messages)
+    summary.sent = (
+        len(messages)
+        if dry_run
+        else _send(sqs, targets.intake_queue_url, messages, max_queued=max_queued, sleep=sleep)
+    )
     return summary

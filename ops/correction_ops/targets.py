@@ -14,6 +14,7 @@ class StackTargets:
     source_prefix: str = "incoming/"
     destination_prefix: str = "results/"
     failure_prefix: str = "failures/"
+    api_qps: int | None = None  # the stack's ApiQps (backfill paces itself by it); None: unknown
 
     @classmethod
     def from_stack(cls, cloudformation: Any, stack_name: str) -> StackTargets:
@@ -28,4 +29,5 @@ class StackTargets:
             source_prefix=params.get("SourcePrefix", "incoming/"),
             destination_prefix=params.get("DestinationPrefix", "results/"),
             failure_prefix=params.get("FailurePrefix", "failures/"),
+            api_qps=int(params["ApiQps"]) if params.get("ApiQps", "").isdigit() else None,
         )

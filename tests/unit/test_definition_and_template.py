@@ -182,3 +182,20 @@ def test_submit_timeout_batch_size_client_timeouts_budget_wait_and_visibility_ag
     assert submit["Timeout"] <= 900  # Lambda's maximum
     queue = resources["IntakeQueue"]["Properties"]
     assert queue["VisibilityTimeout"] == VISIBILITY_TIMEOUT_FACTOR * submit["Timeout"]
+
+
+def test_alarm_topics_are_not_under_the_aws_managed_sns_key():
+    # The AWS managed key's policy does not let CloudWatch use it: an alarm whose topic is
+    # encrypted with alias/aws/sns changes state but its notification is never delivered.
+    resources = TEMPLATE["Resources"]
+    alarm_topics = {
+        action["Ref"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+        for action in resource["Properties"].get("AlarmActions", [])
+        if isinstance(action, dict) and "Ref" in action
+    }
+    assert alarm_topics, "the alarms notify a topic"
+    for name in alarm_topics:
+        key = resources[name].get("Properties", {}).get("KmsMasterKeyId")
+        assert key != "alias/aws/sns", f"{name}: CloudWatch cannot publish under the AWS managed SNS key"

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import colour_profiles, contract, imageheader
+from . import contract, imageheader
 from .errors import InvalidInput
 from .objects import ObjectRef
 
@@ -190,7 +190,12 @@ def _wide_gamut(first: bytes, fmt: str) -> bool:
     photo is then sent as it is, as every photo was before (docs/colour.md).
     """
     profile = imageheader.embedded_icc_profile(first, fmt)
-    return profile is not None and not colour_profiles.is_srgb(profile)
+    if profile is None:
+        return False
+    # Imported here: only photos that carry a profile need it, not every cold start.
+    from . import colour_profiles
+
+    return not colour_profiles.is_srgb(profile)
 
 
 def _ends_inside(s3: Any, ref: ObjectRef, first: bytes, fmt: str, size: int) -> bool:
