@@ -10,7 +10,8 @@ For every photo (truth: its page corners, text-top-left first, and the upright t
 - text upright over the four quarter-turns: the photo turned, the engine asked for the text's
   top-left corner (its page corners rolled by its upright turn), scored against the truth;
   Tesseract OSD as the peer on the page rectified with the TRUE corners and turned alike (the
-  peer's best case: it never has to find the page);
+  peer's best case: it never has to find the page); scored only on photos with text (a
+  calibration target marked "no text" has no upright to find);
 - legibility (printed pages): Tesseract words with confidence >= 80 found in a dictionary, on
   the page rectified with the true corners, raw vs Sauvola vs engine type 1 (the same crop for
   every method), and engine type 2 on the whole photo for reference.
@@ -221,6 +222,8 @@ def summarise(rows: list[dict]) -> dict:
     turned_same = sum(abs(v - r["iou"]) <= 0.02 for r in rows for v in r["iou_turned"])
     printed = [r for r in rows if "words_raw" in r]
     raw = sum(r["words_raw"] for r in printed)
+    # "Text upright" needs text: a page marked "no text" (a calibration target) has no up.
+    texted = [r for r in rows if has_text(r)]
     out = {
         "photos": n,
         "iou_ok": sum(r["iou"] >= IOU_OK for r in rows),
@@ -232,10 +235,11 @@ def summarise(rows: list[dict]) -> dict:
         "turned_found": int(turned_ok),
         "turned_same": int(turned_same),
         "outside_over_1pc": sum(r["outside"] > 0.01 for r in rows),
-        "upright": sum(sum(r["upright"]) for r in rows),
-        "upright_of": 4 * n,
-        "orient_on_truth": sum(sum(r["orient_on_truth"]) for r in rows),
-        "osd_upright": sum(sum(r.get("osd_upright", [])) for r in rows),
+        "text_photos": len(texted),
+        "upright": sum(sum(r["upright"]) for r in texted),
+        "upright_of": 4 * len(texted),
+        "orient_on_truth": sum(sum(r["orient_on_truth"]) for r in texted),
+        "osd_upright": sum(sum(r.get("osd_upright", [])) for r in texted),
         "legible_pages": len(printed),
         "words_raw": raw,
         "words_sauvola": sum(r["words_sauvola"] for r in printed),
@@ -247,6 +251,30 @@ def summarise(rows: list[dict]) -> dict:
         else float("nan"),
     }
     return out
+
+
+def has_text(row: dict) -> bool:
+    return "no text" not in row.get("conditions", [])
+
+
+def halves(rows: list[dict]) -> dict[str, list[dict]]:
+    """The even- and odd-indexed photos of the whole set (file-name order), for a development
+    half and a held-out half."""
+    order = {ident: i for i, ident in enumerate(sorted(r["id"] for r in rows))}
+    half = {r["id"]: r.get("half", "odd" if order[r["id"]] % 2 else "even") for r in rows}
+    return {name: [r for r in rows if half[r["id"]] == name] for name in ("even", "odd")}
+
+
+def print_halves(rows: list[dict]) -> None:
+    for name, part in halves(rows).items():
+        if part:
+            s = summarise(part)
+            print(
+                f"[{name}] corners {s['iou_ok']}/{s['photos']} turned {s['turned_found']}/{s['turned']} "
+                f"same {s['turned_same']}/{s['turned']} upright {s['upright']}/{s['upright_of']} "
+                f"words raw/sauvola/t1 {s['words_raw']}/{s['words_sauvola']}/{s['words_type1']} "
+                f"worse {s['pages_type1_worse_5pc']}"
+            )
 
 
 def pct(a: float, b: float) -> str:
@@ -272,7 +300,8 @@ def headline_rows(s: dict) -> list[tuple[str, str, str]]:
         ),
         ("photos with a corner > 1 % of the side outside the frame", f"{s['outside_over_1pc']}", "—"),
         (
-            f"text upright over the four quarter-turns, {s['photos']} photos",
+            f"text upright over the four quarter-turns, {s['text_photos']} photos with text "
+            f"({s['photos'] - s['text_photos']} without: not scored)",
             f"{s['upright']}/{s['upright_of']} ({pct(s['upright'], s['upright_of'])}); orientation step alone on the true crop: {s['orient_on_truth']}/{s['upright_of']}",
             f"Tesseract OSD on the true crop: {s['osd_upright']}/{s['upright_of']} ({pct(s['osd_upright'], s['upright_of'])})",
         ),
@@ -308,6 +337,21 @@ def write_report(rows: list[dict], before: dict | None, command: str, elapsed: f
         "| --- | --- | --- |",
     ]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in headline_rows(s)]
+    lines += [
+        "",
+        "By half (file-name order; changes are tuned on the even half and checked on the odd one):",
+        "",
+        "| half | photos | corners IoU ≥ 0.90 | turned: found / within 0.02 | upright /4 turns | words raw / Sauvola / type 1 (pages worse by > 5 %) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, part in halves(rows).items():
+        if part:
+            h = summarise(part)
+            lines.append(
+                f"| {name} | {h['photos']} | {h['iou_ok']} | {h['turned_found']} / {h['turned_same']} of {h['turned']} | "
+                f"{h['upright']}/{h['upright_of']} | {h['words_raw']} / {h['words_sauvola']} / {h['words_type1']} "
+                f"({h['pages_type1_worse_5pc']}) |"
+            )
     if before is not None:
         ids = {r["id"] for r in rows}
         brows = [r for r in before["rows"] if r["id"] in ids]
@@ -400,6 +444,12 @@ def main() -> None:
     )
     parser.add_argument("--commit", default="", help="the commit the --engine-src copy was taken from")
     parser.add_argument("--only", nargs="*", help="photo ids to run (no report written)")
+    parser.add_argument(
+        "--half",
+        choices=("even", "odd"),
+        help="only the even- or odd-indexed photos (file-name order; no report written): tune on one "
+        "half, check on the other",
+    )
     parser.add_argument("--no-ocr", action="store_true", help="skip Tesseract (legibility and OSD)")
     parser.add_argument("--images", action="store_true", help=f"write quads/crops to look at in {OUT_DIR}")
     parser.add_argument("--type2", action="store_true", help="also OCR type 2 on the whole photo (slower)")
@@ -416,8 +466,11 @@ def main() -> None:
         return
     engine = import_engine(args.engine_src)
     items = document_set(args.data)
+    half_of = {it[0]: ("odd" if i % 2 else "even") for i, it in enumerate(items)}
     if args.only:
         items = [it for it in items if it[0] in set(args.only)]
+    if args.half:
+        items = items[args.half == "odd" :: 2]
     if not items:
         raise SystemExit(f"no photos with truth in {args.data}")
     if not args.no_ocr and not WORDS.is_file():
@@ -436,10 +489,13 @@ def main() -> None:
         type2=args.type2,
     )
     elapsed = time.perf_counter() - t0
+    for row in rows:
+        row["half"] = half_of[row["id"]]
     s = summarise(rows)
     for m, a, b in headline_rows(s):
         print(f"{m}: {a} | {b}")
-    if args.only or args.no_ocr:
+    print_halves(rows)
+    if args.only or args.half or args.no_ocr:
         return
     if args.as_before:
         BEFORE_JSON.write_text(

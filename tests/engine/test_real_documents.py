@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 
 from bench.real_sets import DOCUMENTS, load_document, turn_cw, turn_points_cw
 from correction_engine.imaging.document import locate_page
 from correction_engine.imaging.geometry import output_size, quad_iou, warp_quad
+from correction_engine.imaging.orientation import estimate_orientation
 from correction_engine.imaging.text_enhance import enhance_text
 
 DATA = DOCUMENTS
@@ -26,6 +28,19 @@ PHOTOS = [
     ("card-azure-bizcard-avery", 0.93),
     ("hw-breta-page01", 0.93),
     ("page-dynamsoft-about-wood", 0.97),
+    # A receipt on a grey card backing, itself on the scanner's dark lid area, against two edges
+    # of the scan: one brightness threshold takes card and receipt together (IoU 0.44 before).
+    ("receipt-scan-softmatic-05", 0.95),
+    ("receipt-scan-softmatic-18", 0.95),
+]
+
+# Pages with no text (calibration targets): corners only, their upright turn is not defined.
+# Printed squares draw outlines of their own inside the sheet; before, one of those won (IoU
+# 0.18 on the chessboard). The cluttered one guards the shadow check: read on one side of a
+# side only, the clutter beyond the sheet passed for text and a larger outline won (0.81).
+PLAIN_PAGES = [
+    ("page-boofcv-chessboard", 0.95),
+    ("page-boofcv-chessboard-clutter", 0.95),
 ]
 
 
@@ -53,6 +68,33 @@ def test_page_corners_and_upright_turn(ident, least_iou, k):
     upright = np.roll(quad, -(orientation.rotation // 90), axis=0)
     shifts = [np.linalg.norm(np.roll(upright, -s, axis=0) - truth, axis=1).sum() for s in range(4)]
     assert int(np.argmin(shifts)) == 0, (orientation, shifts)
+
+
+@pytest.mark.parametrize("ident,least_iou", PLAIN_PAGES, ids=[p[0] for p in PLAIN_PAGES])
+@pytest.mark.parametrize("k", [0, 1])
+def test_page_corners_of_pages_without_text(ident, least_iou, k):
+    image, meta = _load(ident)
+    truth = turn_points_cw(np.asarray(meta["corners"], float), image.shape[:2], k)
+    quad, found, _ = locate_page(turn_cw(image, k))
+    assert found is not None
+    assert quad_iou(quad, truth) >= least_iou, quad_iou(quad, truth)
+
+
+# (photo id, quarter turns clockwise) where the profile finds no clear text lines (a whiteboard,
+# a card held in a hand, mostly QR code) and the classifier alone decides; it measured 0.72-0.73
+# for the right turn, under the 0.9 once required, and the page stayed as turned.
+FEW_LINES = [("whiteboard-imagelabs-02", 1), ("card-zxing-qr-held", 2), ("card-zxing-qr-held", 3)]
+
+
+@pytest.mark.parametrize("ident,k", FEW_LINES, ids=[f"{i}-{k}" for i, k in FEW_LINES])
+def test_pages_with_few_text_lines_come_out_upright(ident, k):
+    image, meta = _load(ident)
+    truth = np.asarray(meta["corners"], float)
+    crop = warp_quad(image, truth, output_size(truth, image.shape[:2]))
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    s = min(1.0, 1100 / max(grey.shape))  # the size locate_page's orientation step works at
+    grey = cv2.resize(grey, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    assert estimate_orientation(turn_cw(grey, k)).rotation == 90 * k
 
 
 @pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs the tesseract binary")

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from .geometry import downscale, is_convex, order_quad, quad_area
+from .page_nesting import choose_nested
 
 # A found page must cover at least this share of the frame: business cards and short receipts
 # are photographed down to about 5 % of it; smaller bright shapes are more likely a label or a
@@ -41,16 +42,31 @@ class PageQuad:
     detector: str
 
 
-def text_free_gray(image: np.ndarray, long_side: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Downscale and erase dark text with a morphological closing, so only the page's outline and
-    large shapes stay; returns (grey, whiteness = min over channels, scale from full to small)."""
+def _closed_small(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
+    """A ``long_side`` copy with dark text erased by a morphological closing, and its scale."""
     small, scale = downscale(image, long_side)
     k = max(3, int(round(max(small.shape[:2]) / 110)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-    small = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
+    return cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel), scale
+
+
+def _grey_and_white(small: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grey, whiteness (the least channel) and neutral whiteness (the least channel less the
+    spread between channels: white paper is bright and colourless, a light wood or tan desk as
+    bright in grey is not colourless)."""
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     r, g, b = cv2.split(small)
     white = cv2.min(cv2.min(r, g), b)  # numpy's min over the channel axis is ten times slower
+    spread = cv2.subtract(cv2.max(cv2.max(r, g), b), white)
+    neutral = cv2.subtract(white, spread)
+    return gray, white, neutral
+
+
+def text_free_gray(image: np.ndarray, long_side: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Downscale and erase dark text with a morphological closing, so only the page's outline and
+    large shapes stay; returns (grey, whiteness = min over channels, scale from full to small)."""
+    small, scale = _closed_small(image, long_side)
+    gray, white, _ = _grey_and_white(small)
     return gray, white, scale
 
 
@@ -62,11 +78,15 @@ def text_ink(image: np.ndarray, gray_closed: np.ndarray) -> np.ndarray:
 
 
 def outside_ink(ink: np.ndarray, quad: np.ndarray) -> float:
-    """The largest share of text ink in a band just outside any one side. A side with text
-    beyond it cuts through the page (a shadow edge, a fold), it is not the page's edge."""
-    pts, _ = _side_samples(quad, 40, np.arange(-20.0, -3.0, 4.0))
-    vals = _sample(ink.astype(np.uint8), pts)
-    return float(vals.reshape(4, -1).mean(axis=1).max())
+    """The largest share, over the sides, of text ink in the bands on both sides of a side (the
+    lesser of the band just outside and the band just inside). A side with text running across
+    it cuts through the page (a shadow edge, a fold); it is not the page's edge. Text on one
+    side only is a page's tight margin (a receipt) or print on the desk beyond it, not a cut."""
+    offsets = np.arange(4.0, 21.0, 4.0)  # positive: out of the quad
+    pts = np.concatenate([_side_samples(quad, 40, offsets)[0], _side_samples(quad, 40, -offsets)[0]], axis=2)
+    vals = _sample(ink.astype(np.uint8), pts).reshape(4, 40, 2, len(offsets))
+    per_side = vals.mean(axis=(1, 3))  # (side, outside/inside)
+    return float(per_side.min(axis=1).max())
 
 
 def _quads_from_contours(contours, min_area: float) -> list[np.ndarray]:
@@ -105,6 +125,19 @@ def propose_by_brightness(channel: np.ndarray, min_area: float) -> list[np.ndarr
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     return _quads_from_contours(contours, min_area)
+
+
+def propose_by_brightest(channel: np.ndarray, min_area: float) -> list[np.ndarray]:
+    """Otsu again among the pixels above the first Otsu threshold: the brightest of three tones,
+    for paper lying on a lighter backing on a dark ground (a receipt on grey card in a scanner
+    whose lid was open), where one threshold puts paper and backing together."""
+    blur = cv2.GaussianBlur(channel, (5, 5), 0)
+    first, _ = cv2.threshold(blur, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    upper = blur[blur > first]
+    if upper.size < min_area:
+        return []
+    second, _ = cv2.threshold(upper.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return propose_by_brightness(np.where(blur > second, 255, 0).astype(np.uint8), min_area)
 
 
 def propose_by_lines(
@@ -288,14 +321,17 @@ def corners_outside(quad: np.ndarray, size: tuple[int, int]) -> float:
     )
 
 
-def refine_quad(gray: np.ndarray, quad: np.ndarray, radius: float) -> np.ndarray:
+def refine_quad(
+    gray: np.ndarray, quad: np.ndarray, radius: float, smooth: np.ndarray | None = None
+) -> np.ndarray:
     """Sub-pixel corners: along each side, the gradient peak across it (parabolic interpolation),
     a robust (Huber) line through the peaks, and corners where neighbouring lines cross."""
     step = 0.5
     offsets = np.arange(-radius, radius + step, step)
     n = 60
     pts, normals = _side_samples(quad, n, offsets)
-    smooth = cv2.GaussianBlur(gray, (0, 0), 1.0)
+    if smooth is None:  # callers refining many quads on one image pass it blurred once
+        smooth = cv2.GaussianBlur(gray, (0, 0), 1.0)
     vals = _sample(smooth, pts)
     lines = []
     for i in range(4):
@@ -310,7 +346,10 @@ def refine_quad(gray: np.ndarray, quad: np.ndarray, radius: float) -> np.ndarray
         pos = offsets[0] + (jj + 0.5 + np.clip(frac, -0.5, 0.5)) * step
         keep = strength > max(0.3 * np.median(strength), 1.0)
         if keep.sum() < 6:
-            return quad
+            # No edge to fit along this side (it runs on the frame's border, or across a blank
+            # stretch): keep it where it is and still refine the others.
+            lines.append(_line_through(quad[i], quad[(i + 1) % 4]))
+            continue
         base = pts[i, :, 0, :] + radius * normals[i][None, :]  # the side itself (offset 0)
         found = base[keep] + pos[keep, None] * normals[i][None, :]
         vx, vy, x0, y0 = cv2.fitLine(found.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
@@ -327,6 +366,23 @@ def refine_quad(gray: np.ndarray, quad: np.ndarray, radius: float) -> np.ndarray
     return refined
 
 
+def _snapped(
+    gray: np.ndarray, smooth: np.ndarray, quad: np.ndarray, name: str, contrast: float
+) -> tuple[float, float, np.ndarray, str]:
+    """(score, area, quad, name) of ``quad`` or of it moved onto the gradient peaks along its
+    sides, whichever scores better. A polygon simplified from a contour may put a side a few
+    pixels off a slightly tilted edge, by where the contour happened to start; that depends on
+    how the photo is turned, the snapped side does not."""
+    h, w = gray.shape
+    best = (score_quad(gray, quad, contrast), quad)
+    snapped = clamp_to_frame(refine_quad(gray, quad, 3.0, smooth), (h, w))
+    if is_convex(snapped):
+        s = score_quad(gray, snapped, contrast)
+        if s > best[0]:
+            best = (s, snapped)
+    return best[0], quad_area(best[1]), best[1], name
+
+
 def find_page_quad(
     image: np.ndarray,
     *,
@@ -340,7 +396,8 @@ def find_page_quad(
     Proposals come from edge contours, brightness and whiteness segmentation, and Hough lines,
     on a ``detect_side`` copy; the best-scoring one is refined on a ``refine_side`` copy.
     """
-    gray, white, scale = text_free_gray(image, detect_side)
+    closed, scale = _closed_small(image, detect_side)
+    gray, white, neutral = _grey_and_white(closed)
     h, w = gray.shape
     min_area = min_area_fraction * h * w
     contrast = edge_contrast(gray)
@@ -348,14 +405,17 @@ def find_page_quad(
     proposals += [(q, "edges") for q in propose_by_edges(gray, min_area)]
     proposals += [(q, "brightness") for q in propose_by_brightness(gray, min_area)]
     proposals += [(q, "whiteness") for q in propose_by_brightness(white, min_area)]
+    proposals += [(q, "neutral") for q in propose_by_brightness(neutral, min_area)]
+    proposals += [(q, "brightest") for q in propose_by_brightest(white, min_area)]
     proposals += [(q, "lines") for q in propose_by_lines(gray, min_area, contrast=contrast)]
     proposals = [
         (clamp_to_frame(quad, (h, w)), name)
         for quad, name in proposals
         if corners_outside(quad, (h, w)) <= MAX_PROPOSAL_OUTSIDE
     ]
+    smooth = cv2.GaussianBlur(gray, (0, 0), 1.0)
     scored = [
-        (score_quad(gray, quad, contrast), quad_area(quad), quad, name)
+        _snapped(gray, smooth, quad, name, contrast)
         for quad, name in proposals
         if is_convex(quad) and quad_area(quad) <= 0.97 * h * w
     ]
@@ -365,13 +425,15 @@ def find_page_quad(
     best = max(scored, key=lambda sc: sc[0] + 0.05 * sc[1] / (h * w))
     if best[0] < min_score:
         return None
-    s, area, quad, name = best
-    # A hard shadow across the page is an outline of brightness steps too, and may score best.
-    # If text continues beyond a side of the winner, take instead a larger, nearly as well
-    # supported outline with no text beyond it: the whole page.
     small_image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
     ink = text_ink(small_image, gray)
-    spill = outside_ink(ink, quad)
+    chosen = choose_nested(white, ink, best, scored, min_score)
+    s, area, quad, name = chosen
+    # A hard shadow across the page is an outline of brightness steps too, and may score best.
+    # If text continues beyond a side of the winner, take instead a larger, nearly as well
+    # supported outline with no text beyond it: the whole page. (Not after a document was
+    # chosen inside a darker, text-free backing: marks on the backing are not the page's text.)
+    spill = outside_ink(ink, quad) if chosen[1] >= best[1] else 0.0
     if spill > 0.04:
         wider = [
             sc
