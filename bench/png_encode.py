@@ -200,6 +200,8 @@ def main() -> None:
         "  `contract.png_size_bound`, from which the pipeline's result cap is derived (plus 2 MiB for",
         "  metadata chunks). The engine's encoder also refuses to return more than the cap",
         "  (`codec.ResultTooLargeError`), so a paid result is never refused by Finalize.",
+        "- Other filters and zlib strategies (RLE, filtered) on real cut-outs, and the encode's share",
+        "  of a whole type-4 task: docs/benchmarks/engine-speed.md (bench/engine_speed.py).",
     ]
     REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {REPORT}")

@@ -8,6 +8,10 @@ photographer saw (docs/colour.md). A profile LittleCMS cannot read is logged, an
 are taken as sRGB.
 Encoding writes JPEG for RGB results and PNG for RGBA ones (background removal), and never
 returns more bytes than the pipeline accepts (``contract.MAX_RESULT_BYTES``).
+Speed and memory per task are the engine's cost (docs/benchmarks/engine-speed.md): the common
+phone photo (colour JPEG, upright, sRGB or untagged) is decoded by OpenCV straight into the
+array (Pillow's pixels, bit for bit), and results are written by OpenCV (JPEGs byte for byte
+as Pillow wrote them).
 
 Formats the contract lists and how each is read:
 
@@ -144,10 +148,12 @@ def decode_image(data: bytes) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data), formats=[_PILLOW_FORMAT[kind]]) as img:
             _check_size(img.size)
-            img.load()
             profile = img.info.get("icc_profile")
-            upright = ImageOps.exif_transpose(img)
-            return _to_rgb_array(_to_srgb(upright, profile))
+            direct = _decode_plain_jpeg(img, data, profile) if kind == "jpeg" else None
+            if direct is not None:
+                return direct
+            img.load()
+            return _to_rgb_array(_to_srgb(_upright(img), profile))
     except CodecError:
         raise
     except Image.DecompressionBombError as exc:  # > 2x MAX_IMAGE_PIXELS, raised by Pillow itself
@@ -158,6 +164,49 @@ def decode_image(data: bytes) -> np.ndarray:
         # Pillow signals corrupt or truncated data with OSError, SyntaxError, ValueError,
         # EOFError, struct.error, IndexError... depending on the plugin: all mean "not readable".
         raise InvalidImageError(f"corrupt or truncated {kind} file: {exc}") from exc
+
+
+_EXIF_ORIENTATION = 0x0112
+_JPEG_END = b"\xff\xd9"
+# Decoding to RGB order directly (no BGR copy to swap) needs OpenCV 4.10; older builds use Pillow.
+_IMREAD_RGB: int | None = getattr(cv2, "IMREAD_COLOR_RGB", None)
+
+
+def _decode_plain_jpeg(img: Image.Image, data: bytes, profile: bytes | None) -> np.ndarray | None:
+    """The common phone photo (colour JPEG, upright, sRGB or untagged) decoded straight into
+    an array by OpenCV; None when the file needs Pillow's path.
+
+    Both libraries decode with libjpeg-turbo at its defaults, so the pixels are the same bit
+    for bit (tests/engine/test_codec.py compares them), but Pillow holds the frame at four
+    bytes a pixel and then packs it into a third copy: at 12 MP this path halves the decode
+    time and lowers a type-0 worker's peak from ~263 to ~198 MB (docs/benchmarks/engine-speed.md).
+    Only whole files take it: a truncated JPEG has no end-of-image marker (the entropy-coded
+    data cannot contain one), goes to Pillow and is refused there, as before; OpenCV would
+    fill the missing part with grey instead.
+    """
+    if img.mode != "RGB" or not data.rstrip(b"\0").endswith(_JPEG_END):
+        return None
+    if profile and not colour_profiles.is_srgb(profile):
+        return None
+    if img.getexif().get(_EXIF_ORIENTATION, 1) not in (1, None):
+        return None
+    if _IMREAD_RGB is None:
+        return None
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _IMREAD_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
+    if pixels is None or pixels.shape != (img.height, img.width, 3):
+        return None  # let Pillow decode it, or say why it cannot
+    return pixels
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """``img`` turned per its EXIF orientation; the same image when it is already upright.
+
+    ``ImageOps.exif_transpose`` copies the whole frame even when there is nothing to turn
+    (36 MB and ~40 ms for a 12 MP photo), and most photos are upright (tag 1 or no tag).
+    """
+    if img.getexif().get(_EXIF_ORIENTATION, 1) in (1, None):
+        return img
+    return ImageOps.exif_transpose(img)
 
 
 def _check_size(size: tuple[int, int]) -> None:
@@ -263,29 +312,37 @@ def _encode(pixels: np.ndarray, fmt: str | None, jpeg_quality: int) -> EncodedIm
         raise TypeError(f"expected a numpy array, got {type(pixels).__name__}")
     if pixels.dtype != np.uint8:
         raise TypeError(f"expected uint8 pixels, got {pixels.dtype}")
-    if pixels.ndim == 2:
-        image = Image.fromarray(pixels)
-    elif pixels.ndim == 3 and pixels.shape[2] in (3, 4):
-        image = Image.fromarray(np.ascontiguousarray(pixels))
-    else:
+    if not (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] in (3, 4))):
         raise TypeError(f"expected HxW, HxWx3 or HxWx4 pixels, got shape {pixels.shape}")
     if pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise ValueError("cannot encode an empty image")
-    if fmt is None:
-        fmt = "png" if image.mode == "RGBA" else "jpeg"
-    fmt = fmt.lower()
-    buffer = io.BytesIO()
+    # No Pillow image unless Pillow encodes: Image.fromarray copies the frame at 4 bytes a pixel.
+    pixels = np.ascontiguousarray(pixels)
+    has_alpha = pixels.ndim == 3 and pixels.shape[2] == 4
+    fmt = ("png" if has_alpha else "jpeg") if fmt is None else fmt.lower()
     if fmt in ("jpeg", "jpg"):
-        if image.mode == "RGBA":
+        if has_alpha:
             raise ValueError("JPEG cannot carry transparency; encode RGBA results as PNG")
-        image.save(buffer, format="JPEG", quality=jpeg_quality)
-        return EncodedImage(buffer.getvalue(), "image/jpeg", "jpg")
+        return EncodedImage(_encode_jpeg(pixels, jpeg_quality), "image/jpeg", "jpg")
     if fmt == "png":
-        return EncodedImage(_encode_png(np.ascontiguousarray(pixels)), "image/png", "png")
+        return EncodedImage(_encode_png(pixels), "image/png", "png")
     if fmt == "webp":
-        image.save(buffer, format="WEBP", quality=jpeg_quality)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="WEBP", quality=jpeg_quality)
         return EncodedImage(buffer.getvalue(), "image/webp", "webp")
     raise ValueError(f"unsupported output format {fmt!r}")
+
+
+def _encode_jpeg(pixels: np.ndarray, quality: int) -> bytes:
+    """JPEG through OpenCV: the same bytes Pillow wrote (both drive libjpeg-turbo with its
+    defaults: 4:2:0, standard tables scaled by ``quality``, no optimisation; the tests compare
+    them), a third faster at 12 MP and without Pillow's four-bytes-a-pixel copy of the frame."""
+    if pixels.ndim == 3:  # OpenCV's channel order is BGR
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+    ok, data = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:  # pragma: no cover - libjpeg fails only when it cannot allocate
+        raise MemoryError("JPEG encoding failed")
+    return data.tobytes()
 
 
 def _encode_png(pixels: np.ndarray) -> bytes:

@@ -7,12 +7,16 @@ server and its tests pass their own mapping of type -> callable.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import logging
 from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from correction_core.contract import EnhancementType
+
+log = logging.getLogger(__name__)
 
 Operation = Callable[[np.ndarray], np.ndarray]
 # A table entry is either a callable or a "module:function" path imported on first use.
@@ -66,6 +70,25 @@ def resolve_operation(
     return function
 
 
+@functools.cache
+def limit_blas_threads() -> None:
+    """One BLAS thread per process, set once before the first operation runs.
+
+    The operations' linear algebra is tiny (a 10-term least-squares surface over a working
+    copy), and OpenBLAS splits even that across every core: beside the engine's other
+    workers (one per core) its threads wait for each other, and the fit ran 2.5-6x slower
+    under load than on one thread (docs/benchmarks/engine-speed.md). Process-wide and never
+    undone: threadpoolctl's limits are not per thread, so a scoped limit in one worker thread
+    would be lifted under another's feet.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - installed with the engine extra
+        log.warning("threadpoolctl is not installed; BLAS keeps its default thread count")
+        return
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def run_enhancement(
     image: np.ndarray,
     enhancement_type: int,
@@ -79,6 +102,7 @@ def run_enhancement(
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected RGB uint8 HxWx3, got {image.dtype} {image.shape}")
     operation = resolve_operation(enhancement_type, operations)
+    limit_blas_threads()
     result = operation(image)
     if not isinstance(result, np.ndarray):
         raise OperationError(f"operation for type {enhancement_type} returned {type(result).__name__}")
