@@ -13,9 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from correction_core import contract
+
+#: The installed distribution whose version ``--version`` prints.
+DISTRIBUTION = "photo-correction-pipeline"
 
 
 def _rate(value: str) -> float:
@@ -52,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the correction API, or process one file directly.",
         allow_abbrev=False,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version(DISTRIBUTION)}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser(
@@ -64,6 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
             f"process list. The admin key likewise ({ADMIN_KEY_ENV} or --admin-key-file); without one "
             "the admin endpoints do not exist."
         ),
+    )
+    serve.add_argument(
+        "--backend",
+        choices=("local", "aws"),
+        default="local",
+        help="local: tasks in memory, bytes in a spool, worker threads (default); aws: the API "
+        "container of the engine stack (DynamoDB, S3, SQS; keys from Secrets Manager; settings from "
+        "the ENGINE_* variables the stack sets; the options below about keys, workers, spool and "
+        "limits do not apply)",
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
@@ -154,25 +169,49 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow injected faults (these flags and, with an admin key, /_engine/faults)",
     )
-    faults.add_argument("--fault-seed", type=int, default=None)
-    faults.add_argument("--fault-429-rate", type=_rate, default=0.0)
-    faults.add_argument("--fault-500-rate", type=_rate, default=0.0)
-    faults.add_argument("--fault-slow-rate", type=_rate, default=0.0)
-    faults.add_argument("--fault-slow-seconds", type=float, default=0.0)
-    faults.add_argument("--fault-failed-rate", type=_rate, default=0.0)
-    faults.add_argument("--fault-failed-state", type=_negative_state, default=contract.STATE_FAILED)
-    faults.add_argument("--fault-never-finish-rate", type=_rate, default=0.0)
-    faults.add_argument("--fault-expired-url-rate", type=_rate, default=0.0)
-    faults.add_argument("--fault-broken-url-rate", type=_rate, default=0.0)
-    faults.add_argument("--fault-corrupt-result-rate", type=_rate, default=0.0)
+    faults.add_argument(
+        "--fault-seed", type=int, default=None, help="seed of the fault dice, for a repeatable run"
+    )
+    # --fault-<name>-rate: the share, in [0, 1], of what each fault applies to.
+    for name, share_of in (
+        ("429", "API requests answered 429 with Retry-After, nothing created"),
+        ("500", "API requests answered 500, nothing created"),
+        ("slow", "API requests answered --fault-slow-seconds late (after the work)"),
+        ("failed", "tasks that end in --fault-failed-state"),
+        ("never-finish", "tasks that stay processing until they expire"),
+        ("expired-url", "result URLs already expired when handed out (403)"),
+        ("broken-url", "result URLs that name no result (404)"),
+        ("corrupt-result", "results whose bytes are not an image"),
+    ):
+        faults.add_argument(
+            f"--fault-{name}-rate", type=_rate, default=0.0, help=f"share of {share_of} in [0, 1] (default 0)"
+        )
+    faults.add_argument(
+        "--fault-slow-seconds", type=float, default=0.0, help="how long a slowed request is held (seconds)"
+    )
+    faults.add_argument(
+        "--fault-failed-state",
+        type=_negative_state,
+        default=contract.STATE_FAILED,
+        help=f"the negative state a failed task reports (default {contract.STATE_FAILED})",
+    )
 
-    process = sub.add_parser("process", allow_abbrev=False, help="run one operation on one file, no server")
-    process.add_argument("input", type=Path)
+    process = sub.add_parser(
+        "process",
+        allow_abbrev=False,
+        help="run one operation on one file, no server",
+        description="Correct one photo with the engine's own operations, as a task of --type would, "
+        "and write the result; no server, no key.",
+    )
+    process.add_argument("input", type=Path, help="the photo to correct (JPEG, PNG, WebP, ...)")
     process.add_argument(
         "--type",
         type=int,
         default=int(contract.VENDOR_DEFAULT_TYPE),
         choices=[int(t) for t in contract.EnhancementType],
+        help="enhancement type: "
+        + "; ".join(f"{int(t)} {contract.ENHANCEMENT_TYPE_MEANINGS[t]}" for t in contract.EnhancementType)
+        + f" (default {int(contract.VENDOR_DEFAULT_TYPE)})",
     )
     process.add_argument(
         "-o",
@@ -185,10 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from .server.app import create_app
-    from .server.background import server_limits
     from .server.faults import FaultSettings
     from .server.settings import (
         ADMIN_KEY_ENV,
@@ -209,6 +245,8 @@ def _serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+    if args.backend == "aws":
+        return _serve_aws(args)
     # A key file's path is not printed when it cannot be read: an operator who typed the key
     # where the path goes would otherwise see it echoed into a terminal or a log.
     keys = api_keys_from_env(os.environ)
@@ -269,13 +307,34 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"correction-engine: {exc}", file=sys.stderr)
         return 2
+    return _run(app, args)
+
+
+def _serve_aws(args: argparse.Namespace) -> int:
+    from .aws.api import create_aws_app
+    from .aws.settings import SettingsError
+
+    try:
+        app = create_aws_app()
+    except (SettingsError, ValueError) as exc:
+        print(f"correction-engine: {exc}", file=sys.stderr)
+        return 2
+    return _run(app, args)
+
+
+def _run(app: Any, args: argparse.Namespace) -> int:
+    """Serve ``app`` (either backend) until interrupted, with the limits its settings name."""
+    import uvicorn
+
+    from .server.background import server_limits
+
     uvicorn.run(
         app,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
         access_log=False,
-        **server_limits(settings),
+        **server_limits(app.state.settings),
     )
     return 0
 

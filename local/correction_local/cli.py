@@ -15,6 +15,7 @@ import argparse
 import statistics
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 
 from correction_core.contract import ENHANCEMENT_TYPE_MEANINGS
@@ -22,6 +23,8 @@ from correction_core.contract import ENHANCEMENT_TYPE_MEANINGS
 from .inputs import TYPES_FILE, InputError, folder_inputs, sample_inputs
 from .runner import API_KEY_ENV, DEFAULT_OUTPUT, LocalRun, RunConfig, RunnerError, run_local, type_label
 from .samples import DEFAULT_NAMES
+
+DISTRIBUTION = "photo-correction-pipeline"  # whose version --version prints
 
 EXIT_OK, EXIT_LOST, EXIT_USAGE = 0, 1, 2
 
@@ -52,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the photo correction pipeline on this machine: emulated AWS (moto, in-process), "
         "the real state machine and handlers, and the self-hosted engine. No AWS account, Docker or API key.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version(DISTRIBUTION)}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
         "run",
@@ -124,6 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="engine worker threads (default: one per core)",
     )
     run.add_argument(
+        "--engine-shape",
+        choices=("local", "aws"),
+        default="local",
+        help="local: the engine in one process (default); aws: the engine as deployed on AWS, its "
+        "table, queue, bucket and secret in a moto server on loopback, its Lambda worker fed by a "
+        "stand-in for the SQS event source (correction_local.engine_aws)",
+    )
+    run.add_argument(
         "--qps",
         type=_qps,
         metavar="N",
@@ -174,6 +186,14 @@ def _inputs(args: argparse.Namespace, console) -> list:
             raise InputError(str(exc.args[0])) from None
 
 
+def _engine_host(shape: str):
+    if shape == "aws":
+        from .engine_aws import AwsShapeEngine
+
+        return AwsShapeEngine
+    return None  # the runner's default: the engine in this process
+
+
 def command_run(args: argparse.Namespace) -> int:
     from rich.progress import (
         BarColumn,
@@ -199,7 +219,13 @@ def command_run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         one_at_a_time=args.one_at_a_time,
         gallery=not args.no_gallery,
+        engine_host=_engine_host(args.engine_shape),
     )
+    if args.engine_shape != "local" and args.api_base_url:
+        console.print(
+            "[red]error:[/red] --engine-shape chooses how the engine runs; --api-base-url uses none"
+        )
+        return EXIT_USAGE
     try:
         inputs = _inputs(args, console)
     except InputError as exc:

@@ -23,7 +23,7 @@ from .faults import ENDPOINT_CREATE, ENDPOINT_QUERY, ENDPOINT_RESULT
 from .fetching import is_fetchable_url
 from .forms import FormError, declared_length, read_create_form
 from .ratelimit import retry_after_header
-from .service import Busy, EngineService
+from .service import Busy, EngineBackends, EngineService
 from .settings import EngineSettings
 from .signing import RESULT_PATH_PREFIX, Verdict
 
@@ -69,9 +69,10 @@ def _int_field(fields: dict[str, str], name: str, allowed: frozenset[int], defau
     return int(raw)
 
 
-def create_app(settings: EngineSettings) -> FastAPI:
-    """The engine's ASGI app. ``app.state.engine`` is its :class:`EngineService`."""
-    engine = EngineService(settings)
+def create_app(settings: EngineSettings, backends: EngineBackends | None = None) -> FastAPI:
+    """The engine's ASGI app. ``app.state.engine`` is its :class:`EngineService`; ``backends``
+    default to this machine's (:func:`~.service.local_backends`)."""
+    engine = EngineService(settings, backends)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -140,7 +141,7 @@ def create_app(settings: EngineSettings) -> FastAPI:
     @app.post(contract.CREATE_PATH)
     async def create_task(request: Request) -> Response:
         try:
-            owner = _gate(request, ENDPOINT_CREATE, "create_requests")
+            owner = await asyncio.to_thread(_gate, request, ENDPOINT_CREATE, "create_requests")
             response = await _create(request, owner)
         except _Rejected as rejected:
             return rejected.response
@@ -231,24 +232,27 @@ def create_app(settings: EngineSettings) -> FastAPI:
             return ok_response({"task_id": task.task_id})
         await engine.store.wait(task, settings.effective_sync_wait_seconds)
         if rtype == contract.ReturnType.BINARY and task.state == contract.STATE_SUCCEEDED:
-            result = engine.result_bytes(task)
+            result = await asyncio.to_thread(engine.result_bytes, task)
             if result is not None:
                 return Response(content=result, media_type=task.result_content_type)
-        return ok_response(engine.task_data(task, _base_url(request)), engine.task_message(task))
+        data = await asyncio.to_thread(engine.task_data, task, _base_url(request))
+        return ok_response(data, engine.task_message(task))
 
     @app.get(contract.QUERY_PATH_TEMPLATE)
     async def query_task(task_id: str, request: Request) -> Response:
         try:
-            owner = _gate(request, ENDPOINT_QUERY, "query_requests")
+            # Off the event loop: with remote backends the key, the bucket and the task are reads.
+            owner = await asyncio.to_thread(_gate, request, ENDPOINT_QUERY, "query_requests")
         except _Rejected as rejected:
             return rejected.response
-        task = engine.store.get(task_id, owner)
+        task = await asyncio.to_thread(engine.store.get, task_id, owner)
         if task is None:
             response: Response = error_response(
                 contract.HTTP_NOT_FOUND, "(no such task for this key, or it expired)"
             )
         else:
-            response = ok_response(engine.task_data(task, _base_url(request)), engine.task_message(task))
+            data = await asyncio.to_thread(engine.task_data, task, _base_url(request))
+            response = ok_response(data, engine.task_message(task))
         await _slow(owner, ENDPOINT_QUERY)
         return response
 

@@ -78,8 +78,11 @@ def run_in_thread(
     startup_timeout: float = 15.0,
     shutdown_timeout: float = 10.0,
     log_level: str = "warning",
+    app: FastAPI | None = None,
 ) -> Iterator[RunningEngine]:
-    app = create_app(settings)
+    """``app``: an app already made from ``settings`` (the engine on other backends); default: the
+    one-machine engine's."""
+    app = app if app is not None else create_app(settings)
     sock = _bind(host, port)
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(

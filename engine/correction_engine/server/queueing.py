@@ -1,8 +1,8 @@
 """The work queue between the API and the workers: bounded, so a flood answers 429, not a backlog.
 
-:class:`WorkQueue` is the interface (SQS on AWS); :class:`MemoryWorkQueue` the one-machine
-backend. Items are task ids only: the bytes stay in the blob store, as a queue message would
-carry a reference, not an image.
+:class:`WorkQueue` is the interface (SQS on AWS, ``correction_engine.aws.queue``);
+:class:`MemoryWorkQueue` the one-machine backend. Items are task ids only: the bytes stay in
+the blob store, as a queue message carries a reference, not an image.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from abc import ABC, abstractmethod
 
 
 class WorkQueue(ABC):
+    """The API's side of the queue: offer work, and say how much waits.
+
+    How workers receive it is the backend's own business: threads ``take`` from the memory
+    queue; on AWS, Lambda's event source mapping delivers SQS messages to the worker handler.
+    """
+
     @abstractmethod
     def offer(self, task_id: str) -> bool:
         """Enqueue without waiting; False when the queue is full."""
-
-    @abstractmethod
-    def take(self, timeout: float) -> str | None:
-        """The next task id, or None after ``timeout`` seconds (or once closed)."""
 
     @abstractmethod
     def depth(self) -> int: ...
@@ -29,7 +31,7 @@ class WorkQueue(ABC):
 
     @abstractmethod
     def close(self) -> None:
-        """Drop what is queued and wake every waiting worker."""
+        """Stop accepting work (a queue in this process also drops what waits and wakes its workers)."""
 
 
 class MemoryWorkQueue(WorkQueue):
@@ -50,6 +52,7 @@ class MemoryWorkQueue(WorkQueue):
         return True
 
     def take(self, timeout: float) -> str | None:
+        """The next task id, or None after ``timeout`` seconds (or once closed)."""
         if self._closed:
             return None
         try:

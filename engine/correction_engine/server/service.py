@@ -1,9 +1,11 @@
 """The engine behind the HTTP routes: keys, limiter, faults, tasks, workers, result URLs.
 
 ``app.py`` translates HTTP to calls on :class:`EngineService` and back; the service knows no
-HTTP. Storage, the work queue and the workers are the interfaces of ``tasks``, ``storage``,
-``queueing`` and ``workers``; this one machine wires their local backends (tasks in memory,
-bytes in a spool directory, an in-memory bounded queue, worker threads). A test that runs the
+HTTP. Storage, the work queue, the workers and the rate limiter are the interfaces of
+``tasks``, ``storage``, ``queueing``, ``workers`` and ``ratelimit``, bundled as
+:class:`EngineBackends`: :func:`local_backends` wires this machine's (tasks in memory, bytes in a
+spool directory, an in-memory bounded queue, worker threads); ``correction_engine.aws.api``
+wires DynamoDB, S3 and SQS into the same service. A test that runs the
 server in-process reaches it as ``app.state.engine`` (or through ``run_in_thread``'s handle).
 """
 
@@ -13,17 +15,20 @@ import base64
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from correction_core import contract
 
+from .errors import BackendUnavailable
 from .faults import FaultInjector
 from .queueing import MemoryWorkQueue, WorkQueue
-from .ratelimit import TokenBucketLimiter
+from .ratelimit import RateLimiter, TokenBucketLimiter
 from .settings import EngineSettings
 from .signing import ResultUrlSigner
 from .stats import EngineStats, key_fingerprint
-from .storage import BlobStore, SpoolBlobStore, StorageFull
+from .storage import SOURCE_PREFIX, BlobStore, SpoolBlobStore, StorageFull
 from .tasks import MemoryTaskStore, Task, TaskStore
 from .workers import ThreadWorkerPool, WorkerPool
 
@@ -38,34 +43,66 @@ class Busy(Exception):
         self.retry_after = retry_after
 
 
+@dataclass
+class EngineBackends:
+    """Where the engine keeps tasks, bytes, work and rate-limit buckets, and who does the work.
+
+    ``api_keys`` is read on every request, so a backend whose keys live elsewhere (Secrets
+    Manager, cached) picks up a rotated key without a restart.
+    """
+
+    blobs: BlobStore
+    store: TaskStore
+    work: WorkQueue
+    workers: WorkerPool
+    limiter: RateLimiter
+    api_keys: Callable[[], Sequence[str]]
+
+
+def local_backends(settings: EngineSettings) -> EngineBackends:
+    """One machine: tasks in memory, bytes in a spool directory, a bounded queue, worker threads."""
+    spool = SpoolBlobStore(
+        settings.spool_max_bytes, clock=lambda: settings.clock(), directory=settings.spool_directory
+    )
+    if spool.stale_removed:
+        log.warning(
+            "removed %d spool directories left by engines that did not stop cleanly", spool.stale_removed
+        )
+    store = MemoryTaskStore(
+        clock=lambda: settings.clock(),
+        ttl_seconds=lambda: settings.task_ttl_seconds,
+        processing_limit_seconds=lambda: settings.max_processing_seconds,
+        blobs=spool,
+    )
+    work = MemoryWorkQueue(settings.max_queued_tasks)
+    return EngineBackends(
+        blobs=spool,
+        store=store,
+        work=work,
+        workers=ThreadWorkerPool(settings, store, work, spool),
+        limiter=TokenBucketLimiter(
+            rate=lambda: settings.rate_limit_qps,
+            burst=lambda: settings.rate_limit_burst,
+            clock=lambda: settings.monotonic(),
+        ),
+        api_keys=lambda: settings.api_keys,
+    )
+
+
 class EngineService:
-    def __init__(self, settings: EngineSettings):
+    def __init__(self, settings: EngineSettings, backends: EngineBackends | None = None):
         settings.validate()
         self.settings = settings
         self.stats = EngineStats(settings.stats_max_sources_per_key)
         self.faults = FaultInjector(settings.faults, enabled=settings.fault_injection)
-        self.limiter = TokenBucketLimiter(
-            rate=lambda: settings.rate_limit_qps,
-            burst=lambda: settings.rate_limit_burst,
-            clock=lambda: settings.monotonic(),
-        )
         self.signer = ResultUrlSigner(settings.signing_key, clock=lambda: settings.clock())
-        spool = SpoolBlobStore(
-            settings.spool_max_bytes, clock=lambda: settings.clock(), directory=settings.spool_directory
-        )
-        if spool.stale_removed:
-            log.warning(
-                "removed %d spool directories left by engines that did not stop cleanly", spool.stale_removed
-            )
-        self.blobs: BlobStore = spool
-        self.store: TaskStore = MemoryTaskStore(
-            clock=lambda: settings.clock(),
-            ttl_seconds=lambda: settings.task_ttl_seconds,
-            processing_limit_seconds=lambda: settings.max_processing_seconds,
-            blobs=self.blobs,
-        )
-        self.work: WorkQueue = MemoryWorkQueue(settings.max_queued_tasks)
-        self.workers: WorkerPool = ThreadWorkerPool(settings, self.store, self.work, self.blobs)
+        backends = backends if backends is not None else local_backends(settings)
+        self.limiter: RateLimiter = backends.limiter
+        self.blobs: BlobStore = backends.blobs
+        self.store: TaskStore = backends.store
+        self.work: WorkQueue = backends.work
+        self.workers: WorkerPool = backends.workers
+        self._api_keys = backends.api_keys
         self.workers.start()
         self._closed = False
 
@@ -83,7 +120,7 @@ class EngineService:
             return None
         candidate = presented.encode()
         matched = None
-        for key in self.settings.api_keys:  # no early exit: time does not tell which key matched
+        for key in self._api_keys():  # no early exit: time does not tell which key matched
             if hmac.compare_digest(candidate, key.encode()):
                 matched = key
         return key_fingerprint(matched) if matched is not None else None
@@ -119,24 +156,46 @@ class EngineService:
             faults=self.faults.task_faults(),
         )
         if image_bytes is not None:
-            name = "src-" + task.task_id
+            name = SOURCE_PREFIX + task.task_id
             try:
                 # Released when the task finishes or expires; the blob's own expiry is a backstop.
                 self.blobs.put(name, image_bytes, expires_at=now + settings.task_ttl_seconds + 60)
             except StorageFull:
                 raise Busy("the engine's storage is full", settings.queue_full_retry_after_seconds) from None
+            except BackendUnavailable as exc:
+                raise _unavailable(exc, settings) from exc
             task.source_blob = name
-        self.store.add(task)
+        try:
+            self.store.add(task)
+        except BackendUnavailable as exc:
+            self._discard(task)
+            raise _unavailable(exc, settings) from exc
         if task.faults.never_finish:
             # Looks like work in progress forever (until it expires); never reaches a worker.
             self.store.start(task)
             self.store.set_progress(task, 50)
-        elif not self.work.offer(task.task_id):  # lost a race for the last place
-            self.store.fail(task, contract.STATE_FAILED, "not queued")
-            self.store.forget(task)
-            raise Busy("the work queue is full", settings.queue_full_retry_after_seconds)
+        else:
+            try:
+                queued = self.work.offer(task.task_id)
+            except BackendUnavailable as exc:
+                self._discard(task)
+                raise _unavailable(exc, settings) from exc
+            if not queued:  # lost a race for the last place
+                self._discard(task)
+                raise Busy("the work queue is full", settings.queue_full_retry_after_seconds)
         self.stats.task_created(owner, digest)
         return task
+
+    def _discard(self, task: Task) -> None:
+        """Undo a create that could not be completed: nothing of it may stay behind."""
+        try:
+            self.store.fail(task, contract.STATE_FAILED, "not queued")
+            self.store.forget(task)
+        except BackendUnavailable:
+            # The record expires by itself (TTL); a worker finding it finds it unqueued and failed.
+            log.warning("could not remove the half-created task %s", task.task_id)
+        if task.source_blob is not None:
+            self.blobs.delete(task.source_blob)
 
     def result_bytes(self, task: Task) -> bytes | None:
         return self.blobs.get(task.result_blob) if task.result_blob else None
@@ -178,12 +237,30 @@ class EngineService:
         base = self.settings.public_base_url or base_url
         completed = task.completed_at if task.completed_at is not None else self.settings.clock()
         expires = int(completed + self.settings.result_url_ttl_seconds)
+        if task.result_blob is not None:
+            # An object store hands out its own signed URL, so results never pass through the API.
+            name = task.result_blob
+            if task.faults.broken_url:
+                name = "missing-" + hashlib.sha256(name.encode()).hexdigest()[:24]
+            valid_until = completed + self.settings.result_url_ttl_seconds
+            direct = self.blobs.direct_url(
+                name, self.settings.clock() if task.faults.expired_url else valid_until
+            )
+            if direct is not None:
+                return direct
         token = task.result_token or ""
         if task.faults.expired_url:
             expires = int(self.settings.clock()) - 1
         if task.faults.broken_url:
             token = "missing-" + hashlib.sha256(token.encode()).hexdigest()[:24]
         return self.signer.url(base, token, expires)
+
+
+def _unavailable(exc: BackendUnavailable, settings: EngineSettings) -> Exception:
+    """A throttled backend is a busy engine (429, retry later); any other failure stays a 500."""
+    if exc.throttled:
+        return Busy("the engine is busy", settings.queue_full_retry_after_seconds)
+    return exc
 
 
 def _timestamp(value: float | None) -> str:

@@ -11,6 +11,10 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import Counter, OrderedDict, defaultdict
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .tasks import TaskStore
 
 COUNTERS = (
     "create_requests",  # authenticated, within the rate limit, before any fault
@@ -80,3 +84,17 @@ class EngineStats:
         with self._lock:
             self._counts.clear()
             self._sources.clear()
+
+
+def task_timings(store: TaskStore, api_key: str, task_id: str) -> dict[str, float]:
+    """A task's own moments (Unix seconds, float): ``created``, ``started`` (a worker took it),
+    ``completed``; the ones not reached yet are absent, and so is a task this key does not own.
+
+    The API reports whole seconds, too coarse for a per-image overhead; a caller that hosts the
+    engine (the local runner, benches) asks here instead of reading the store's records.
+    """
+    task = store.get(task_id, key_fingerprint(api_key))
+    if task is None:
+        return {}
+    moments = {"created": task.created_at, "started": task.processed_at, "completed": task.completed_at}
+    return {name: float(value) for name, value in moments.items() if value is not None}

@@ -3,7 +3,8 @@
 One small interface, :class:`BlobStore`, with a class per backend: :class:`SpoolBlobStore`
 (files in a spool directory, the default on one machine, so memory does not grow with the
 number of results) and :class:`MemoryBlobStore` (for tests of the interface itself). An
-object store (S3 with a lifecycle rule) is the same interface on AWS. Names are chosen by the
+object store (S3 with a lifecycle rule, ``correction_engine.aws.blobs``) is the same interface
+on AWS. Names are chosen by the
 engine (random tokens), never by a client, so they are safe as file names.
 """
 
@@ -24,6 +25,7 @@ from typing import BinaryIO
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{8,100}$")
 SPOOL_PREFIX = "correction-engine-spool-"
+SOURCE_PREFIX = "src-"  # queued uploads are named SOURCE_PREFIX + task id; results are random tokens
 
 
 class StorageFull(Exception):
@@ -37,7 +39,49 @@ class _Entry:
 
 
 class BlobStore(ABC):
-    """Named byte blobs with an expiry time and a total byte cap."""
+    """Named byte blobs with an expiry time.
+
+    Backends that live in one process keep a byte cap (:class:`CappedBlobStore`); an object
+    store (S3, ``correction_engine.aws``) shares its blobs between processes, so it answers
+    every call from the store itself, and may hand out a URL the client fetches directly.
+    """
+
+    @abstractmethod
+    def put(self, name: str, data: bytes, expires_at: float) -> None:
+        """Store ``data``; raises :class:`StorageFull` rather than exceed a cap."""
+
+    @abstractmethod
+    def open(self, name: str) -> BinaryIO | None:
+        """A readable handle, or None if absent or expired."""
+
+    def get(self, name: str) -> bytes | None:
+        handle = self.open(name)
+        if handle is None:
+            return None
+        with handle:
+            return handle.read()
+
+    @abstractmethod
+    def delete(self, name: str) -> None: ...
+
+    def sweep(self) -> None:  # noqa: B027 - optional hook: most backends have nothing to do
+        """Remove expired blobs now (a store with its own expiry has nothing to do)."""
+
+    @property
+    def used_bytes(self) -> int:
+        """Bytes this process accounts for under its cap (0 for a store without one)."""
+        return 0
+
+    def close(self) -> None:  # noqa: B027 - optional hook, as above
+        """Release what this process holds (a shared store keeps its blobs)."""
+
+    def direct_url(self, name: str, expires_at: float) -> str | None:
+        """A URL the client downloads the blob from without the engine, or None to serve it ourselves."""
+        return None
+
+
+class CappedBlobStore(BlobStore):
+    """Blobs accounted for in this process under a total byte cap, each removed at its expiry."""
 
     def __init__(self, max_bytes: int, clock: Callable[[], float]):
         if max_bytes <= 0:
@@ -75,13 +119,6 @@ class BlobStore(ABC):
                 self._delete_locked(name)
                 return None
             return self._open(name)
-
-    def get(self, name: str) -> bytes | None:
-        handle = self.open(name)
-        if handle is None:
-            return None
-        with handle:
-            return handle.read()
 
     def delete(self, name: str) -> None:
         with self._lock:
@@ -130,7 +167,7 @@ class BlobStore(ABC):
             self._delete_locked(name)
 
 
-class MemoryBlobStore(BlobStore):
+class MemoryBlobStore(CappedBlobStore):
     def __init__(self, max_bytes: int, clock: Callable[[], float]):
         super().__init__(max_bytes, clock)
         self._data: dict[str, bytes] = {}
@@ -146,7 +183,7 @@ class MemoryBlobStore(BlobStore):
         self._data.pop(name, None)
 
 
-class SpoolBlobStore(BlobStore):
+class SpoolBlobStore(CappedBlobStore):
     """Blobs as files in a private directory of our own; removed on close.
 
     The directory is always created here (mkdtemp: mode 0700, results are customers' images),

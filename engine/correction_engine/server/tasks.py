@@ -1,7 +1,7 @@
 """Tasks and their store: state, timestamps, blob references, expiry and the processing limit.
 
-:class:`TaskStore` is the interface (DynamoDB with TTL on AWS); :class:`MemoryTaskStore` the
-one-machine backend. A task holds no image bytes: its upload and its result live in the
+:class:`TaskStore` is the interface (DynamoDB with TTL on AWS, ``correction_engine.aws.tasks``);
+:class:`MemoryTaskStore` the one-machine backend. A task holds no image bytes: its upload and its result live in the
 :class:`~.storage.BlobStore` under random names, and the task store deletes them when the task
 fails or expires. One lock guards every transition, because worker threads finish tasks while
 the event loop reads them. Time comes from the injected clock, so expiry and the processing
@@ -50,6 +50,9 @@ class Task:
     result_size: int = 0
     result_content_type: str | None = None
     result_token: str | None = None
+    # Which worker attempt holds the task (a store that may hand one task to a second attempt,
+    # after a crash, lets only the latest attempt finish it).
+    claim: str | None = None
     _waiters: list = field(default_factory=list, repr=False)
 
     @property
@@ -91,7 +94,8 @@ class TaskStore(ABC):
 
     @abstractmethod
     def start(self, task: Task) -> bool:
-        """Queued -> processing. False if the task is gone, finished or past its limit."""
+        """Queued -> processing (a store fed by a redelivering queue also takes a task back from
+        an attempt that died). False if the task is gone, finished or past its limit."""
 
     @abstractmethod
     def still_running(self, task: Task) -> bool:

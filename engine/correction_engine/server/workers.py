@@ -1,8 +1,9 @@
 """Workers and what a worker does with one task: fetch, decode, operate, encode, store.
 
-:class:`WorkerPool` is the interface (Lambda or container workers on AWS, fed by SQS);
-:class:`ThreadWorkerPool` runs ``workers`` threads that take task ids from the
-:class:`~.queueing.WorkQueue`. Threads, because OpenCV and NumPy release the GIL in their
+:class:`TaskRunner` is the work on one task, shared by every home; :class:`WorkerPool` is
+the interface for what feeds it: :class:`ThreadWorkerPool` runs ``workers`` threads that take
+task ids from the :class:`~.queueing.MemoryWorkQueue`; on AWS, Lambda functions fed by SQS
+run the same :class:`TaskRunner` (``correction_engine.aws.worker``). Threads, because OpenCV and NumPy release the GIL in their
 heavy loops and a thread shares the lazily imported operations without pickling 36 MB frames.
 
 A thread cannot be killed, so the processing limit is kept by deadlines instead: a task past
@@ -23,8 +24,9 @@ from abc import ABC, abstractmethod
 from correction_core import contract
 
 from .. import codec, operations
+from .errors import BackendUnavailable
 from .fetching import FetchError, SourceFetcher
-from .queueing import WorkQueue
+from .queueing import MemoryWorkQueue
 from .settings import EngineSettings
 from .storage import BlobStore, StorageFull
 from .tasks import Task, TaskStore
@@ -44,40 +46,23 @@ class WorkerPool(ABC):
     def close(self) -> None: ...
 
 
-class ThreadWorkerPool(WorkerPool):
-    def __init__(self, settings: EngineSettings, store: TaskStore, work: WorkQueue, blobs: BlobStore):
+class TaskRunner:
+    """What every worker does with one task, whatever feeds it (threads here, Lambda on AWS).
+
+    Failures the contract names end the task in their state; a :class:`BackendUnavailable`
+    (the store or the queue could not be reached) is raised to the caller instead, because the
+    task may still succeed once the backend answers: an SQS-fed worker hands it back to its
+    queue; a thread logs it and the processing limit ends the task if nobody else does.
+    """
+
+    def __init__(self, settings: EngineSettings, store: TaskStore, blobs: BlobStore):
         self._settings = settings
         self._store = store
-        self._work = work
         self._blobs = blobs
         self._fetcher = SourceFetcher(settings)
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-
-    def start(self) -> None:
-        for number in range(self._settings.workers):
-            thread = threading.Thread(target=self._loop, name=f"correction-worker-{number}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
 
     def close(self) -> None:
-        # Queued work is dropped; a running operation finishes in its thread (it cannot be
-        # interrupted) and its result is discarded.
-        self._stop.set()
-        self._work.close()
         self._fetcher.close()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            task_id = self._work.take(_TAKE_SECONDS)
-            if task_id is None:
-                continue
-            try:
-                task = self._store.by_id(task_id)
-                if task is not None:
-                    self.run(task)
-            except Exception:  # a storage error must not end the worker thread
-                log.exception("worker failed on task %s", task_id)
 
     def run(self, task: Task) -> None:
         store = self._store
@@ -85,6 +70,8 @@ class ThreadWorkerPool(WorkerPool):
             return
         try:
             self._process(task)
+        except BackendUnavailable:
+            raise
         except (FetchError, codec.CodecError) as exc:
             store.fail(task, exc.state, str(exc))
         except operations.EmptyResultError as exc:
@@ -137,3 +124,41 @@ class ThreadWorkerPool(WorkerPool):
         if not store.succeed(task, name, len(payload), encoded.content_type):
             self._blobs.delete(name)
             log.info("task %s finished after it timed out or expired; result dropped", task.task_id)
+
+
+class ThreadWorkerPool(WorkerPool):
+    def __init__(self, settings: EngineSettings, store: TaskStore, work: MemoryWorkQueue, blobs: BlobStore):
+        self._settings = settings
+        self._store = store
+        self._work = work
+        self._runner = TaskRunner(settings, store, blobs)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for number in range(self._settings.workers):
+            thread = threading.Thread(target=self._loop, name=f"correction-worker-{number}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def close(self) -> None:
+        # Queued work is dropped; a running operation finishes in its thread (it cannot be
+        # interrupted) and its result is discarded.
+        self._stop.set()
+        self._work.close()
+        self._runner.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            task_id = self._work.take(_TAKE_SECONDS)
+            if task_id is None:
+                continue
+            try:
+                task = self._store.by_id(task_id)
+                if task is not None:
+                    self.run(task)
+            except Exception:  # a storage error must not end the worker thread
+                log.exception("worker failed on task %s", task_id)
+
+    def run(self, task: Task) -> None:
+        self._runner.run(task)
