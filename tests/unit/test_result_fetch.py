@@ -20,13 +20,22 @@ from correction_core.result_fetch import (
     FetchedResult,
     check_url_allowed,
     decode_base64_result,
-    fetch_result,
+    fetch_result_to_file,
     host_allowed,
     redact_url,
     sniff_image,
 )
 
 SIGNATURE = "Signature=SIGSECRETabc%2Bdef"
+
+
+def fetch_result(image: str, policy: DownloadPolicy | None = None, **kwargs) -> FetchedResult:
+    """The production path, fetch_result_to_file, read back whole for the assertions."""
+    spooled = fetch_result_to_file(image, policy or DownloadPolicy(), **kwargs)
+    with spooled.file:
+        return FetchedResult(spooled.file.read(), spooled.image_format, spooled.content_type)
+
+
 URL = f"https://result.aoscdn.com/out/abc.png?Expires=1700003600&OSSAccessKeyId=AK&{SIGNATURE}"
 
 PNG = (

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import re
 import ssl
 import tempfile
@@ -31,8 +30,7 @@ __all__ = [
     "RESULT_FORMATS",
     "check_url_allowed",
     "decode_base64_result",
-    "fetch_result",
-    "fetch_url",
+    "fetch_result_to_file",
     "host_allowed",
     "redact_url",
     "sniff_image",
@@ -163,19 +161,6 @@ def decode_base64_result(text: str, *, max_bytes: int | None = None) -> FetchedR
     return FetchedResult(data, fmt, content_type)
 
 
-def fetch_url(
-    url: str,
-    policy: DownloadPolicy = DownloadPolicy(),
-    *,
-    transport: httpx.BaseTransport | None = None,
-    clock: Callable[[], float] = time.monotonic,
-) -> FetchedResult:
-    """Download a result URL under the policy. The signed query string is sent exactly as given."""
-    sink = io.BytesIO()
-    fmt, content_type, _ = _download(url, policy, sink, transport=transport, clock=clock)
-    return FetchedResult(sink.getvalue(), fmt, content_type)
-
-
 def _download(
     url: str,
     policy: DownloadPolicy,
@@ -232,7 +217,8 @@ def fetch_result_to_file(
     transport: httpx.BaseTransport | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> SpooledResult:
-    """Like fetch_result, but a URL is streamed to a spooled file instead of held in memory.
+    """The result from ``data.image``: a URL is streamed to a spooled file under the policy (never
+    held whole in memory), anything else decoded as base64.
 
     The caller closes ``file``; it is positioned at the start, ready for ``upload_fileobj``.
     """
@@ -254,22 +240,6 @@ def fetch_result_to_file(
         spool.close()
         raise
     return SpooledResult(spool, fmt, content_type, size)
-
-
-def fetch_result(
-    image: str,
-    policy: DownloadPolicy = DownloadPolicy(),
-    *,
-    transport: httpx.BaseTransport | None = None,
-    clock: Callable[[], float] = time.monotonic,
-) -> FetchedResult:
-    """The result bytes from ``data.image``: a URL is downloaded, anything else decoded as base64."""
-    if not image or not image.strip():
-        raise ResultUnavailable("task has no result image")
-    text = image.strip()
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text):
-        return fetch_url(text, policy, transport=transport, clock=clock)
-    return decode_base64_result(text, max_bytes=policy.max_bytes)
 
 
 def _next_hop(current: httpx.URL, response: httpx.Response, policy: DownloadPolicy) -> httpx.URL:
