@@ -188,11 +188,16 @@ def test_every_container_and_function_starts_with_the_environment_the_stack_give
         },
     }
     for home, variables in homes.items():
-        settings = settings_module.AwsEngineSettings.from_environment(_deployed(variables))
+        # The functions read what the worker reads (the Lambda handlers build their settings so).
+        settings = settings_module.AwsEngineSettings.from_environment(
+            _deployed(variables), worker=home != "api"
+        )
         assert settings.max_processing_seconds == contract.MAX_PROCESSING_SECONDS, home
         assert settings.result_ttl_seconds == contract.RESULT_URL_TTL_SECONDS, home
+    api = settings_module.AwsEngineSettings.from_environment(_deployed(homes["api"]))
+    assert api.max_queued_tasks == int(PARAMETERS["MaxQueuedTasks"]["Default"])
     worker = settings_module.AwsEngineSettings.from_environment(
-        _deployed(_worker()["Environment"]["Variables"])
+        _deployed(_worker()["Environment"]["Variables"]), worker=True
     )
     # The worker's "last receive" is the queue's: one fewer and a task fails while a retry could
     # help; one more and the message reaches the DLQ before the worker ends the task.
@@ -222,23 +227,39 @@ def test_no_action_or_resource_is_a_wildcard_except_ecrs_registry_token():
                 assert "*" not in text or re.fullmatch(r"\$\{ResultsBucket\.Arn\}/[a-z]+/\*", text), text
 
 
-def test_api_task_role_can_do_exactly_what_the_api_needs():
-    allowed = {}
-    for statement in _statements("ApiTaskRole"):
+TABLE = [{"Fn::GetAtt": ["TasksTable", "Arn"]}]
+SOURCES = {"Fn::Sub": "${ResultsBucket.Arn}/sources/*"}
+RESULTS = {"Fn::Sub": "${ResultsBucket.Arn}/results/*"}
+CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+
+
+def _allowed(role):
+    """Each action the role allows, with every resource it is allowed on."""
+    allowed: dict[str, list] = {}
+    for statement in _statements(role):
         for action in _as_list(statement["Action"]):
-            allowed[action] = _as_list(statement["Resource"])
-    table = [{"Fn::GetAtt": ["TasksTable", "Arn"]}]
-    prefixes = [{"Fn::Sub": "${ResultsBucket.Arn}/sources/*"}, {"Fn::Sub": "${ResultsBucket.Arn}/results/*"}]
+            allowed.setdefault(action, []).extend(_as_list(statement["Resource"]))
+    return allowed
+
+
+def test_api_task_role_can_do_exactly_what_the_api_needs():
+    allowed = _allowed("ApiTaskRole")
+    # What engine/correction_engine/aws calls from the API: tasks and rate-limit buckets (Get, Put),
+    # transitions (Update), undoing a create that could not be queued (Delete), the stats' item
+    # count (DescribeTable); the upload to sources/, a base64 result (and the presigned result
+    # URLs, which carry this role's permission) from results/, and a source dropped when its task
+    # fails or is undone. Workers write and delete results, never the API.
     assert allowed == {
-        "dynamodb:GetItem": table,
-        "dynamodb:PutItem": table,
-        "dynamodb:UpdateItem": table,
-        "dynamodb:DeleteItem": table,
+        "dynamodb:GetItem": TABLE,
+        "dynamodb:PutItem": TABLE,
+        "dynamodb:UpdateItem": TABLE,
+        "dynamodb:DeleteItem": TABLE,
+        "dynamodb:DescribeTable": TABLE,
         "sqs:SendMessage": [{"Fn::GetAtt": ["WorkQueue", "Arn"]}],
         "sqs:GetQueueAttributes": [{"Fn::GetAtt": ["WorkQueue", "Arn"]}],
-        "s3:GetObject": prefixes,
-        "s3:PutObject": prefixes,
-        "s3:DeleteObject": prefixes,
+        "s3:GetObject": [RESULTS],
+        "s3:PutObject": [SOURCES],
+        "s3:DeleteObject": [SOURCES],
         "secretsmanager:GetSecretValue": [{"Ref": "KeysSecret"}],
     }
     # SAM adds nothing to roles the template writes itself (its SQS managed policy is on "*").
@@ -246,6 +267,59 @@ def test_api_task_role_can_do_exactly_what_the_api_needs():
         props = RESOURCES[function]["Properties"]
         assert "Role" in props and "Policies" not in props
         assert "Tracing" not in props  # X-Ray's actions take no resource
+
+
+def test_worker_role_can_do_exactly_what_the_worker_needs():
+    """The worker reads and moves its task (no create, no delete), reads the source, writes the
+    result, and deletes the source when the task ends and a result the task could not take."""
+    queue = [{"Fn::GetAtt": ["WorkQueue", "Arn"]}]
+    assert _allowed("WorkerRole") == {
+        **{action: queue for action in CONSUME},
+        "dynamodb:GetItem": TABLE,
+        "dynamodb:UpdateItem": TABLE,
+        "s3:GetObject": [SOURCES],
+        "s3:PutObject": [RESULTS],
+        "s3:DeleteObject": [SOURCES, RESULTS],
+        "logs:CreateLogStream": [{"Fn::GetAtt": ["WorkerLogGroup", "Arn"]}],
+        "logs:PutLogEvents": [{"Fn::GetAtt": ["WorkerLogGroup", "Arn"]}],
+    }
+
+
+def test_dead_letter_handler_role_can_only_fail_tasks_and_drop_their_sources():
+    queue = [{"Fn::GetAtt": ["WorkDeadLetterQueue", "Arn"]}]
+    assert _allowed("DeadLetterHandlerRole") == {
+        **{action: queue for action in CONSUME},
+        "dynamodb:GetItem": TABLE,
+        "dynamodb:UpdateItem": TABLE,
+        "s3:DeleteObject": [SOURCES],
+        "logs:CreateLogStream": [{"Fn::GetAtt": ["DeadLetterHandlerLogGroup", "Arn"]}],
+        "logs:PutLogEvents": [{"Fn::GetAtt": ["DeadLetterHandlerLogGroup", "Arn"]}],
+    }
+
+
+def test_functions_are_not_named_the_queue_or_the_secret_they_never_use():
+    """Their messages come from the event source mapping and they authenticate nobody, so the
+    worker's settings do not read the work queue's URL or the key secret (worker=True)."""
+    for function in ("WorkerFunction", "DeadLetterHandlerFunction"):
+        variables = RESOURCES[function]["Properties"]["Environment"]["Variables"]
+        named = {str(value) for value in variables.values()}
+        assert "ENGINE_WORK_QUEUE_URL" not in variables and "ENGINE_KEYS_SECRET_ARN" not in variables, (
+            function
+        )
+        assert str({"Ref": "KeysSecret"}) not in named and str({"Ref": "WorkQueue"}) not in named, function
+
+
+def test_the_api_refuses_creates_past_a_backlog_the_workers_can_still_finish_in_time():
+    """A task's processing limit counts from its create, so a backlog deeper than the workers clear
+    within it only queues -8s. The default must hold at least one task per worker, and no more
+    than the default workers finish in the limit at one second a task: a generous bound, as a
+    12 MP task takes 0.4-1.9 s on a full core before its S3 read and write
+    (docs/benchmarks/engine-speed.md)."""
+    assert _api_container_environment()["ENGINE_MAX_QUEUED_TASKS"] == {"Ref": "MaxQueuedTasks"}
+    spec = PARAMETERS["MaxQueuedTasks"]
+    workers = int(PARAMETERS["WorkerConcurrency"]["Default"])
+    assert spec["MinValue"] >= 1
+    assert workers <= int(spec["Default"]) <= workers * contract.MAX_PROCESSING_SECONDS
 
 
 def test_worker_role_reads_no_keys_and_consumes_only_its_queue():
