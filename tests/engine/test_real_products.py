@@ -66,8 +66,28 @@ def test_a_level_bottle_turned_by_hand_comes_back_level(theta):
     assert abs((meta["tilt_deg"] + theta) - placement.tilt_cw) <= 1.5
 
 
+# A bottle in a room whose outline says nothing about its tilt, but whose scene (shelves,
+# a door frame) is full of level and plumb lines: turned by hand, the scene brings it back.
+@pytest.mark.parametrize("theta", [-25.0, 8.0, 15.0])
+def test_a_level_photo_turned_by_hand_comes_back_level_by_its_scene_lines(theta):
+    image, _, meta = load("pa-bottle-04")
+    placement = locate_product(straightened(image, theta, border=cv2.BORDER_REPLICATE))
+    assert abs((meta["tilt_deg"] + theta) - placement.tilt_cw) <= 1.5
+
+
 @pytest.mark.parametrize("turn", [90, 180, 270])
 def test_a_turned_photo_is_never_turned_the_wrong_way(turn):
     image, _, meta = load("pb-cup-01")
     placement = locate_product(turn_cw(image, turn // 90))
     assert placement.turn_cw in (0, (meta.get("upright_turn", 0) - turn) % 360)
+
+
+# Products whose base is clear (a skirt laid flat: the hem is the wide end, the waistband the
+# narrow one; a boxed board standing on its long edge) are turned back upright from any
+# quarter turn by the base cue.
+@pytest.mark.parametrize("name", ["pc-clothing-06", "pb-electronics-04"])
+@pytest.mark.parametrize("turn", [90, 180, 270])
+def test_a_turned_photo_with_a_clear_base_comes_back_upright(name, turn):
+    image, _, meta = load(name)
+    placement = locate_product(turn_cw(image, turn // 90))
+    assert placement.turn_cw == (meta.get("upright_turn", 0) - turn) % 360

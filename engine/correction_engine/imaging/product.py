@@ -206,7 +206,7 @@ def locate_product(
     tilt, turn = NO_TILT, NO_TURN
     if est.mask.any():
         if straighten:
-            tilt = estimate_tilt(est.mask, max_tilt=max_tilt, min_tilt=min_tilt)
+            tilt = estimate_tilt(est.mask, max_tilt=max_tilt, min_tilt=min_tilt, image=est.small)
         if orient and est.small is not None:
             turn = estimate_upright_turn(est.small, est.mask, tilt.angle)
     return place_product(image.shape[:2], est, tilt, turn, margin=margin)

@@ -2,8 +2,10 @@
 
 Real outlines are rarely clean rectangles: a box photographed from above is a perspective
 quadrilateral, a bottle's sides converge. Each kind of evidence is tried in turn, from the
-most to the least exact, and each says how sure it is; without clear evidence the answer is
-"no tilt" (a product left as photographed is better than one turned by a guess).
+most to the least exact, and each says how sure it is; the scene's long straight lines (shelves,
+table edges, door frames: :func:`lines_tilt`) confirm or replace a weak outline cue. Without
+clear evidence the answer is "no tilt" (a product left as photographed is better than one
+turned by a guess).
 """
 
 from __future__ import annotations
@@ -13,14 +15,27 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-# Beyond this a tilt is more likely a deliberate composition (a bottle lying diagonally).
-DEFAULT_MAX_TILT = 30.0
+# Beyond this a tilt is more likely a deliberate composition (a bottle lying diagonally);
+# 30 degrees is the goal, with room for a measurement's error.
+DEFAULT_MAX_TILT = 33.0
 # Below this the tilt is left alone: a level photo must never be turned by a misreading of
 # 1 degree, and a product within 1.5 degrees of level already looks level.
 DEFAULT_MIN_TILT = 1.5
 # A symmetry axis or straight edges of an outline that is not a quadrilateral are weaker
 # evidence (real masks read 2 degrees off on level photos), so they must show more tilt.
 EDGE_MIN_TILT = 3.0
+# Scene lines (Hough segments of the whole working copy: table edges, shelves, walls, door
+# frames, the product's own sides) speak only when one direction, modulo 90 degrees, holds
+# this share of all their length, their total length along it is at least this many
+# frame perimeters' halves. Alone (without the outline agreeing) they must also hold both a
+# near-horizontal and a near-vertical family (a table edge receding in perspective is one
+# oblique family, not a frame of reference).
+LINES_MIN_SHARE = 0.5
+LINES_MIN_LENGTH = 0.4
+# ... unless one family alone holds this share (a shelf or tiled wall seen square-on).
+LINES_ALONE_SHARE = 0.8
+# Lines and the outline agreeing within this many degrees count as one answer (their mean).
+LINES_AGREE = 4.0
 
 
 @dataclass(frozen=True)
@@ -28,7 +43,8 @@ class Tilt:
     """``angle``: the product's tilt in degrees, counter-clockwise on screen positive (undo it
     by turning the content clockwise by ``angle``); 0.0 when left alone. ``measured``: what
     the evidence said before the thresholds. ``evidence``: "rectangle", "quad", "axis",
-    "edges" or "none". ``confidence`` in [0, 1]."""
+    "edges" ("axis+lines", "edges+lines" when the scene's lines agreed), "lines" or "none".
+    ``confidence`` in [0, 1]."""
 
     angle: float
     measured: float
@@ -177,14 +193,84 @@ def edges_tilt(contour: np.ndarray, edge_share: float = 0.6, agreement: float = 
     return fold(best_a)
 
 
+def _streak_share(grey: np.ndarray, seg: np.ndarray, step: int = 5, tol: float = 0.75) -> float:
+    """Share of a segment along which the image is constant on both sides of it.
+
+    A frame corner filled by replicating the border (a photo turned on a grown canvas) is
+    made of perfectly straight, perfectly uniform streaks; a real edge varies along its
+    length by at least the sensor's noise. Such streaks are not evidence of the scene.
+    """
+    x0, y0, x1, y1 = seg
+    n = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
+    if n <= step:
+        return 0.0
+    length = float(np.hypot(x1 - x0, y1 - y0))
+    nx, ny = -(y1 - y0) / length, (x1 - x0) / length
+    xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
+    flat = np.ones(n - step, bool)
+    for side in (1.5, -1.5):
+        mx = (xs + side * nx).astype(np.float32).reshape(1, -1)
+        my = (ys + side * ny).astype(np.float32).reshape(1, -1)
+        v = cv2.remap(grey, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).ravel()
+        flat &= np.abs(v[step:] - v[:-step]) < tol
+    return float(flat.mean())
+
+
+def lines_tilt(grey: np.ndarray, window: float = 1.0) -> tuple[float, float, bool] | None:
+    """The scene's dominant direction modulo 90 degrees from long straight segments of a
+    greyscale working copy; (angle, share of line length, both a near-horizontal and a
+    near-vertical family along it) or None when the lines do not clearly agree (see
+    ``LINES_MIN_SHARE`` and ``LINES_MIN_LENGTH``)."""
+    h, w = grey.shape
+    g = cv2.GaussianBlur(grey, (0, 0), 1.0)
+    med = float(np.median(g))
+    edges = cv2.Canny(g, max(10.0, 0.33 * med), max(30.0, 0.66 * med))
+    min_len = max(20, int(0.12 * min(h, w)))
+    found = cv2.HoughLinesP(
+        edges, 1, np.pi / 720, threshold=max(20, min_len // 2), minLineLength=min_len, maxLineGap=3
+    )
+    if found is None:
+        return None
+    grey_f = grey.astype(np.float32)
+    segs = np.array([s for s in found.reshape(-1, 4).astype(np.float64) if _streak_share(grey_f, s) < 0.5])
+    if len(segs) == 0:
+        return None
+    dx, dy = segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1]
+    length = np.hypot(dx, dy)
+    raw = np.degrees(np.arctan2(-dy, dx))
+    ang = _fold_array(raw)
+    best_a, best_w, best_sel = 0.0, 0.0, np.zeros(len(segs), bool)
+    for a in ang:
+        d = _fold_array(ang - a)
+        sel = np.abs(d) <= window
+        wsum = float(length[sel].sum())
+        if wsum > best_w:
+            best_a, best_w, best_sel = a + float(np.sum(d[sel] * length[sel]) / wsum), wsum, sel
+    share = best_w / float(length.sum())
+    # Both families: a segment is near-horizontal when its direction (modulo 180) is within
+    # 45 degrees of the horizontal.
+    horizontal = np.abs((raw + 90.0) % 180.0 - 90.0) <= 45.0
+    both = bool((best_sel & horizontal).any() and (best_sel & ~horizontal).any())
+    if share < LINES_MIN_SHARE or best_w < LINES_MIN_LENGTH * (h + w):
+        return None
+    return fold(best_a), share, both
+
+
 def estimate_tilt(
-    mask: np.ndarray, *, max_tilt: float = DEFAULT_MAX_TILT, min_tilt: float = DEFAULT_MIN_TILT
+    mask: np.ndarray,
+    *,
+    max_tilt: float = DEFAULT_MAX_TILT,
+    min_tilt: float = DEFAULT_MIN_TILT,
+    image: np.ndarray | None = None,
 ) -> Tilt:
     """The product's tilt from its mask (bool, any resolution; the outline's shape matters).
 
     Evidence in order: a perspective quadrilateral or rectangle (:func:`quad_tilt`), a
     rectangle by its minimum-area box (:func:`rectangle_tilt`), a symmetric elongated outline (:func:`axis_tilt`), long straight
-    edges (:func:`edges_tilt`). The first that applies decides; tilts beyond ``max_tilt``
+    edges (:func:`edges_tilt`). The first that applies decides; with the working copy
+    ``image`` (RGB or grey), the scene's lines (:func:`lines_tilt`) are averaged with an
+    axis or edges answer when they agree, and replace it (or no answer) when they disagree
+    and are strong on their own; a rectangle or quadrilateral outline is never overruled. Tilts beyond ``max_tilt``
     are left alone (``evidence`` still says what was seen), and so are tilts under
     ``min_tilt`` (``EDGE_MIN_TILT`` for an axis or mere edges).
     """
@@ -216,6 +302,21 @@ def estimate_tilt(
         edges = edges_tilt(contour)
         if edges is not None:
             found = (edges, "edges", 0.5)
+    # The product's own box outline (rectangle, quadrilateral) is the most exact evidence
+    # there is (a tenth of a degree): lines would only blur it, and where they disagree the
+    # product is held tilted in a level scene. So the lines (~25 ms) are only looked for
+    # when the outline is weaker.
+    if image is not None and (found is None or found[1] in ("axis", "edges")):
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+        lines = lines_tilt(grey)
+        if lines is not None:
+            if found is not None and abs(fold(found[0] - lines[0])) <= LINES_AGREE:
+                # A weak outline cue and the scene agree: each has its own bias (a bottle's
+                # taper, a table edge's perspective), so the mean is the better estimate.
+                found = (fold(lines[0] + fold(found[0] - lines[0]) / 2.0), found[1] + "+lines", 1.0)
+            elif lines[2] or lines[1] >= LINES_ALONE_SHARE:
+                # A weak outline cue (or none) that the scene contradicts gives way to it.
+                found = (lines[0], "lines", lines[1])
     if found is None:
         return NO_TILT
     angle, evidence, confidence = found
