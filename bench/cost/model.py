@@ -132,6 +132,11 @@ def engine_cost_per_1000(median_seconds: float, memory_mb: int, architecture: st
     return 1000 * lambda_invocation_cost(billed, memory_mb, prices.gb_second_price(architecture))
 
 
+def vendor_cost_per_1000(usd_per_credit: float) -> float:
+    """USD per 1,000 images at the vendor: every successful call costs its credits."""
+    return 1000 * prices.VENDOR_CREDITS_PER_CALL * usd_per_credit
+
+
 # --- A measured run priced -----------------------------------------------------------------------
 
 

@@ -54,7 +54,29 @@ DATA_TRANSFER_OUT_PER_GB = 0.09
 SECRETS_MANAGER_PER_CALL = 0.05 / 10_000
 CLOUDWATCH_LOGS_PER_GB = 0.50  # ingestion, Standard class
 
+# The vendor's price of one task: 3 credits a successful call (its credit-cost page); a credit
+# costs $0.02-0.05 depending on the pack (the consumer packs' range, as the team quoted it).
+VENDOR_CREDITS_PER_CALL = 3
+VENDOR_USD_PER_CREDIT_LOW = 0.02
+VENDOR_USD_PER_CREDIT_HIGH = 0.05
+
 SOURCES: dict[str, Source] = {
+    "VENDOR_CREDITS_PER_CALL": Source(
+        "https://picwish.com/credit-cost",
+        CHECKED,
+        "'Photo Cropping & Enhancement: 3 credits will be consumed for each successful call'",
+    ),
+    "VENDOR_USD_PER_CREDIT_HIGH": Source(
+        "https://picwish.com/pricing",
+        CHECKED,
+        "from memory: as VENDOR_USD_PER_CREDIT_LOW",
+    ),
+    "VENDOR_USD_PER_CREDIT_LOW": Source(
+        "https://picwish.com/pricing",
+        CHECKED,
+        "from memory: the range of the consumer credit packs, as quoted in the project's issue 12; "
+        "API credits may be priced differently: check your account",
+    ),
     "LAMBDA_ARM_GB_SECOND": Source(
         "https://aws.amazon.com/lambda/pricing/",
         CHECKED,

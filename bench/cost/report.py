@@ -26,6 +26,7 @@ from .model import (
     engine_cost_per_1000,
     orchestration,
     price_run,
+    vendor_cost_per_1000,
 )
 from .prices import (
     CLOUDWATCH_LOGS_PER_GB,
@@ -44,10 +45,13 @@ from .prices import (
     SFN_STANDARD_PER_TRANSITION,
     SOURCES,
     SQS_PER_REQUEST,
+    VENDOR_CREDITS_PER_CALL,
+    VENDOR_USD_PER_CREDIT_HIGH,
+    VENDOR_USD_PER_CREDIT_LOW,
 )
 from .run import Measurement
 from .sensitivity import failure_paths, sensitivity
-from .settings import TemplateSettings, poll_loop_states
+from .settings import TemplateSettings, engine_worker_memory_mb, poll_loop_states
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The engine's measured processing per type: {"type": {"median_seconds": float, "memory_mb": int}}.
@@ -336,7 +340,7 @@ def build_report(
             f"{settings.submit_function}'s billed waiting pushes Express past the goal from about {backlog_limit} "
             "poll(s) per image (a model, see the sensitivity section)."
         )
-    L += engine_section(ENGINE_SPEED)
+    L += engine_section(ENGINE_SPEED, orchestration_per_1000=express_meas)
     text = "\n".join(L) + "\n"
     return text, {
         "express_measured": express_meas,
@@ -360,24 +364,47 @@ def engine_rows(speeds: dict[str, dict[str, Any]]) -> list[tuple[str, float, int
     return rows
 
 
-def engine_section(path: Path) -> list[str]:
-    """The engine's own cost per 1,000 images per type, from its measured worker durations."""
+def engine_section(
+    path: Path, orchestration_per_1000: float | None = None, worker_memory_mb: int | None = None
+) -> list[str]:
+    """The engine's own cost per 1,000 images per type, from its measured worker durations, beside
+    the orchestration's and the vendor's price for the same 1,000 images."""
     lines = ["## The engine's own cost per 1,000 images", ""]
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     if not path.exists():
         return lines + [
-            f"Not measured yet: `{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` "
-            "(the engine's median processing time and memory per type) does not exist.",
+            f"Not measured yet: `{shown}` (the engine's median processing time and memory per type) "
+            "does not exist.",
             "",
         ]
     rows = engine_rows(json.loads(path.read_text()))
+    memory = worker_memory_mb if worker_memory_mb is not None else engine_worker_memory_mb()
+    low = vendor_cost_per_1000(VENDOR_USD_PER_CREDIT_LOW)
+    high = vendor_cost_per_1000(VENDOR_USD_PER_CREDIT_HIGH)
+    with_orchestration = orchestration_per_1000 is not None
     lines += [
-        "Each image priced as one Lambda invocation (arm64) of the engine's worker: its request, and "
-        "its measured median processing time rounded up to 1 ms, at the memory the file gives (a "
-        "function would be configured with at least that much, so this is the low end) "
-        f"(`{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}`).",
+        "Each image priced as one Lambda invocation (arm64) of the engine's worker: its request and "
+        f"its measured median processing time at 12 MP (`{shown}`, one core of this machine), rounded "
+        f"up to 1 ms; billed at the engine stack's worker memory ({memory} MB, `WorkerMemoryMB` in "
+        "`engine/template.yaml`) and, as the floor a smaller function could reach, at the task's "
+        "measured peak memory. Lambda gives 1 vCPU at 1,769 MB, so the measured time is a fair "
+        "guess at the default memory. Not included: the API's containers and load balancer, a "
+        "fixed monthly cost whatever the volume (docs/engine-on-aws.md), and the engine's own "
+        "S3, DynamoDB and SQS requests (not measured here). The vendor: "
+        f"{VENDOR_CREDITS_PER_CALL} credits a call at ${VENDOR_USD_PER_CREDIT_LOW:.2f}-"
+        f"${VENDOR_USD_PER_CREDIT_HIGH:.2f} a credit (bench/cost/prices.py).",
         "",
-        "| type | median processing (s) | memory (MB) | per 1,000 images |",
-        "| --- | ---: | ---: | ---: |",
+        "| type | median processing (s) | peak memory (MB) | engine at peak memory | engine at "
+        f"{memory} MB |"
+        + (" + orchestration (Express, measured) |" if with_orchestration else "")
+        + " vendor |",
+        "| --- | ---: | ---: | ---: | ---: |" + (" ---: |" if with_orchestration else "") + " ---: |",
     ]
-    lines += [f"| {kind} | {seconds:.3f} | {memory} | {usd(cost)} |" for kind, seconds, memory, cost in rows]
+    for kind, seconds, peak, cost in rows:
+        at_stack = engine_cost_per_1000(seconds, memory)
+        total = f" {usd(at_stack + orchestration_per_1000)} |" if orchestration_per_1000 is not None else ""
+        lines.append(
+            f"| {kind} | {seconds:.3f} | {peak} | {usd(cost)} | {usd(at_stack)} |{total} "
+            f"{usd(low, 2)}-{usd(high, 2)} |"
+        )
     return lines + [""]

@@ -98,3 +98,12 @@ def poll_loop_states(definition: dict[str, Any]) -> list[str]:
         if len(loop) > len(states):
             raise ValueError("no poll loop through the Choice's Default")
     return loop + [choice]
+
+
+def engine_worker_memory_mb() -> int:
+    """The engine stack's Lambda worker memory at its default (engine/template.yaml): what each
+    image is billed at, whatever the task itself touches."""
+    from correction_local.template import PROJECT_ROOT, load_template
+
+    template = load_template(PROJECT_ROOT / "engine" / "template.yaml")
+    return int(template["Parameters"]["WorkerMemoryMB"]["Default"])

@@ -76,5 +76,20 @@ def test_engine_section_says_when_there_is_nothing_measured(tmp_path):
     assert any("Not measured yet" in line for line in missing)
     path = tmp_path / "engine-speed.json"
     path.write_text(json.dumps({"2": {"median_seconds": 1.0, "memory_mb": 1024}}))
-    table = "\n".join(engine_section(path))
-    assert "| 2 | 1.000 | 1024 | $0.0135 |" in table  # 1000 × (1 GB-s + request) = $0.0135334
+    table = "\n".join(engine_section(path, orchestration_per_1000=0.03, worker_memory_mb=2048))
+    # 1000 × (1 GB-s + request) = $0.0135334 at its peak; 2 GB-s at the stack's 2048 MB = $0.0268668;
+    # plus $0.03 of orchestration; the vendor's 3 credits at $0.02-0.05 = $60-150 per 1,000.
+    assert "| 2 | 1.000 | 1024 | $0.0135 | $0.0269 | $0.0569 | $60.00-$150.00 |" in table
+
+
+def test_the_vendor_costs_three_credits_a_call():
+    assert model.vendor_cost_per_1000(0.02) == pytest.approx(60.0)
+    assert model.vendor_cost_per_1000(0.05) == pytest.approx(150.0)
+
+
+def test_the_engine_worker_memory_is_read_from_the_engine_stack():
+    from bench.cost.settings import engine_worker_memory_mb
+    from correction_local.template import PROJECT_ROOT, load_template
+
+    template = load_template(PROJECT_ROOT / "engine" / "template.yaml")
+    assert engine_worker_memory_mb() == int(template["Parameters"]["WorkerMemoryMB"]["Default"]) >= 1024
