@@ -23,7 +23,7 @@ PUBLISHERS = {"SubmitFunction", "FinalizeFunction", "RecordFailureFunction"}
 
 def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
-    for policy in resource["Properties"].get("Policies", []):
+    for policy in resource.get("Properties", {}).get("Policies", []):
         if isinstance(policy, dict):
             out.extend(policy.get("Statement", []))
     return out
