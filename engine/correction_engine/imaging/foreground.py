@@ -51,6 +51,9 @@ __all__ = [
 # fraction of a product's outline, small enough for ~10 ms per pass. Fixed, so a photo at
 # 0.3 MP and the same photo at 12 MP are decided on the same picture.
 DEFAULT_WORK_LONG_SIDE = 512
+# u2netp probability under which an enclosed hole in its object is background seen through
+# the product, not a part of it the model missed.
+HOLE_LEVEL = 0.1
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ def estimate_foreground(
     agree_iou: float = 0.8,
     model_sure_level: float = 0.85,
     fusion_band: float = 0.03,
+    fragment_share: float = 0.25,
 ) -> ForegroundEstimate:
     """Product mask of an RGB uint8 image, at a fixed working resolution: THE choice of method.
 
@@ -143,8 +147,11 @@ def estimate_foreground(
        (IoU >= ``agree_iou``) the border model's sharper outline is kept, with the regions it
        took for shadow but the model calls object given back; where they disagree the
        model's mask is the seed ("u2netp").
+       When the border model's answer is no candidate - a fragment of the model's object, or
+       the whole frame around it - the model's mask is the seed without weighing.
     3. When the backdrop is not smooth, GrabCut (Rother, Kolmogorov & Blake, SIGGRAPH 2004)
        moves the outline within a narrow band to the image's edges.
+    4. Holes of the model's object that it is sure are background are opened.
     """
     small, scale_xy = working_copy(image, work_long_side)
     h, w = small.shape[:2]
@@ -167,8 +174,19 @@ def estimate_foreground(
             # wins when it is sure of its object, else the border model keeps its answer.
             disjoint = overlap < 0.3 * min(np.count_nonzero(mask), np.count_nonzero(sal_mask))
             model_sure = sal_mask.any() and float(sal[sal_mask].mean()) >= model_sure_level
+            # No candidate to weigh against the model's object: the border model kept only a
+            # fragment of it (a speck of a grey bag on a grey sweep - the palette explained
+            # the rest of the product away), or it fills the frame around the model's
+            # compact, sure object (the backdrop taken for the product).
+            area = np.count_nonzero(mask)
+            fragment = overlap >= 0.9 * area and area < fragment_share * np.count_nonzero(sal_mask)
+            frame_filling = (
+                model_sure and area >= 0.9 * mask.size and np.count_nonzero(sal_mask) < 0.5 * mask.size
+            )
             if not sal_mask.any() or (disjoint and not model_sure):
                 pass
+            elif fragment or frame_filling:
+                mask, from_model, method = sal_mask, True, "u2netp"
             elif reason == "confirm" and (agree >= agree_iou or not model_sure):
                 # Nothing spoke against the border model: it stands unless the model, sure of
                 # itself, sees a clearly different object.
@@ -202,6 +220,15 @@ def estimate_foreground(
         )
         method += "+grabcut"
 
+    if sal is not None:
+        # Background seen through the product (a bag's handles, a mug's ear): holes in the
+        # model's object that it is sure are background stay open, though the seeds and the
+        # graph cut fill holes. Not when that would take most of the answer: then the answer
+        # is an object the model missed inside another, and the model's hole is no evidence.
+        raw = sal > 0.5
+        opened = mask & ~(fill_holes(raw) & ~raw & (sal < HOLE_LEVEL))
+        if np.count_nonzero(opened) >= 0.5 * np.count_nonzero(mask):
+            mask = opened
     if from_model:
         # No colour distance describes the cut; a light blur of the binary mask keeps its
         # 0.5 level where the cut is and gives the matte refinement a ramp to work on.
