@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import math
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from .client import proves_nothing_created
+from .create_notes import CreateNotes
 from .errors import AmbiguousCreate, ApiError, CorrectionError, InvalidInput, NotEnoughTime, RequestRejected
 from .failures import FailureRecord, count_failure, utc_now, write_failure_record
 from .objects import ObjectRef, is_superseded, skip_reason
@@ -92,6 +94,7 @@ class _OnceSteps:
     create: Callable[..., dict[str, Any]]
     start: Callable[..., dict[str, Any]]
     config: Any
+    notes: CreateNotes
 
 
 @lru_cache(maxsize=4)
@@ -138,7 +141,42 @@ def _once_steps(table_name: str, ttl_seconds: int) -> _OnceSteps:
     def start_once(*, request: dict[str, Any], start: Callable[[], str]) -> dict[str, Any]:
         return {"execution_arn": start()}
 
-    return _OnceSteps(create_once, start_once, config)
+    import boto3
+
+    notes = CreateNotes(table=boto3.resource("dynamodb").Table(table_name), ttl_seconds=ttl_seconds)
+    return _OnceSteps(create_once, start_once, config, notes)
+
+
+def _noted_create(
+    once: _OnceSteps, services: Services, inspected: InspectedObject, options: TaskOptions
+) -> Callable[[], tuple[str, dict[str, Any]]]:
+    """The create step for one delivery, with a durable note written before each send.
+
+    The note is what stops a second paid create after this process dies mid-call (see
+    ``create_notes``). It is removed again when the call fails in a way that proves nothing was
+    made, so such failures stay retryable: a refusal (429, 4xx, never sent), or running out of
+    time before a retry, which the client only attempts after answers that proved as much.
+    """
+    identity, owner = inspected.ref.identity, uuid.uuid4().hex
+
+    def guard(call_seconds_left: float) -> None:
+        _ensure_time_to_send(call_seconds_left)
+        once.notes.claim(identity, owner)
+
+    def create() -> tuple[str, dict[str, Any]]:
+        services.create_guard = guard
+        try:
+            return _create_task(services, inspected, options)
+        except ApiError as failed:
+            if proves_nothing_created(failed):
+                once.notes.release(identity, owner)
+            raise
+        except NotEnoughTime:
+            if not services.api.retry.retry_ambiguous_create:
+                once.notes.release(identity, owner)
+            raise
+
+    return create
 
 
 def _create_task(
@@ -258,13 +296,12 @@ def submit_object(services: Services, ref: ObjectRef) -> SubmitOutcome:
         return _reject(services, ref, invalid)
 
     once = _once_steps(settings.idempotency_table, settings.idempotency_ttl_seconds)
-    services.create_guard = _ensure_time_to_send  # checked right before each create is sent
     if _lambda_context is not None:
         once.config.register_lambda_context(_lambda_context)
     try:
         task = once.create(
             request={"identity": ref.identity, "options": options.to_dict()},
-            create=lambda: _create_task(services, inspected, options),
+            create=_noted_create(once, services, inspected, options),
         )
     except (RequestRejected, InvalidInput) as rejected:
         return _reject(services, ref, rejected, enhancement_type=options.enhancement_type)
