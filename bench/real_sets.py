@@ -13,7 +13,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = REPO / "datasets" / "real-documents"
@@ -45,7 +45,8 @@ def document_set(folder: Path = DOCUMENTS) -> list[tuple[str, np.ndarray, dict]]
 
 def load_product(stem: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     """A product photo (RGB), its drawn mask (uint8, 255 = product) and its <id>.json."""
-    image = np.asarray(Image.open(stem.with_suffix(".jpg")).convert("RGB"))
+    # EXIF orientation applied first, as the engine does: the mask is drawn on the upright frame.
+    image = np.asarray(ImageOps.exif_transpose(Image.open(stem.with_suffix(".jpg"))).convert("RGB"))
     mask = np.asarray(Image.open(stem.parent / f"{stem.name}.mask.png").convert("L"))
     meta = json.loads(stem.with_suffix(".json").read_text())
     return image, mask, meta

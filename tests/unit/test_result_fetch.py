@@ -374,7 +374,7 @@ def test_the_largest_result_the_api_can_return_is_accepted_by_the_pipelines_poli
     Image.fromarray(noise).save(buffer, format="PNG", compress_level=0)
     largest = buffer.getvalue()
     assert len(largest) > 64 * 1024 * 1024  # really past the old 50 MB cap
-    pipeline_policy = download_policy(SimpleNamespace(settings=Settings.from_env({})))
+    pipeline_policy = download_policy(SimpleNamespace(settings=Settings.from_env({}), time_left=lambda: None))
     for policy in (pipeline_policy, DownloadPolicy()):
         rec = Recorder(httpx.Response(200, content=largest))
         fetched = fetch_result(URL, policy, transport=rec.transport)

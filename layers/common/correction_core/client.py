@@ -242,6 +242,7 @@ class CorrectionClient:
         ca_bundle: str | PathLike[str] | None = None,
         before_request: Callable[[str], None] | None = None,
         before_send: Callable[[str, float], None] | None = None,
+        time_left: Callable[[], float | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         user_agent: str = "photo-correction-pipeline",
@@ -257,6 +258,10 @@ class CorrectionClient:
         # Called immediately before each attempt goes out, with the most the call can still take
         # (seconds): the caller's last chance to refuse a send it could not see through.
         self._before_send = before_send
+        # Reads (GET) also end when the caller's own deadline does (a Lambda's remaining time):
+        # a function that times out fails with an error its state machine does not retry. A
+        # create is not cut short this way: its caller refuses to send one it cannot see through.
+        self._time_left = time_left
         self._clock = clock
         self._wall_clock = wall_clock
         try:
@@ -396,7 +401,7 @@ class CorrectionClient:
         self, method: str, path: str, *, files: Any = None, accept_image: bool = False
     ) -> tuple[Mapping[str, Any], str] | TaskStatus:
         policy = self.retry
-        deadline = _CallDeadline(self._call_budget)
+        deadline = _CallDeadline(self._budget_for(method, path))
         attempt = 0
         while True:
             attempt += 1
@@ -428,6 +433,18 @@ class CorrectionClient:
                     },
                 )
                 policy.sleep(delay)
+
+    def _budget_for(self, method: str, path: str) -> float | None:
+        budget = self._call_budget
+        left = self._time_left() if method == "GET" and self._time_left is not None else None
+        if left is None:
+            return budget
+        if left <= 0:
+            raise ApiTransportError(
+                f"{method} {path}: no time left in this invocation to send it",
+                request_may_have_been_processed=False,
+            )
+        return left if budget is None else min(budget, left)
 
     def _send(
         self, method: str, path: str, *, files: Any, key: str, deadline: _CallDeadline

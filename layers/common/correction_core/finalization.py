@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -46,13 +48,38 @@ def _fetch_result(services: Services, task_id: str) -> SpooledResult:
     return fetch_result_to_file(status.image, policy, transport=services.transport)
 
 
+#: Finalize's work after its last call: storing a result of up to 67 MB in S3 (a second or two
+#: inside AWS), the completion event and the return. Its calls end this long before the function.
+AFTER_CALLS_SECONDS = 10.0
+
+
 def download_policy(services: Services) -> DownloadPolicy:
+    """How to download the result; its total deadline ends before the invocation does.
+
+    A read may overrun the deadline by one read timeout (the deadline is checked between
+    chunks), so socket timeouts are capped too and one of them is kept back. Built per
+    download: a second one gets the time left.
+    """
     settings = services.settings
-    return DownloadPolicy(
+    policy = DownloadPolicy(
         allowed_hosts=settings.result_hosts,
         allow_http=settings.allow_http_results,
         max_bytes=settings.max_result_bytes,
     )
+    left = services.time_left()
+    if left is not None:
+        # A third of the time for one socket operation, the rest for the whole download.
+        step = max(0.0, left / 3)
+        t = policy.timeout
+        timeout = httpx.Timeout(
+            connect=min(t.connect or step, step),
+            read=min(t.read or step, step),
+            write=min(t.write or step, step),
+            pool=min(t.pool or step, step),
+        )
+        total = max(0.0, min(policy.total_timeout, left - (timeout.read or 0.0)))
+        policy = replace(policy, timeout=timeout, total_timeout=total)
+    return policy
 
 
 def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[str, Any]:

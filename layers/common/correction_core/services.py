@@ -129,10 +129,21 @@ class Services:
             client=boto3.client("events", config=config), bus_name=self.settings.event_bus_name
         )
 
-    def begin_invocation(self) -> None:
+    def begin_invocation(self, context: Any = None, after_calls_seconds: float = 0.0) -> None:
         """Per-invocation state: the submit function waits for budget tokens at most
-        ``budget_wait_seconds`` in all, however many records and attempts share the wait."""
+        ``budget_wait_seconds`` in all, however many records and attempts share the wait; and,
+        given the Lambda context, the moment this invocation's calls must be over by: its end,
+        less ``after_calls_seconds`` the handler still needs once they return."""
         self._budget_wait_left = max(0.0, self.settings.budget_wait_seconds)
+        self._calls_end: float | None = None
+        if context is not None:
+            remaining = context.get_remaining_time_in_millis() / 1000
+            self._calls_end = time.monotonic() + remaining - after_calls_seconds
+
+    def time_left(self) -> float | None:
+        """Seconds until this invocation's calls must be over; None outside Lambda."""
+        end = getattr(self, "_calls_end", None)
+        return None if end is None else max(0.0, end - time.monotonic())
 
     def budget_wait_left(self) -> float:
         return getattr(self, "_budget_wait_left", max(0.0, self.settings.budget_wait_seconds))
@@ -184,6 +195,7 @@ class Services:
             transport=self.transport,
             before_request=self._take_budget_token,
             before_send=self._before_send,
+            time_left=self.time_left,
         )
 
 

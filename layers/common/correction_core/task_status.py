@@ -19,6 +19,10 @@ OUTCOME_PENDING = "pending"
 
 _MESSAGE_MAX = 500
 
+#: CheckStatus's work after its poll: keeping the result URL (one DynamoDB write) and returning.
+#: The poll ends this long before the function does (``Services.begin_invocation``).
+AFTER_POLL_SECONDS = 3.0
+
 
 def check_task(services: Services, task_id: str) -> dict[str, Any]:
     logger.append_keys(task_id=task_id)
