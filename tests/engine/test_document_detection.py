@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from correction_engine.imaging.document import crop_and_orient, enhance_text, locate_page
-from correction_engine.imaging.geometry import quad_iou
+from correction_engine.imaging.geometry import order_quad, quad_iou
 from correction_engine.imaging.page_detection import (
     find_page_quad,
     propose_by_brightness,
@@ -15,6 +15,7 @@ from correction_engine.imaging.page_detection import (
     propose_by_lines,
     text_free_gray,
 )
+from correction_engine.imaging.page_regions import border_sides, fit_quad_to_outline
 from correction_engine.synth.documents import BACKGROUNDS, make_page_photo
 
 N_PAGES = 32
@@ -119,3 +120,37 @@ def test_a_hard_shadow_across_the_page_does_not_cut_the_page(seed):
     _, quad, _ = locate_page(page.image)
     assert quad is not None
     assert quad_iou(quad.quad, page.corners) >= 0.95
+
+
+def _outline_and_simplified(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    outline = max(contours, key=cv2.contourArea)
+    hull = cv2.convexHull(outline)
+    approx = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
+    return outline, order_quad(approx.reshape(-1, 2))
+
+
+def test_sides_fitted_through_a_rounded_outline_meet_at_the_true_corners():
+    # A card with corners rounded by a 30 px radius, turned 8 degrees: four points of its
+    # outline are off the sides' crossing points; lines through the sides are not.
+    corners = cv2.boxPoints(((320.0, 240.0), (400.0, 250.0), 8.0))
+    mask = np.zeros((480, 640), np.uint8)
+    cv2.fillConvexPoly(mask, np.round(corners).astype(np.int32), 255)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (61, 61)))
+    outline, simplified = _outline_and_simplified(mask)
+    fitted = fit_quad_to_outline(outline, simplified, mask.shape)
+    truth = order_quad(corners)
+    assert fitted is not None
+    assert np.linalg.norm(fitted - truth, axis=1).max() < 2.0, fitted - truth
+    assert quad_iou(fitted, truth) > quad_iou(simplified, truth)
+
+
+def test_a_side_cut_by_the_frame_is_fitted_onto_the_border():
+    # A receipt against the frame's top-right corner: its top and right sides are the frame.
+    mask = np.zeros((480, 360), np.uint8)
+    cv2.fillConvexPoly(mask, np.array([[200, 0], [360, 0], [360, 300], [204, 300]], np.int32), 255)
+    outline, simplified = _outline_and_simplified(mask)
+    fitted = fit_quad_to_outline(outline, simplified, mask.shape)
+    assert fitted is not None
+    assert border_sides(fitted, mask.shape) == 2
+    assert quad_iou(fitted, np.array([[200, 0], [360, 0], [360, 300], [204, 300]], float)) > 0.98

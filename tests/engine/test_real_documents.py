@@ -32,6 +32,17 @@ PHOTOS = [
     # of the scan: one brightness threshold takes card and receipt together (IoU 0.44 before).
     ("receipt-scan-softmatic-05", 0.95),
     ("receipt-scan-softmatic-18", 0.95),
+    # The same kind against the frame's corner, the receipt's own corners rounded or torn: a
+    # four-point simplification of its bright region put a side off its edge and the card
+    # backing won (IoU 0.58); sides fitted as lines through the region's outline find it.
+    ("receipt-scan-softmatic-02", 0.95),
+    # An ID card held by a thumb, rounded corners, a second card behind it: only the card's
+    # right part was found (IoU 0.66) until its sides were fitted through the whole outline.
+    ("card-docaligner-01", 0.93),
+    # Low-contrast outlines on a bright photo: Canny's thresholds follow the median brightness,
+    # so a whole side left no edge and no outline scored; the page was not found (0.42, 0.59).
+    ("receipt-azure-french", 0.95),
+    ("whiteboard-imagelabs-02", 0.93),
 ]
 
 # Pages with no text (calibration targets): corners only, their upright turn is not defined.
@@ -41,6 +52,10 @@ PHOTOS = [
 PLAIN_PAGES = [
     ("page-boofcv-chessboard", 0.95),
     ("page-boofcv-chessboard-clutter", 0.95),
+    # A target on a clipboard on a weathered deck (the clipboard is lighter than the deck): the
+    # page's region outline, simplified to four of its points, ran a side off the page and a
+    # part of the page won at two of the four turns (IoU 0.33 unturned, 0.96 turned).
+    ("page-boofcv-hexgrid-deck", 0.93),
 ]
 
 
@@ -117,3 +132,23 @@ def test_type1_makes_a_printed_page_more_legible(monkeypatch):
     # crop, or loses text, fails here.
     assert raw >= 100, raw
     assert enhanced >= 1.07 * raw, (raw, enhanced)
+
+
+# Pages cut by the frame, whose corners the engine holds at the 1 % limit outside it.
+CUT_PAGES = ["page-boofcv-chessboard-desk2", "page-boofcv-chess-desk3"]
+
+
+@pytest.mark.parametrize("ident", CUT_PAGES)
+def test_no_corner_lies_more_than_one_percent_outside_the_frame(ident):
+    # The limit was applied at the analysis size; scaled back to the photo, a corner held at
+    # exactly 1 % came out at 1.000000000000002 %, one more photo past the limit in the bench.
+    image, _ = _load(ident)
+    for k in range(4):
+        turned = turn_cw(image, k)
+        h, w = turned.shape[:2]
+        quad, found, _ = locate_page(turned)
+        assert found is not None
+        x, y = quad[:, 0], quad[:, 1]
+        # As the bench measures it: the farthest corner's distance outside, a share of its side.
+        outside = max(np.max(-x) / w, np.max(x - w) / w, np.max(-y) / h, np.max(y - h) / h)
+        assert outside <= 0.01, (k, outside)

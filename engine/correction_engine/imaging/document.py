@@ -9,9 +9,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .geometry import downscale, output_size, warp_quad
+from .geometry import downscale, output_size, quarter_turn, warp_quad
 from .orientation import Orientation, estimate_orientation
 from .page_detection import PageQuad, find_page_quad
+from .page_regions import MAX_OUTSIDE, clamp_to_frame
 from .text_enhance import enhance_text
 
 __all__ = ["crop_and_orient", "enhance_text", "crop_orient_enhance", "locate_page"]
@@ -41,7 +42,9 @@ def locate_page(image: np.ndarray) -> tuple[np.ndarray, PageQuad | None, Orienta
     if found is None:
         quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
     else:
-        quad = quad_mid / scale
+        # Held at the frame's limit again in the photo's pixels (a hair inside it): scaling back
+        # from the analysis size rounds a corner held exactly at the limit to just past it.
+        quad = clamp_to_frame(quad_mid / scale, (h, w), 0.999 * MAX_OUTSIDE)
     return quad, found, orientation
 
 
@@ -55,7 +58,7 @@ def crop_and_orient(image: np.ndarray) -> np.ndarray:
     turns = orientation.rotation // 90
     if found is None:
         # Nothing to rectify: a quarter turn is a copy, not a resampling.
-        return np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image.copy()
+        return quarter_turn(image, turns)
     out_w, out_h = output_size(quad, image.shape[:2])
     # Fold the turn into the one full-resolution warp: start the corner list at the corner that
     # is the text's top-left, and swap the output's sides for a quarter turn.

@@ -14,6 +14,15 @@ import numpy as np
 
 from .geometry import downscale, is_convex, order_quad, quad_area
 from .page_nesting import choose_nested
+from .page_regions import (
+    border_sides,
+    clamp_to_frame,
+    corners_outside,
+    crossings,
+    fit_quad_to_outline,
+    fitted_line,
+    line_through,
+)
 
 # A found page must cover at least this share of the frame: business cards and short receipts
 # are photographed down to about 5 % of it; smaller bright shapes are more likely a label or a
@@ -25,9 +34,11 @@ MIN_SCORE = 0.6
 # at least the minimum, in between four noise deviations of the photo (see edge_contrast).
 EDGE_CONTRAST = 14.0
 MIN_EDGE_CONTRAST = 6.0
-# A page may run past the frame, but its corners are placed no farther outside than this share
-# of the side: beyond it nothing in the photo supports where the corner is.
-MAX_OUTSIDE = 0.01
+# The preference, between equally supported outlines, for one whose side is a seen edge over one
+# whose side runs on the frame's border (per side; the larger-area preference is 0.05 at most).
+BORDER_SIDE_COST = 0.02
+# The lines proposer's edge thresholds, a second time, times this (see find_page_quad).
+FAINT_SENSITIVITY = 0.5
 # A proposal whose corner lies a little farther out (a side found slightly off, crossing the
 # border) is held to that limit and scored there; one far outside is no page in this photo.
 MAX_PROPOSAL_OUTSIDE = 0.05
@@ -89,7 +100,9 @@ def outside_ink(ink: np.ndarray, quad: np.ndarray) -> float:
     return float(per_side.min(axis=1).max())
 
 
-def _quads_from_contours(contours, min_area: float) -> list[np.ndarray]:
+def _quads_from_contours(contours, min_area: float, size: tuple[int, int]) -> list[np.ndarray]:
+    """Each of the largest contours' hull simplified to four corners, and those sides fitted by
+    lines to the contour (see page_regions): both are offered, the scorer picks."""
     quads = []
     for c in sorted(contours, key=cv2.contourArea, reverse=True)[:8]:
         hull = cv2.convexHull(c)
@@ -102,7 +115,11 @@ def _quads_from_contours(contours, min_area: float) -> list[np.ndarray]:
             if len(approx) <= 4:
                 break
         if len(approx) == 4:
-            quads.append(order_quad(approx.reshape(4, 2)))
+            quad = order_quad(approx.reshape(4, 2))
+            quads.append(quad)
+            fitted = fit_quad_to_outline(c, quad, size)
+            if fitted is not None:
+                quads.append(fitted)
     return quads
 
 
@@ -112,8 +129,9 @@ def propose_by_edges(gray: np.ndarray, min_area: float) -> list[np.ndarray]:
     med = float(np.median(blur))
     edges = cv2.Canny(blur, max(10, 0.4 * med), max(30, 1.0 * med))
     edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
-    contours, _ = cv2.findContours(edges, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    return _quads_from_contours(contours, min_area)
+    # Every outline point, not only segment ends: the side fit weighs points along the sides.
+    contours, _ = cv2.findContours(edges, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    return _quads_from_contours(contours, min_area, gray.shape[:2])
 
 
 def propose_by_brightness(channel: np.ndarray, min_area: float) -> list[np.ndarray]:
@@ -123,8 +141,8 @@ def propose_by_brightness(channel: np.ndarray, min_area: float) -> list[np.ndarr
     # Opening cuts thin bridges between the page and bright clutter touching it.
     k = max(3, int(round(max(channel.shape) / 120)) | 1)
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    return _quads_from_contours(contours, min_area)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    return _quads_from_contours(contours, min_area, channel.shape[:2])
 
 
 def propose_by_brightest(channel: np.ndarray, min_area: float) -> list[np.ndarray]:
@@ -141,7 +159,11 @@ def propose_by_brightest(channel: np.ndarray, min_area: float) -> list[np.ndarra
 
 
 def propose_by_lines(
-    gray: np.ndarray, min_area: float, per_side: int = 4, contrast: float = EDGE_CONTRAST
+    gray: np.ndarray,
+    min_area: float,
+    per_side: int = 4,
+    contrast: float = EDGE_CONTRAST,
+    sensitivity: float = 1.0,
 ) -> list[np.ndarray]:
     """Hough lines (the standard transform, Duda & Hart 1972) on the edge map, for pages whose
     outline contour is broken or merged with a shadow or clutter: the strongest few distinct lines
@@ -154,7 +176,7 @@ def propose_by_lines(
     quarter changed which lines it found)."""
     blur = cv2.GaussianBlur(gray, (5, 5), 0)
     med = float(np.median(blur))
-    edges = cv2.Canny(blur, max(10, 0.4 * med), max(30, 1.0 * med))
+    edges = cv2.Canny(blur, max(10, 0.4 * med * sensitivity), max(30, 1.0 * med * sensitivity))
     h, w = gray.shape
     min_len = 0.12 * min(h, w)
     found = cv2.HoughLines(edges, 1, np.pi / 360, threshold=int(min_len))
@@ -223,10 +245,6 @@ def propose_by_lines(
                         quads.append(quad)
     quads.sort(key=lambda q: score_quad(gray, q, contrast), reverse=True)
     return quads[:6]
-
-
-def _line_through(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    return np.cross(np.array([p[0], p[1], 1.0]), np.array([q[0], q[1], 1.0]))
 
 
 def _side_samples(quad: np.ndarray, n: int, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -302,25 +320,6 @@ def score_quad(gray: np.ndarray, quad: np.ndarray, contrast: float = EDGE_CONTRA
     return float(0.5 * per_side.mean() + 0.5 * per_side.min())
 
 
-def clamp_to_frame(quad: np.ndarray, size: tuple[int, int], limit: float = MAX_OUTSIDE) -> np.ndarray:
-    """``quad`` with every corner held within ``limit`` of the side outside the frame."""
-    h, w = size
-    q = np.array(quad, dtype=np.float64)
-    q[:, 0] = np.clip(q[:, 0], -limit * w, (1 + limit) * w)
-    q[:, 1] = np.clip(q[:, 1], -limit * h, (1 + limit) * h)
-    return q
-
-
-def corners_outside(quad: np.ndarray, size: tuple[int, int]) -> float:
-    """How far the farthest corner lies beyond the frame of ``size`` = (h, w), as a share of
-    that axis's side (0 when all are inside)."""
-    h, w = size
-    q = np.asarray(quad, dtype=np.float64)
-    return float(
-        max(0.0, np.max(-q[:, 0]) / w, np.max(q[:, 0] - w) / w, np.max(-q[:, 1]) / h, np.max(q[:, 1] - h) / h)
-    )
-
-
 def refine_quad(
     gray: np.ndarray, quad: np.ndarray, radius: float, smooth: np.ndarray | None = None
 ) -> np.ndarray:
@@ -348,19 +347,13 @@ def refine_quad(
         if keep.sum() < 6:
             # No edge to fit along this side (it runs on the frame's border, or across a blank
             # stretch): keep it where it is and still refine the others.
-            lines.append(_line_through(quad[i], quad[(i + 1) % 4]))
+            lines.append(line_through(quad[i], quad[(i + 1) % 4]))
             continue
         base = pts[i, :, 0, :] + radius * normals[i][None, :]  # the side itself (offset 0)
-        found = base[keep] + pos[keep, None] * normals[i][None, :]
-        vx, vy, x0, y0 = cv2.fitLine(found.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
-        lines.append(_line_through(np.array([x0, y0]), np.array([x0 + vx, y0 + vy])))
-    refined = []
-    for i in range(4):
-        p = np.cross(lines[(i - 1) % 4], lines[i])
-        if abs(p[2]) < 1e-12:
-            return quad
-        refined.append(p[:2] / p[2])
-    refined = np.array(refined)
+        lines.append(fitted_line(base[keep] + pos[keep, None] * normals[i][None, :]))
+    refined = crossings(lines)
+    if refined is None:
+        return quad
     if np.max(np.linalg.norm(refined - quad, axis=1)) > 3 * radius:
         return quad
     return refined
@@ -381,6 +374,25 @@ def _snapped(
         if s > best[0]:
             best = (s, snapped)
     return best[0], quad_area(best[1]), best[1], name
+
+
+def _scored(
+    gray: np.ndarray, proposals: list[tuple[np.ndarray, str]], contrast: float
+) -> list[tuple[float, float, np.ndarray, str]]:
+    """(score, area, quad, detector) of each plausible proposal, held within the frame's limit
+    and snapped onto the edges along its sides where that scores better."""
+    h, w = gray.shape
+    kept = [
+        (clamp_to_frame(quad, (h, w)), name)
+        for quad, name in proposals
+        if corners_outside(quad, (h, w)) <= MAX_PROPOSAL_OUTSIDE
+    ]
+    smooth = cv2.GaussianBlur(gray, (0, 0), 1.0)
+    return [
+        _snapped(gray, smooth, quad, name, contrast)
+        for quad, name in kept
+        if is_convex(quad) and quad_area(quad) <= 0.97 * h * w
+    ]
 
 
 def find_page_quad(
@@ -408,21 +420,24 @@ def find_page_quad(
     proposals += [(q, "neutral") for q in propose_by_brightness(neutral, min_area)]
     proposals += [(q, "brightest") for q in propose_by_brightest(white, min_area)]
     proposals += [(q, "lines") for q in propose_by_lines(gray, min_area, contrast=contrast)]
-    proposals = [
-        (clamp_to_frame(quad, (h, w)), name)
-        for quad, name in proposals
-        if corners_outside(quad, (h, w)) <= MAX_PROPOSAL_OUTSIDE
-    ]
-    smooth = cv2.GaussianBlur(gray, (0, 0), 1.0)
-    scored = [
-        _snapped(gray, smooth, quad, name, contrast)
-        for quad, name in proposals
-        if is_convex(quad) and quad_area(quad) <= 0.97 * h * w
-    ]
+    scored = _scored(gray, proposals, contrast)
+    if not any(sc[0] >= min_score for sc in scored):
+        # No outline on clear edges: look again with half the edge thresholds. They scale with
+        # the photo's median brightness, so on a bright photo a low-contrast side (a receipt on
+        # light wood, a whiteboard on a pale wall, a sticky note on carpet) leaves no edge and
+        # its whole family of sides is empty. Only then: with clear edges present, the fainter
+        # ones add outlines of whatever lies around the page (a clipboard, a box) to choose from.
+        faint = propose_by_lines(gray, min_area, contrast=contrast, sensitivity=FAINT_SENSITIVITY)
+        scored += _scored(gray, [(q, "faint lines") for q in faint], contrast)
     if not scored:
         return None
-    # Between equally supported outlines prefer the larger, by a little.
-    best = max(scored, key=lambda sc: sc[0] + 0.05 * sc[1] / (h * w))
+    # Between equally supported outlines prefer the larger, by a little, and the one with fewer
+    # sides on the frame's border: the scorer counts a border side as supported all along, so a
+    # region that leaks out to the border ties with the page's own, seen edges.
+    best = max(
+        scored,
+        key=lambda sc: sc[0] + 0.05 * sc[1] / (h * w) - BORDER_SIDE_COST * border_sides(sc[2], (h, w)),
+    )
     if best[0] < min_score:
         return None
     small_image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
