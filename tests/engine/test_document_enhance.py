@@ -164,3 +164,39 @@ def test_large_dark_and_coloured_areas_keep_their_look():
     assert grey[parts["photo"]].mean() < 150, grey[parts["photo"]].mean()
     # And the paper is still flattened to white on both sides of the shadow.
     assert np.percentile(grey[parts["paper"]], 5) > 235
+
+
+def _band_and_shadow_page() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A white page with black text, a grey band holding white text (a printed tint) at the
+    top, and a shadow as dark as the band over the lower half; with masks of the band's and the
+    shadow's bare paper."""
+    h, w = 900, 700
+    page = np.full((h, w, 3), 235, np.uint8)
+    band = np.zeros((h, w), bool)
+    band[60:260, 40:660] = True
+    page[band] = 165
+    for i, y in enumerate(range(110, 250, 45)):
+        cv2.putText(page, f"Tel 0{i} 555 0123", (70, y), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (235, 235, 235), 2)
+    for y in range(330, 860, 40):
+        cv2.putText(
+            page, "the quick brown fox jumps", (50, y), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (30, 30, 30), 2
+        )
+    shade = np.ones((h, w), np.float32)
+    shade[520:, :] = 165 / 235
+    shade = cv2.GaussianBlur(shade, (0, 0), 3)
+    photo = np.clip(page.astype(np.float32) * shade[..., None], 0, 255).astype(np.uint8)
+    grey = cv2.cvtColor(page, cv2.COLOR_RGB2GRAY)
+    bare = cv2.erode((grey > 150).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    band_paper = bare & band & (grey < 200)
+    shadow_paper = bare & (shade < 0.75) & (grey > 200)
+    return photo, band_paper, shadow_paper
+
+
+def test_a_printed_tint_with_light_letters_keeps_its_tone_and_a_shadow_does_not():
+    photo, band_paper, shadow_paper = _band_and_shadow_page()
+    out = cv2.cvtColor(enhance_text(photo), cv2.COLOR_RGB2GRAY).astype(float)
+    raw = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(float)
+    # Before: both the same grey (truth), after: the band grey, the shadow white.
+    assert abs(raw[band_paper].mean() - raw[shadow_paper].mean()) < 8
+    assert out[shadow_paper].mean() > 245, out[shadow_paper].mean()
+    assert out[band_paper].mean() < 215, out[band_paper].mean()
