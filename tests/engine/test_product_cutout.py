@@ -132,3 +132,20 @@ def test_no_product_keeps_the_picture():
     assert rgba.shape == (240, 320, 4)
     assert (rgba[..., 3] == 255).all()
     assert np.array_equal(remove_background(flat)[..., 3], rgba[..., 3])
+
+
+def test_coverage_keeps_what_other_evidence_put_in_the_mask():
+    # A square product whose left third has the backdrop's colour (distance 0: white on
+    # white) but is in the mask by other evidence (the learned model): the sub-pixel coverage
+    # must not hand that side back to the backdrop along the outline, while the right side,
+    # whose colour agrees with the mask, still gets its sub-pixel ramp.
+    from correction_engine.imaging.mask_ops import coverage
+
+    mask = np.zeros((60, 60), bool)
+    mask[15:45, 15:45] = True
+    distance = np.where(mask, 4.0, 0.2).astype(np.float32)
+    distance[15:45, 15:25] = 0.0
+    distance[15:45, 44] = 1.6  # a boundary pixel half covered by the product
+    alpha = coverage(mask, distance)
+    assert (alpha[15:45, 15:25] >= 0.5).all()
+    assert 0.2 < float(alpha[30, 44]) < 0.6

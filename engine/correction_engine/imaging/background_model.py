@@ -166,13 +166,15 @@ class BorderModel:
     """The border model's answer on a working copy: ``mask`` (bool), ``score`` (distance in
     units of the threshold), ``smooth`` (the backdrop is one smooth colour surface),
     ``shadow`` (bool: pixels explained only by the shadow allowance and left as backdrop),
-    ``scene`` (much of the frame besides the product is unexplained)."""
+    ``scene`` (much of the frame besides the product is unexplained), ``backdrop`` (float32
+    RGB, the fitted smooth colour surface: what the backdrop would look like everywhere)."""
 
     mask: np.ndarray
     score: np.ndarray
     smooth: bool
     shadow: np.ndarray
     scene: bool
+    backdrop: np.ndarray
 
 
 def border_model(
@@ -268,7 +270,12 @@ def border_model(
     scene = _looks_like_scene(keep_main_components(mask), score, scene_ratio)
     mask = keep_main_components(fill_holes(bridge_pieces(mask)))
     return BorderModel(
-        mask=mask, score=score.astype(np.float32), smooth=smooth, shadow=shadow & ~mask, scene=scene
+        mask=mask,
+        score=score.astype(np.float32),
+        smooth=smooth,
+        shadow=shadow & ~mask,
+        scene=scene,
+        backdrop=surface,
     )
 
 
@@ -288,3 +295,22 @@ def _looks_like_scene(mask: np.ndarray, score: np.ndarray, scene_ratio: float) -
     unexplained = np.count_nonzero(leftover) / max(1, np.count_nonzero(mask))
     pieces = cv2.connectedComponents(mask.astype(np.uint8))[0] - 1
     return unexplained > scene_ratio or (pieces >= 2 and unexplained > scene_ratio / 2)
+
+
+def darkened_backdrop(
+    pixels: np.ndarray, backdrop: np.ndarray, *, darkest: float = 0.2, hue_tolerance: float = 0.08
+) -> np.ndarray:
+    """Which ``pixels`` (float RGB, any shape ending in 3) are the ``backdrop`` colour under
+    them dimmed: ``c = k b`` with ``darkest <= k < 1`` and a chromatic residual ``|c - k b|``
+    within ``hue_tolerance`` of the dimmed colour's own length (plus sensor noise).
+
+    This is what a cast shadow is physically - less light on the same surface - at any depth
+    (a deep shadow below the border model's floor too), with the residual measured relative to
+    the shadow's brightness so a dark shadow is not penalised for its noise. It says nothing
+    about texture or about the product: callers weigh it with other evidence.
+    """
+    bb = np.einsum("...c,...c->...", backdrop, backdrop) + 1.0
+    k = np.einsum("...c,...c->...", pixels, backdrop) / bb
+    residual = pixels - k[..., None] * backdrop
+    chroma = np.sqrt(np.einsum("...c,...c->...", residual, residual))
+    return (k >= darkest) & (k < 1.0) & (chroma <= hue_tolerance * k * np.sqrt(bb) + 3.0)

@@ -15,7 +15,8 @@ The learned model is consulted whenever the border model could have explained th
 away (a backdrop that is not smooth, a product touching the frame or in pieces, dark regions
 accepted as shadow only by the shadow allowance), and it decides where they disagree.
 The border model lives in :mod:`~correction_engine.imaging.background_model`, the mask
-operations in :mod:`~correction_engine.imaging.mask_ops`; this module is the fusion.
+operations in :mod:`~correction_engine.imaging.mask_ops`, the per-region decisions between
+the two answers in :mod:`~correction_engine.imaging.region_evidence`; this module is the fusion.
 Everything runs on a copy of fixed size, so the decision does not depend on the photo's
 resolution; callers map the result back to full resolution by interpolation.
 """
@@ -36,6 +37,7 @@ from correction_engine.imaging.mask_ops import (
     upscale_alpha,
     upscale_mask,
 )
+from correction_engine.imaging.region_evidence import backdrop_given_back, settle_by_edges
 
 __all__ = [
     "DEFAULT_WORK_LONG_SIDE",
@@ -66,7 +68,8 @@ class ForegroundEstimate:
     (1.0 = on the threshold). ``scale_xy``: working size / input size along x and y.
     ``method`` names the path taken ("border-model", "border-model+grabcut",
     "border-model+u2netp", "u2netp+grabcut", ...). ``small``: the working RGB copy, for
-    later stages that look at the product (orientation).
+    later stages that look at the product (orientation). ``salient``: u2netp's probability
+    on the working grid when it was computed (placement reads where the product may extend).
     """
 
     mask: np.ndarray
@@ -75,6 +78,7 @@ class ForegroundEstimate:
     scale_xy: tuple[float, float]
     method: str
     small: np.ndarray | None = None
+    salient: np.ndarray | None = None
 
     @property
     def scale(self) -> float:
@@ -148,10 +152,16 @@ def estimate_foreground(
        took for shadow but the model calls object given back; where they disagree the
        model's mask is the seed ("u2netp").
        When the border model's answer is no candidate - a fragment of the model's object, or
-       the whole frame around it - the model's mask is the seed without weighing.
+       the whole frame around it - the model's mask is the seed without weighing. Where
+       they agree, each region between the two outlines is decided by the image's edges
+       (:func:`~correction_engine.imaging.region_evidence.settle_by_edges`, "+edges").
     3. When the backdrop is not smooth, GrabCut (Rother, Kolmogorov & Blake, SIGGRAPH 2004)
        moves the outline within a narrow band to the image's edges.
-    4. Holes of the model's object that it is sure are background are opened.
+    4. Holes of the model's object that it is sure are background are opened; on a smooth
+       backdrop, regions that both the colour (backdrop, or backdrop dimmed: cast shadow)
+       and the model call backdrop are taken out
+       (:func:`~correction_engine.imaging.region_evidence.backdrop_given_back`,
+       "+backdrop-out").
     """
     small, scale_xy = working_copy(image, work_long_side)
     h, w = small.shape[:2]
@@ -201,8 +211,13 @@ def estimate_foreground(
                 near = cv2.dilate(sal_mask.astype(np.uint8), k) > 0
                 core = cv2.erode(sal_mask.astype(np.uint8), k) > 0
                 fused = (mask & near) | core | (border.shadow & (sal > 0.5))
-                mask = keep_main_components(fill_holes(fused))
-                method += "+u2netp"
+                settled = settle_by_edges(
+                    fused, sal_mask, sal, small, min_area=max(4, r * r), sure_level=model_sure_level
+                )
+                mask = keep_main_components(fill_holes(settled))
+                method += "+u2netp" + (
+                    "+edges" if np.count_nonzero(settled) > np.count_nonzero(fused) else ""
+                )
             elif model_sure and not (reason == "backdrop not smooth" and _solidity(mask) >= 0.85):
                 # (A convex, solid object found on a textured backdrop is the border model's
                 # best case; the model's disagreement there is more often the backdrop's
@@ -229,6 +244,10 @@ def estimate_foreground(
         opened = mask & ~(fill_holes(raw) & ~raw & (sal < HOLE_LEVEL))
         if np.count_nonzero(opened) >= 0.5 * np.count_nonzero(mask):
             mask = opened
+        if border.smooth:
+            kept = backdrop_given_back(mask, sal, border, small)
+            if np.count_nonzero(kept) < np.count_nonzero(mask):
+                mask, method = kept, method + "+backdrop-out"
     if from_model:
         # No colour distance describes the cut; a light blur of the binary mask keeps its
         # 0.5 level where the cut is and gives the matte refinement a ramp to work on.
@@ -236,7 +255,7 @@ def estimate_foreground(
     else:
         alpha = coverage(mask, score)
     return ForegroundEstimate(
-        mask=mask, alpha=alpha, distance=score, scale_xy=scale_xy, method=method, small=small
+        mask=mask, alpha=alpha, distance=score, scale_xy=scale_xy, method=method, small=small, salient=sal
     )
 
 

@@ -91,6 +91,8 @@ def coverage(mask: np.ndarray, distance: np.ndarray, band: int = 3) -> np.ndarra
     inner product pixels (a normalised box average, i.e. normalised convolution) gives
     that fraction; away from the outline the binary mask is kept. Thresholding this at 0.5
     places the outline at half contrast instead of wherever the detection threshold fell.
+    Only where the colour agrees with the mask (``distance > 1`` inside, ``<= 1`` outside):
+    elsewhere the mask was decided by other evidence and stays binary.
     """
     m8 = mask.astype(np.uint8)
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
@@ -101,7 +103,12 @@ def coverage(mask: np.ndarray, distance: np.ndarray, band: int = 3) -> np.ndarra
     den = cv2.boxFilter(inner, -1, size, normalize=False)
     ref = np.where(den > 0, num / np.maximum(den, 1e-6), 0.0)
     alpha = mask.astype(np.float32)
-    ok = near & (ref > 0)
+    # Only where the colour agrees with the mask: a pixel of the mask that the colour calls
+    # backdrop (distance under the threshold, 1.0) or one left out that it calls product was
+    # decided by other evidence (the learned model, the graph cut), and the ratio to the
+    # product's distance would undo that decision along the outline.
+    agrees = mask == (distance > 1.0)
+    ok = near & (ref > 0) & agrees
     alpha[ok] = np.clip(distance[ok] / ref[ok], 0.0, 1.0)
     return alpha
 
