@@ -125,3 +125,36 @@ def test_placement_map_matches_the_cut(turn, angle):
     # The bottle was upright once straightened; turned by ``turn`` it now needs the opposite.
     found = base_turn(placed >= 128)
     assert found is not None and found[0] == (-turn) % 360
+
+
+def test_crop_covers_where_the_model_sees_more_of_the_product():
+    """The mask kept only the top of a carton (its lower half taken for background); u2netp,
+    unsure (p = 0.35), sees the whole carton. The crop covers the maybe-product region that
+    touches the mask, without adding a margin to it; a second salient object that does not
+    touch the mask (another product on the shelf) is left out."""
+    carton = np.zeros(SIZE, bool)
+    carton[80:400, 200:320] = True
+    mask = carton.copy()
+    mask[240:] = False
+    other = np.zeros(SIZE, bool)
+    other[100:300, 500:600] = True
+    salient = np.where(mask, 0.95, np.where(carton, 0.35, np.where(other, 0.9, 0.02))).astype(np.float32)
+    est = ForegroundEstimate(
+        mask=mask,
+        alpha=mask.astype(np.float32),
+        distance=mask.astype(np.float32),
+        scale_xy=(1.0, 1.0),
+        method="test",
+        salient=salient,
+    )
+    for tilt in (Tilt(0.0, 0.0, "none", 0.0), Tilt(10.0, 10.0, "axis", 1.0)):
+        placement = place_product(SIZE, est, tilt)
+        placed = apply_placement(carton.astype(np.uint8) * 255, placement)
+        assert np.count_nonzero(placed >= 128) >= 0.99 * np.count_nonzero(carton)
+        placed_other = apply_placement(other.astype(np.uint8) * 255, placement)
+        assert np.count_nonzero(placed_other >= 128) <= 0.05 * np.count_nonzero(other)
+    # No margin added around the maybe region: the crop ends at the carton's bottom.
+    x0, y0, x1, y1 = place_product(SIZE, est).crop_box
+    assert y1 == 400
+    # The sure product is still what product_box describes.
+    assert place_product(SIZE, est).product_box[3] == 240

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from correction_engine.imaging.product_orientation import straightened
-from correction_engine.imaging.straighten import estimate_tilt, lines_tilt
+from correction_engine.imaging.straighten import (
+    GRADIENT_MIN_PEAK,
+    estimate_tilt,
+    gradient_tilt,
+    lines_tilt,
+)
 
 SIZE = (480, 640)
 
@@ -90,3 +95,99 @@ def test_a_box_held_tilted_in_a_level_scene_keeps_its_own_tilt():
     found = estimate_tilt(mask.astype(bool), image=image)
     assert found.evidence == "rectangle"
     assert abs(found.angle - 10.0) <= 1.0
+
+
+def tiles(ccw_deg: float, size=SIZE) -> np.ndarray:
+    """A wall of small tiles (14 px squares, 10 px grout) turned counter-clockwise by
+    ``ccw_deg``: vertical and horizontal structure everywhere, but no segment long enough for
+    the line detector (drawn turned, so no corner is invented)."""
+    h, w = size
+    img = noise(size, sigma=3.0).astype(np.float32)
+    c = np.array([w / 2.0, h / 2.0])
+    t = np.radians(ccw_deg)
+    rot = np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])
+    # Drawn 4x finer and averaged down, as a lens and sensor would render small squares.
+    fine = 4
+    canvas = np.zeros((h * fine, w * fine), np.uint8)
+    square = np.array([[0, 0], [14, 0], [14, 14], [0, 14]], float)
+    for y in range(-500, 500, 24):
+        for x in range(-500, 500, 24):
+            p = ((square + [x, y]) @ rot.T + c) * fine
+            cv2.fillPoly(canvas, [p.round().astype(np.int32)], 1)
+    coarse = cv2.resize(canvas.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    img -= 60 * cv2.GaussianBlur(coarse, (0, 0), 0.7)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("tilt", [-27.0, -9.0, 4.0, 16.0])
+def test_gradients_give_a_tiled_walls_tilt(tilt):
+    found = gradient_tilt(tiles(tilt))
+    assert found is not None and found[1] >= GRADIENT_MIN_PEAK
+    assert abs(found[0] - tilt) <= 0.7, found
+
+
+def test_a_round_product_on_a_plain_backdrop_gives_no_gradient_evidence():
+    image = noise(sigma=3.0)
+    cv2.circle(image, (320, 240), 120, 60, -1)
+    image = cv2.GaussianBlur(image, (0, 0), 1.0)
+    found = gradient_tilt(image)
+    assert found is None or found[1] < GRADIENT_MIN_PEAK
+
+
+def test_a_tilted_wall_of_short_edges_confirms_a_small_axis_tilt():
+    # A tall symmetric product (its axis alone is too weak evidence under 3 degrees) on a
+    # wall of tiles turned the same way: no long line, but the scene's gradients agree.
+    for tilt in (-2.5, 2.5):
+        mask = np.zeros(SIZE, np.uint8)
+        cv2.ellipse(mask, ((320.0, 240.0), (90.0, 260.0), -tilt), 1, -1)
+        image = cv2.cvtColor(tiles(tilt), cv2.COLOR_GRAY2RGB)
+        assert lines_tilt(image[..., 0]) is None
+        assert estimate_tilt(mask.astype(bool)).angle == 0.0  # the axis alone: left alone
+        found = estimate_tilt(mask.astype(bool), image=image)
+        assert found.evidence == "axis+gradients"
+        assert abs(found.angle - tilt) <= 0.5, found
+        # The same product on a level wall: the two disagree by the tilt, and their mean is
+        # under the threshold: the photo stays as it is.
+        level = estimate_tilt(mask.astype(bool), image=cv2.cvtColor(tiles(0.0), cv2.COLOR_GRAY2RGB))
+        assert level.angle == 0.0
+
+
+def test_the_scenes_gradients_never_turn_a_photo_alone():
+    # A round product (no outline evidence) on a tilted wall of tiles: the frame's gradients
+    # peak clearly, but alone they are no evidence of the camera's roll (on real photos
+    # they were a room or a table in perspective as often).
+    blob = np.zeros(SIZE, np.uint8)
+    cv2.circle(blob, (320, 240), 60, 1, -1)
+    image = cv2.cvtColor(tiles(9.0), cv2.COLOR_GRAY2RGB)
+    peak = gradient_tilt(image[..., 0])
+    assert peak is not None and peak[1] >= GRADIENT_MIN_PEAK and abs(peak[0] - 9.0) <= 0.7
+    assert estimate_tilt(blob.astype(bool), image=image).angle == 0.0
+
+
+def dashes(ccw_deg: float, size=SIZE) -> np.ndarray:
+    """Short parallel dashes all running one way (a table's grain, a floor in perspective):
+    one family of edges, nothing across it."""
+    h, w = size
+    img = noise(size, sigma=3.0)
+    c = np.array([w / 2.0, h / 2.0])
+    t = np.radians(ccw_deg)
+    along = np.array([np.cos(t), -np.sin(t)])
+    for y in range(-400, 400, 16):
+        for x in range(-500, 500, 40):
+            p = np.array([x, y], float) + c
+            q = p + 24 * along
+            cv2.line(
+                img, tuple(int(v) for v in p.round()), tuple(int(v) for v in q.round()), 60, 3, cv2.LINE_AA
+            )
+    return cv2.GaussianBlur(img, (0, 0), 0.7)
+
+
+def test_one_family_of_edges_alone_does_not_turn_the_photo():
+    # The frame's gradients peak at 20 degrees, but nothing runs across them: a receding
+    # surface, not a camera's roll; with no outline evidence the photo is left alone.
+    blob = np.zeros(SIZE, np.uint8)
+    cv2.circle(blob, (320, 240), 60, 1, -1)
+    image = cv2.cvtColor(dashes(20.0), cv2.COLOR_GRAY2RGB)
+    peak = gradient_tilt(image[..., 0])
+    assert peak is not None and abs(peak[0] - 20.0) <= 2.0 and peak[1] >= GRADIENT_MIN_PEAK
+    assert estimate_tilt(blob.astype(bool), image=image).angle == 0.0

@@ -20,6 +20,7 @@ import numpy as np
 
 from correction_engine.imaging.cutout import alpha_in_frame, cutout_with_alpha
 from correction_engine.imaging.foreground import ForegroundEstimate, estimate_foreground
+from correction_engine.imaging.geometry import quarter_turn
 from correction_engine.imaging.product_orientation import NO_TURN, UprightTurn, estimate_upright_turn
 from correction_engine.imaging.straighten import (
     DEFAULT_MAX_TILT,
@@ -30,6 +31,13 @@ from correction_engine.imaging.straighten import (
 )
 
 DEFAULT_MARGIN = 0.03
+# Where u2netp gives at least this probability in a region that touches the mask, the product
+# may extend there (a carton's lower half matching the shelf, a bulb's thin pins): the crop
+# covers it. Measured on the real set (containment 79 -> 86 of 93 photos, both halves gaining;
+# median tightness 0.87 -> 0.85); 0.3 and 0.1 held fewer or cost more tightness.
+MAYBE_LEVEL = 0.2
+# Salient specks smaller than this share of the mask are noise, not a part of the product.
+MAYBE_MIN_SHARE = 0.01
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
@@ -93,6 +101,34 @@ def outline_points(est: ForegroundEstimate) -> np.ndarray:
     return (corners + 0.5) / np.asarray(est.scale_xy)
 
 
+def maybe_product(est: ForegroundEstimate) -> np.ndarray | None:
+    """Working-grid region where the product may extend beyond its mask: u2netp's regions at
+    :data:`MAYBE_LEVEL` that touch the mask (a salient region apart from it is another
+    object). None without the model's map or when it adds nothing."""
+    if est.salient is None:
+        return None
+    maybe = est.salient >= MAYBE_LEVEL
+    if maybe.shape != est.mask.shape or not (maybe & ~est.mask).any():
+        return None
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(maybe.astype(np.uint8), connectivity=8)
+    touching = np.unique(labels[est.mask & maybe])
+    big = stats[:, cv2.CC_STAT_AREA] >= MAYBE_MIN_SHARE * np.count_nonzero(est.mask)
+    keep = np.zeros(n, bool)
+    keep[touching] = True
+    keep &= big
+    keep[0] = False
+    region = keep[labels]
+    return region if region.any() else None
+
+
+def _region_corners(region: np.ndarray, scale_xy: tuple[float, float]) -> np.ndarray:
+    """The outer pixel corners of ``region``'s outline (working grid), in input coordinates."""
+    contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    pts = np.concatenate([c.reshape(-1, 2) for c in contours]).astype(np.float64)
+    corners = np.concatenate([pts + d for d in ((0, 0), (1, 0), (0, 1), (1, 1))])
+    return corners / np.asarray(scale_xy)
+
+
 def _quarter_turn_map(box: tuple[int, int, int, int], turn_cw: int) -> np.ndarray:
     """2x3 affine from pixel (x, y) of ``np.rot90(crop, -turn_cw // 90)`` to the input, where
     ``crop`` is the input sliced to ``box``."""
@@ -124,6 +160,15 @@ def _turn_box(
     return (y0, w - x1, y1, w - x0)
 
 
+def _cover(box: tuple[int, int, int, int], points: np.ndarray) -> tuple[int, int, int, int]:
+    """``box`` (end-exclusive) grown to hold ``points`` (x, y)."""
+    if not len(points):
+        return box
+    x0, y0 = np.floor(points.min(0)).astype(int)
+    x1, y1 = np.ceil(points.max(0)).astype(int)
+    return (min(box[0], int(x0)), min(box[1], int(y0)), max(box[2], int(x1)), max(box[3], int(y1)))
+
+
 def place_product(
     shape: tuple[int, int],
     est: ForegroundEstimate,
@@ -136,7 +181,9 @@ def place_product(
     ``turn``, crop around the product with ``margin`` x its longer side on every side.
 
     The crop is computed after turning, from the whole outline, so nothing of the product is
-    lost to it. Without a tilt the crop stays inside the frame (no invented pixels).
+    lost to it; it also covers :func:`maybe_product` (without a margin of its own: the margin
+    frames the sure product, the maybe region only must not be cut). Without a tilt the crop
+    stays inside the frame (no invented pixels).
     """
     h, w = shape
     if not (est.alpha >= 0.5).any():
@@ -144,12 +191,15 @@ def place_product(
         box = (0, 0, w, h)
         return ProductPlacement(0.0, "none", box, box, IDENTITY.copy(), est, input_box=box)
     corners = outline_points(est)
+    region = maybe_product(est)
+    extra = _region_corners(region, est.scale_xy) if region is not None else corners[:0]
     angle = tilt.angle
     if angle == 0.0:
         px0, py0 = np.floor(corners.min(0)).astype(int)
         px1, py1 = np.ceil(corners.max(0)).astype(int)
         m = int(round(margin * max(px1 - px0, py1 - py0)))
-        crop = (max(0, px0 - m), max(0, py0 - m), min(w, px1 + m), min(h, py1 + m))
+        cx0, cy0, cx1, cy1 = _cover((px0 - m, py0 - m, px1 + m, py1 + m), extra)
+        crop = (max(0, cx0), max(0, cy0), min(w, cx1), min(h, cy1))
         product = (max(0, px0), max(0, py0), min(w, px1), min(h, py1))
         return ProductPlacement(
             angle=0.0,
@@ -171,7 +221,7 @@ def place_product(
     px0, py0 = np.floor(q.min(0)).astype(int)
     px1, py1 = np.ceil(q.max(0)).astype(int)
     m = int(round(margin * max(px1 - px0, py1 - py0)))
-    x0, y0, x1, y1 = px0 - m, py0 - m, px1 + m, py1 + m
+    x0, y0, x1, y1 = _cover((px0 - m, py0 - m, px1 + m, py1 + m), (extra - centre) @ rot + centre)
     # Output pixel q_out maps to input p = rot (q_out + origin - c) + c.
     to_input = np.zeros((2, 3))
     to_input[:, :2] = rot
@@ -216,10 +266,9 @@ def apply_placement(image: np.ndarray, placement: ProductPlacement) -> np.ndarra
     """Cut the planned output out of ``image`` (any channel count) at full resolution."""
     if placement.input_box is not None:
         x0, y0, x1, y1 = placement.input_box
-        crop = image[y0:y1, x0:x1]
-        if placement.turn_cw % 360:
-            crop = np.rot90(crop, k=-(placement.turn_cw // 90) % 4)
-        return np.ascontiguousarray(crop)
+        # A slice and, when turned, OpenCV's blocked transpose (np.rot90 made contiguous
+        # is six times slower): a copy either way, never a resampling.
+        return quarter_turn(image[y0:y1, x0:x1], -(placement.turn_cw // 90))
     out_h, out_w = placement.size
     # One warp computes only the output pixels (bilinear), never the whole rotated frame.
     return cv2.warpAffine(
