@@ -6,7 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from correction_engine.imaging.geometry import order_quad, quad_iou, rectified_aspect, warp_quad
+from correction_engine.imaging.geometry import (
+    downscale,
+    order_quad,
+    quad_iou,
+    quarter_turn,
+    rectified_aspect,
+    warp_quad,
+)
 from correction_engine.synth.documents import make_page_photo
 
 SQUARE = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], float)
@@ -69,3 +76,37 @@ def test_warp_with_true_corners_reproduces_the_clean_page():
     b = cv2.GaussianBlur(b, (0, 0), 2)
     corr = np.corrcoef(a.ravel(), b.ravel())[0, 1]
     assert corr > 0.8
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.arange(7 * 5 * 3, dtype=np.uint8).reshape(7, 5, 3),
+        np.arange(7 * 5 * 4, dtype=np.uint8).reshape(7, 5, 4),
+        np.linspace(0, 1, 35, dtype=np.float32).reshape(7, 5),
+        np.arange(35).reshape(7, 5) % 3 == 0,  # bool: NumPy's path
+        np.arange(35, dtype=np.uint8).reshape(7, 5, 1),  # one channel kept as HxWx1
+        np.arange(9 * 8 * 3, dtype=np.uint8).reshape(9, 8, 3)[1:8, 2:7],  # a crop's view
+    ],
+    ids=["rgb", "rgba", "float", "bool", "hxwx1", "view"],
+)
+@pytest.mark.parametrize("k", [0, 1, 2, 3, -1, 5])
+def test_quarter_turn_is_rot90_as_a_new_contiguous_array(image, k):
+    turned = quarter_turn(image, k)
+    expected = np.rot90(image, k)
+    assert turned.dtype == image.dtype
+    np.testing.assert_array_equal(turned, expected)
+    assert turned.flags.c_contiguous
+    assert not np.shares_memory(turned, image)
+
+
+def test_downscale_reaches_the_long_side_and_keeps_a_flat_area_flat():
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (1000, 750, 3), dtype=np.uint8)
+    for side in (400, 480, 600, 999):  # last steps 0.8, 0.96, 0.999 bilinear; 0.6 area
+        small, scale = downscale(image, side)
+        assert max(small.shape[:2]) == side
+        assert scale == pytest.approx(small.shape[1] / 750)
+    flat = np.full((1000, 750, 3), 77, np.uint8)
+    for side in (400, 480, 600):
+        np.testing.assert_array_equal(downscale(flat, side)[0], 77)

@@ -104,10 +104,20 @@ def output_size(quad: np.ndarray, image_size: tuple[int, int]) -> tuple[int, int
     return max(1, int(round(out_w))), max(1, int(round(out_h)))
 
 
+# Last step of ``downscale`` at or above this factor: bilinear instead of area averaging.
+LINEAR_FINAL_FACTOR = 0.75
+
+
 def downscale(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
     """Area-average ``image`` down to about ``long_side`` pixels on its long side; returns the copy
     and its scale. Halvings first: OpenCV's area resize has a fast path for a factor of two and
-    is several times slower for other factors."""
+    is several times slower for other factors.
+
+    The remaining step is bilinear when it shrinks by no more than a quarter: there a pixel's
+    area and bilinear weights cover about the same input, and OpenCV's general area resize
+    costs four to five times as much (2000 -> 1600 px, 3 channels: 19.5 ms against 4.3 ms on
+    one core, the largest single resize of a type-0 task; docs/benchmarks/engine-speed.md).
+    Stronger last steps keep area averaging, whose box filter is what stops aliasing there."""
     h, w = image.shape[:2]
     small = image
     while max(small.shape[:2]) >= 2 * long_side:
@@ -117,7 +127,8 @@ def downscale(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
     if max(small.shape[:2]) > long_side:
         s = long_side / max(small.shape[:2])
         size = (max(1, round(small.shape[1] * s)), max(1, round(small.shape[0] * s)))
-        small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
+        interpolation = cv2.INTER_LINEAR if s >= LINEAR_FINAL_FACTOR else cv2.INTER_AREA
+        small = cv2.resize(small, size, interpolation=interpolation)
     return small, small.shape[1] / w
 
 
@@ -135,3 +146,27 @@ def warp_quad(
     dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
     hom = cv2.getPerspectiveTransform(src, dst)
     return cv2.warpPerspective(image, hom, (w, h), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
+
+
+# Element types OpenCV's transpose and flip take; anything else (bool, int64) turns in NumPy.
+_CV_TURN_DTYPES = frozenset(
+    map(np.dtype, (np.uint8, np.int8, np.uint16, np.int16, np.int32, np.float32, np.float64))
+)
+_CV_TURN_CODES = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
+
+
+def quarter_turn(image: np.ndarray, k: int) -> np.ndarray:
+    """``np.rot90(image, k)`` (counter-clockwise quarter turns) as a new contiguous array.
+
+    A quarter-turned view made contiguous walks the source down its columns, a cache miss per
+    pixel: ~70 ms for a 7 MP RGB crop, where OpenCV's blocked transpose takes ~11 ms for the
+    same pixels (docs/benchmarks/engine-speed.md).
+    """
+    k %= 4
+    if k == 0:
+        return np.array(image, copy=True, order="C")
+    # (An HxWx1 array would come back from OpenCV as HxW.)
+    shape_ok = image.ndim == 2 or (image.ndim == 3 and 2 <= image.shape[2] <= 4)
+    if shape_ok and image.dtype in _CV_TURN_DTYPES:
+        return cv2.rotate(image, _CV_TURN_CODES[k])
+    return np.ascontiguousarray(np.rot90(image, k))
