@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..server.errors import BackendUnavailable
+from .credentials import url_signing_session
 from .settings import AwsEngineSettings
 
 # Codes meaning "slow down", not "broken": answered 429 with Retry-After.
@@ -46,7 +47,9 @@ class AwsClients:
 
     @classmethod
     def create(cls, settings: AwsEngineSettings, session: boto3.session.Session | None = None) -> AwsClients:
-        session = session or boto3.session.Session(region_name=settings.region_name)
+        # Result URLs live as long as the result: the credentials signing them must too. A given
+        # session (the emulator's static keys) is used as it is.
+        session = session or url_signing_session(settings.result_ttl_seconds, settings.region_name)
 
         def client(service: str, config: Config = _CONFIG) -> Any:
             return session.client(service, endpoint_url=settings.endpoint_url, config=config)
