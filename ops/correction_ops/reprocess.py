@@ -11,6 +11,10 @@ once), so they cannot bypass a check or pay twice for the same work:
   (``objects.result_key``, one per possible format), so a sibling that differs only by its
   extension never counts as done. Running it twice sends only what still has no outcome, and
   objects in flight are deduplicated by the same idempotency records.
+
+Both stream: messages leave in batches of 10 as the listing finds them, and backfill decides
+"already has an outcome" by merging sorted listings (``correction_ops.outcomes``), so memory
+stays bounded whatever the buckets hold and a run that stops has sent what it had found.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from correction_core.objects import EXTENSION_BY_FORMAT, ObjectRef, failure_key, reprocess_message, result_key
-from correction_core.settings import Settings
+from correction_core.objects import ObjectRef, reprocess_message
 
+from .outcomes import list_keys, with_outcomes
 from .targets import StackTargets
 
 SQS_BATCH = 10
@@ -46,29 +50,24 @@ def default_max_queued(api_qps: int) -> int | None:
     return api_qps * (QUEUE_RETENTION_SECONDS // 2) // REQUESTS_PER_IMAGE_AT_EVERY_POLL
 
 
+#: How many sent keys a Summary keeps: a sample to show, not a second copy of the whole run.
+SENT_KEYS_SAMPLE = 100
+
+
 @dataclass
 class Summary:
     considered: int = 0
     sent: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    #: The first SENT_KEYS_SAMPLE keys sent (or, in a dry run, that would be): ``sent`` counts all.
     sent_keys: list[str] = field(default_factory=list)
 
     def skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
 
-
-def _settings(targets: StackTargets) -> Settings:
-    return Settings(
-        destination_bucket=targets.destination_bucket,
-        destination_prefix=targets.destination_prefix,
-        failure_prefix=targets.failure_prefix,
-        source_prefix=targets.source_prefix,
-    )
-
-
-def _list_keys(s3: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        yield from page.get("Contents", [])
+    def note_sent(self, key: str) -> None:
+        if len(self.sent_keys) < SENT_KEYS_SAMPLE:
+            self.sent_keys.append(key)
 
 
 def _queue_depth(sqs: Any, queue_url: str) -> int:
@@ -133,6 +132,22 @@ def _current_ref(s3: Any, bucket: str, key: str, version_id: str | None = None) 
     )
 
 
+def _deliver(
+    sqs: Any,
+    queue_url: str,
+    messages: Iterator[dict[str, Any]],
+    *,
+    dry_run: bool,
+    max_queued: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Send (or, dry, only count) messages as the listing produces them: a batch leaves as soon
+    as it is full, so a run that stops half-way has sent what it had found."""
+    if dry_run:
+        return sum(1 for _ in messages)
+    return _send(sqs, queue_url, messages, max_queued=max_queued, sleep=sleep)
+
+
 def redrive(
     s3: Any,
     sqs: Any,
@@ -145,35 +160,35 @@ def redrive(
 ) -> Summary:
     """Send every failed object (optionally only some reasons / a key prefix) back for another attempt."""
     summary = Summary()
-    messages = []
-    for item in _list_keys(s3, targets.destination_bucket, targets.failure_prefix + key_prefix):
-        if not item["Key"].endswith(".json"):
-            continue
-        summary.considered += 1
-        try:
-            record = json.loads(
-                s3.get_object(Bucket=targets.destination_bucket, Key=item["Key"])["Body"].read()
-            )
-        except ValueError:  # not JSON (or not UTF-8): not one of our records
-            record = None
-        source = record.get("source") if isinstance(record, dict) else None
-        if not isinstance(source, dict) or not source.get("key"):
-            summary.skip("not a failure record")
-            continue
-        if reasons and record.get("reason") not in reasons:
-            summary.skip(f"reason {record.get('reason')} not selected")
-            continue
-        ref = _current_ref(s3, source.get("bucket", ""), source.get("key", ""), source.get("version_id"))
-        if ref is None:
-            summary.skip("source object gone")
-            continue
-        attempt = int(source.get("attempt") or 0) + 1
-        ref = ObjectRef(**{**ref.to_dict(), "attempt": attempt})
-        messages.append(reprocess_message(ref, reason="redrive"))
-        summary.sent_keys.append(ref.key)
-        if on_item:
-            on_item(ref.key, f"attempt {attempt}")
-    summary.sent = len(messages) if dry_run else _send(sqs, targets.intake_queue_url, messages)
+
+    def messages() -> Iterator[dict[str, Any]]:
+        for key in list_keys(s3, targets.destination_bucket, targets.failure_prefix + key_prefix):
+            if not key.endswith(".json"):
+                continue
+            summary.considered += 1
+            try:
+                record = json.loads(s3.get_object(Bucket=targets.destination_bucket, Key=key)["Body"].read())
+            except ValueError:  # not JSON (or not UTF-8): not one of our records
+                record = None
+            source = record.get("source") if isinstance(record, dict) else None
+            if not isinstance(source, dict) or not source.get("key"):
+                summary.skip("not a failure record")
+                continue
+            if reasons and record.get("reason") not in reasons:
+                summary.skip(f"reason {record.get('reason')} not selected")
+                continue
+            ref = _current_ref(s3, source.get("bucket", ""), source.get("key", ""), source.get("version_id"))
+            if ref is None:
+                summary.skip("source object gone")
+                continue
+            attempt = int(source.get("attempt") or 0) + 1
+            ref = ObjectRef(**{**ref.to_dict(), "attempt": attempt})
+            summary.note_sent(ref.key)
+            if on_item:
+                on_item(ref.key, f"attempt {attempt}")
+            yield reprocess_message(ref, reason="redrive")
+
+    summary.sent = _deliver(sqs, targets.intake_queue_url, messages(), dry_run=dry_run)
     return summary
 
 
@@ -189,36 +204,38 @@ def backfill(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Summary:
     """Send every object under the source prefix (+ key_prefix) that has no outcome yet; with
-    ``max_queued``, paced so the intake queue never holds more (see ``default_max_queued``)."""
-    settings = _settings(targets)
+    ``max_queued``, paced so the intake queue never holds more (see ``default_max_queued``).
+
+    Memory stays bounded whatever the bucket holds: the source and outcome listings are merged
+    a page at a time (see correction_ops.outcomes) and messages leave in batches as they are found."""
     summary = Summary()
-    existing = {item["Key"] for item in _list_keys(s3, targets.destination_bucket, "")}
-    messages = []
-    for item in _list_keys(s3, targets.source_bucket, targets.source_prefix + key_prefix):
-        key = item["Key"]
-        summary.considered += 1
-        if key.endswith("/"):
-            summary.skip("folder marker")
-            continue
-        probe = ObjectRef(targets.source_bucket, key)
-        candidates = {result_key(probe, settings, fmt) for fmt in EXTENSION_BY_FORMAT}
-        if existing & candidates:
-            summary.skip("already has a result")
-            continue
-        if failure_key(probe, settings) in existing:
-            summary.skip("already has a failure record (use redrive)")
-            continue
-        ref = _current_ref(s3, targets.source_bucket, key)
-        if ref is None:
-            summary.skip("source object gone")
-            continue
-        messages.append(reprocess_message(ref, reason="backfill"))
-        summary.sent_keys.append(key)
-        if on_item:
-            on_item(key, "sent")
-    summary.sent = (
-        len(messages)
-        if dry_run
-        else _send(sqs, targets.intake_queue_url, messages, max_queued=max_queued, sleep=sleep)
+
+    def uploads() -> Iterator[str]:
+        for key in list_keys(s3, targets.source_bucket, targets.source_prefix + key_prefix):
+            summary.considered += 1
+            if key.endswith("/"):
+                summary.skip("folder marker")
+                continue
+            yield key
+
+    def messages() -> Iterator[dict[str, Any]]:
+        for key, found in with_outcomes(s3, targets, key_prefix, uploads()):
+            if "result" in found:
+                summary.skip("already has a result")
+                continue
+            if "failure" in found:
+                summary.skip("already has a failure record (use redrive)")
+                continue
+            ref = _current_ref(s3, targets.source_bucket, key)
+            if ref is None:
+                summary.skip("source object gone")
+                continue
+            summary.note_sent(key)
+            if on_item:
+                on_item(key, "sent")
+            yield reprocess_message(ref, reason="backfill")
+
+    summary.sent = _deliver(
+        sqs, targets.intake_queue_url, messages(), dry_run=dry_run, max_queued=max_queued, sleep=sleep
     )
     return summary
