@@ -223,9 +223,10 @@ def build_report(
         "",
         "DynamoDB requests are counted, not estimated: every boto3 call made inside a handler is recorded "
         "(through botocore's event hooks; API requests through the functions' HTTP transport). Powertools "
-        "Idempotency makes a conditional PutItem (in progress) and an UpdateItem (done) per idempotent step "
+        "Idempotency makes a conditional PutItem (in progress) and an UpdateItem (done) per idempotent step, "
+        "and submit writes one create note before each create it sends (correction_core.create_notes) "
         f"({sum(n for (svc, op, _), n in aws_totals.items() if svc == 'dynamodb' and op == 'PutItem') / max(1, m.engine_tasks):.1f} "
-        "per created task in this code); the request budget makes one conditional UpdateItem per API request "
+        "PutItem per created task in this code); the request budget makes one conditional UpdateItem per API request "
         "(create, poll or result fetch; a refused one costs the write too) and, before a create, one consistent GetItem.",
         "",
         "Wall times are the handlers' own (the bridge's call of the handler, timed by the bridge's invocation "
