@@ -8,8 +8,8 @@ import pytest
 
 from correction_engine.imaging.document import crop_and_orient, enhance_text, locate_page
 from correction_engine.imaging.geometry import order_quad, quad_iou
-from correction_engine.imaging.page_detection import (
-    find_page_quad,
+from correction_engine.imaging.page_detection import find_page_quad
+from correction_engine.imaging.page_proposals import (
     propose_by_brightness,
     propose_by_edges,
     propose_by_lines,

@@ -1,0 +1,194 @@
+"""Propose quadrilaterals that may be a photographed page's outline.
+
+Several detectors (edge contours, brightness and whiteness segmentation, Hough lines) propose
+quadrilaterals on a downscaled, text-free copy of the photo; the scorer (page_scoring) and the
+search (page_detection) choose among them.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .geometry import downscale, is_convex, order_quad, quad_area
+from .page_regions import clamp_to_frame, corners_outside, fit_quad_to_outline
+from .page_scoring import EDGE_CONTRAST, score_quad
+
+# A proposal whose corner lies a little farther out (a side found slightly off, crossing the
+# border) is held to that limit and scored there; one far outside is no page in this photo.
+MAX_PROPOSAL_OUTSIDE = 0.05
+
+
+def closed_small(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
+    """A ``long_side`` copy with dark text erased by a morphological closing, and its scale."""
+    small, scale = downscale(image, long_side)
+    k = max(3, int(round(max(small.shape[:2]) / 110)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    return cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel), scale
+
+
+def grey_and_white(small: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grey, whiteness (the least channel) and neutral whiteness (the least channel less the
+    spread between channels: white paper is bright and colourless, a light wood or tan desk as
+    bright in grey is not colourless)."""
+    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    r, g, b = cv2.split(small)
+    white = cv2.min(cv2.min(r, g), b)  # numpy's min over the channel axis is ten times slower
+    spread = cv2.subtract(cv2.max(cv2.max(r, g), b), white)
+    neutral = cv2.subtract(white, spread)
+    return gray, white, neutral
+
+
+def text_free_gray(image: np.ndarray, long_side: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Downscale and erase dark text with a morphological closing, so only the page's outline and
+    large shapes stay; returns (grey, whiteness = min over channels, scale from full to small)."""
+    small, scale = closed_small(image, long_side)
+    gray, white, _ = grey_and_white(small)
+    return gray, white, scale
+
+
+def _quads_from_contours(contours, min_area: float, size: tuple[int, int]) -> list[np.ndarray]:
+    """Each of the largest contours' hull simplified to four corners, and those sides fitted by
+    lines to the contour (see page_regions): both are offered, the scorer picks."""
+    quads = []
+    for c in sorted(contours, key=cv2.contourArea, reverse=True)[:8]:
+        hull = cv2.convexHull(c)
+        if cv2.contourArea(hull) < min_area:
+            break
+        peri = cv2.arcLength(hull, True)
+        # The smallest simplification that leaves four corners.
+        for eps in (0.01, 0.02, 0.03, 0.05, 0.08):
+            approx = cv2.approxPolyDP(hull, eps * peri, True)
+            if len(approx) <= 4:
+                break
+        if len(approx) == 4:
+            quad = order_quad(approx.reshape(4, 2))
+            quads.append(quad)
+            fitted = fit_quad_to_outline(c, quad, size)
+            if fitted is not None:
+                quads.append(fitted)
+    return quads
+
+
+def propose_by_edges(gray: np.ndarray, min_area: float) -> list[np.ndarray]:
+    """Canny edges closed into contours, each contour's hull simplified to four corners."""
+    blur = cv2.GaussianBlur(gray, (5, 5), 0)
+    med = float(np.median(blur))
+    edges = cv2.Canny(blur, max(10, 0.4 * med), max(30, 1.0 * med))
+    edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
+    # Every outline point, not only segment ends: the side fit weighs points along the sides.
+    contours, _ = cv2.findContours(edges, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    return _quads_from_contours(contours, min_area, gray.shape[:2])
+
+
+def propose_by_brightness(channel: np.ndarray, min_area: float) -> list[np.ndarray]:
+    """Otsu segmentation of a bright, text-free page from its background (Otsu 1979)."""
+    blur = cv2.GaussianBlur(channel, (5, 5), 0)
+    _, mask = cv2.threshold(blur, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    # Opening cuts thin bridges between the page and bright clutter touching it.
+    k = max(3, int(round(max(channel.shape) / 120)) | 1)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    return _quads_from_contours(contours, min_area, channel.shape[:2])
+
+
+def propose_by_brightest(channel: np.ndarray, min_area: float) -> list[np.ndarray]:
+    """Otsu again among the pixels above the first Otsu threshold: the brightest of three tones,
+    for paper lying on a lighter backing on a dark ground (a receipt on grey card in a scanner
+    whose lid was open), where one threshold puts paper and backing together."""
+    blur = cv2.GaussianBlur(channel, (5, 5), 0)
+    first, _ = cv2.threshold(blur, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    upper = blur[blur > first]
+    if upper.size < min_area:
+        return []
+    second, _ = cv2.threshold(upper.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return propose_by_brightness(np.where(blur > second, 255, 0).astype(np.uint8), min_area)
+
+
+def propose_by_lines(
+    gray: np.ndarray,
+    min_area: float,
+    per_side: int = 4,
+    contrast: float = EDGE_CONTRAST,
+    sensitivity: float = 1.0,
+) -> list[np.ndarray]:
+    """Hough lines (the standard transform, Duda & Hart 1972) on the edge map, for pages whose
+    outline contour is broken or merged with a shadow or clutter: the strongest few distinct lines
+    on each of the four sides are combined, and every resulting quad is scored so the outline,
+    not the longest straight shadow edge, wins.
+
+    The standard transform votes with every edge pixel on a line, so a page edge broken into
+    pieces by clutter still adds up, and it has no random sampling whose outcome depends on the
+    order pixels are visited in (the probabilistic transform's does, so turning the photo by a
+    quarter changed which lines it found)."""
+    blur = cv2.GaussianBlur(gray, (5, 5), 0)
+    med = float(np.median(blur))
+    edges = cv2.Canny(blur, max(10, 0.4 * med * sensitivity), max(30, 1.0 * med * sensitivity))
+    h, w = gray.shape
+    min_len = 0.12 * min(h, w)
+    found = cv2.HoughLines(edges, 1, np.pi / 360, threshold=int(min_len))
+    found = np.zeros((0, 1, 2), np.float32) if found is None else found
+    # Strongest first (OpenCV sorts by votes); a page needs no more than its few best.
+    rho, theta = found[:60, 0, 0].astype(np.float64), found[:60, 0, 1].astype(np.float64)
+    hough = np.stack([np.cos(theta), np.sin(theta), -rho], axis=1)  # a x + b y + c = 0, unit normal
+    # The frame's own edges are not offered as sides: a quad on them is supported by the border
+    # rule alone and would outscore the page's real, weaker edges (tried; it did).
+    borders = np.zeros((0, 3))
+    lines_all = np.concatenate([hough, borders])
+    if len(lines_all) < 4:
+        return []
+    is_border = np.arange(len(lines_all)) >= len(hough)
+    ang = (np.degrees(np.arctan2(lines_all[:, 1], lines_all[:, 0])) + 90.0) % 180  # the line's direction
+    diff = np.abs(ang - ang[0])
+    near_main = np.minimum(diff, 180 - diff) < 45
+    centre = np.array([w / 2, h / 2, 1.0])
+    sides: list[list[np.ndarray]] = []
+    for fam in (near_main, ~near_main):
+        own = fam & ~is_border
+        ref = own if own.any() else fam
+        # Axial mean (doubled angles): 178 and 3 degrees are one direction, not 90.
+        rad = np.radians(2 * ang[ref])
+        normal_angle = 0.5 * np.arctan2(np.sin(rad).mean(), np.cos(rad).mean()) + np.pi / 2
+        normal = np.array([np.cos(normal_angle), np.sin(normal_angle)])
+        # Where the ray from the centre along the family's normal meets each line.
+        denom = lines_all[:, :2] @ normal
+        ok = fam & (np.abs(denom) > 1e-6)
+        t = np.where(ok, -(lines_all @ centre) / np.where(ok, denom, 1.0), 0.0)
+        for side in (ok & (t < 0), ok & (t >= 0)):
+            chosen: list[np.ndarray] = []
+            chosen_t: list[float] = []
+            for i in np.flatnonzero(side & ~is_border)[:]:
+                if len(chosen) == per_side:
+                    break
+                if all(abs(t[i] - c) > 4 for c in chosen_t):
+                    chosen.append(lines_all[i])
+                    chosen_t.append(t[i])
+            for i in np.flatnonzero(side & is_border):
+                if all(abs(t[i] - c) > 4 for c in chosen_t):
+                    chosen.append(lines_all[i])
+                    chosen_t.append(t[i])
+            if not chosen:
+                return []
+            sides.append(chosen)
+    quads = []
+    for a0 in sides[0]:
+        for a1 in sides[1]:
+            for b0 in sides[2]:
+                for b1 in sides[3]:
+                    corners = []
+                    for a in (a0, a1):
+                        for b in (b0, b1):
+                            p = np.cross(a, b)
+                            if abs(p[2]) < 1e-9:
+                                break
+                            corners.append(p[:2] / p[2])
+                    if len(corners) != 4:
+                        continue
+                    quad = order_quad(np.array(corners))
+                    if corners_outside(quad, (h, w)) > MAX_PROPOSAL_OUTSIDE:
+                        continue
+                    quad = clamp_to_frame(quad, (h, w))
+                    if quad_area(quad) >= min_area and is_convex(quad):
+                        quads.append(quad)
+    quads.sort(key=lambda q: score_quad(gray, q, contrast), reverse=True)
+    return quads[:6]

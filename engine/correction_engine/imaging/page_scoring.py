@@ -1,0 +1,149 @@
+"""Score and refine a page outline proposed in a downscaled, text-free copy of a photo.
+
+Each proposal is scored by how much of its outline lies on a brightness step; the chosen one is
+refined to sub-pixel accuracy by fitting a line to the gradient peaks along each side. Text ink
+beyond a side tells a shadow's edge across the page from the page's own edge.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .page_regions import crossings, fitted_line, line_through
+
+# Brightness step (grey levels) across a side for a sample to count as supported: at most this,
+# at least the minimum, in between four noise deviations of the photo (see edge_contrast).
+EDGE_CONTRAST = 14.0
+MIN_EDGE_CONTRAST = 6.0
+
+
+def text_ink(image: np.ndarray, gray_closed: np.ndarray) -> np.ndarray:
+    """Where ``image`` (the same size as ``gray_closed``) has small dark strokes: the black-hat,
+    what the closing removed."""
+    raw = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    return cv2.subtract(gray_closed, raw) > 30
+
+
+def outside_ink(ink: np.ndarray, quad: np.ndarray) -> float:
+    """The largest share, over the sides, of text ink in the bands on both sides of a side (the
+    lesser of the band just outside and the band just inside). A side with text running across
+    it cuts through the page (a shadow edge, a fold); it is not the page's edge. Text on one
+    side only is a page's tight margin (a receipt) or print on the desk beyond it, not a cut."""
+    offsets = np.arange(4.0, 21.0, 4.0)  # positive: out of the quad
+    pts = np.concatenate([_side_samples(quad, 40, offsets)[0], _side_samples(quad, 40, -offsets)[0]], axis=2)
+    vals = _sample(ink.astype(np.uint8), pts).reshape(4, 40, 2, len(offsets))
+    per_side = vals.mean(axis=(1, 3))  # (side, outside/inside)
+    return float(per_side.min(axis=1).max())
+
+
+def _side_samples(quad: np.ndarray, n: int, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sample grid across each side: (4, n, len(offsets), 2) points and the sides' unit normals,
+    pointing out of the quad (clockwise order on screen puts the outside on the left)."""
+    pts, normals = [], []
+    t = (np.arange(n) + 0.5) / n * 0.8 + 0.1  # stay clear of the corners
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        d = b - a
+        d = d / (np.linalg.norm(d) + 1e-12)
+        nrm = np.array([d[1], -d[0]])
+        base = a[None, :] + t[:, None] * (b - a)[None, :]
+        pts.append(base[:, None, :] + offsets[None, :, None] * nrm[None, None, :])
+        normals.append(nrm)
+    return np.array(pts, np.float32), np.array(normals)
+
+
+def _sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    flat = pts.reshape(-1, 1, 2)
+    out = cv2.remap(img, flat[..., 0], flat[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(pts.shape[:-1]).astype(np.float32)
+
+
+def edge_contrast(gray: np.ndarray) -> float:
+    """The brightness step a side's sample needs to count as on an edge: four noise deviations
+    of ``gray`` (MAD of its difference to a 3x3 median), between MIN_EDGE_CONTRAST and
+    EDGE_CONTRAST. A clean, low-contrast photo (a tan page on a tan desk) has real steps well
+    under the fixed EDGE_CONTRAST; a grainy one needs the full margin."""
+    resid = gray.astype(np.int16) - cv2.medianBlur(gray, 3).astype(np.int16)
+    sigma = 1.4826 * float(np.median(np.abs(resid)))
+    return float(np.clip(4.0 * sigma, MIN_EDGE_CONTRAST, EDGE_CONTRAST))
+
+
+def score_quad(gray: np.ndarray, quad: np.ndarray, contrast: float = EDGE_CONTRAST) -> float:
+    """Share of the outline on an edge: half the mean over the four sides, half the weakest side,
+    so a quad needs all four sides on real edges.
+
+    A sample is on an edge when the brightness steps across the side by more than ``contrast``
+    in the direction most of that side steps (texture steps both ways at random, a page's edge
+    one way), or when the side runs on a thin line darker or brighter than both its neighbours
+    (a notebook's gutter, a fold, a page's rim on a background of its own brightness). Samples
+    off the frame are no support, except along a side that lies on the frame's border (within
+    1 % of the side), where the page runs past the frame and there is no outside to compare with.
+    """
+    offsets = np.array([-3.0, 0.0, 3.0])
+    pts, _ = _side_samples(quad, 40, offsets)
+    vals = _sample(gray, pts)
+    h, w = gray.shape
+    x, y = pts[..., 0], pts[..., 1]
+    in_frame = ((x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)).all(axis=-1)
+    step = vals[..., 2] - vals[..., 0]
+    ridge = vals[..., 1] - 0.5 * (vals[..., 0] + vals[..., 2])
+    sign = np.sign(np.median(np.where(in_frame, step, 0.0), axis=1, keepdims=True))
+    stepped = (np.abs(step) > contrast) & ((np.sign(step) == sign) | (sign == 0))
+    lined = np.abs(ridge) > contrast
+    # The side's own point no more than 1 % of the frame's side beyond the border, and its
+    # outside sample on the frame's last pixels or past them: the side lies along the border.
+    cx, cy = x[..., 1], y[..., 1]
+    mx, my = 0.01 * w + 1, 0.01 * h + 1
+    ox, oy = x[..., 2], y[..., 2]
+    near = (cx > -mx) & (cx < w - 1 + mx) & (cy > -my) & (cy < h - 1 + my)
+    off = (ox < 2) | (ox > w - 3) | (oy < 2) | (oy > h - 3)
+    along_border = near & off
+    support = (in_frame & (stepped | lined)) | along_border
+    per_side = support.mean(axis=1)
+    # Three sides on the border leave one side of evidence: unless that side is on an edge all
+    # along (a receipt against three edges of a scan), it is the frame cut by a line (a shadow,
+    # a fold, a vignette), not a page.
+    border = along_border.mean(axis=1) > 0.5
+    if border.sum() >= 3 and (border.all() or per_side[~border].min() < 0.9):
+        return 0.0
+    return float(0.5 * per_side.mean() + 0.5 * per_side.min())
+
+
+def refine_quad(
+    gray: np.ndarray, quad: np.ndarray, radius: float, smooth: np.ndarray | None = None
+) -> np.ndarray:
+    """Sub-pixel corners: along each side, the gradient peak across it (parabolic interpolation),
+    a robust (Huber) line through the peaks, and corners where neighbouring lines cross."""
+    step = 0.5
+    offsets = np.arange(-radius, radius + step, step)
+    n = 60
+    pts, normals = _side_samples(quad, n, offsets)
+    if smooth is None:  # callers refining many quads on one image pass it blurred once
+        smooth = cv2.GaussianBlur(gray, (0, 0), 1.0)
+    vals = _sample(smooth, pts)
+    lines = []
+    for i in range(4):
+        deriv = np.abs(np.diff(vals[i], axis=1))
+        j = np.argmax(deriv, axis=1)
+        strength = deriv[np.arange(n), j]
+        jj = np.clip(j, 1, deriv.shape[1] - 2)
+        left, c, r = deriv[np.arange(n), jj - 1], deriv[np.arange(n), jj], deriv[np.arange(n), jj + 1]
+        denom = left - 2 * c + r
+        safe = np.where(np.abs(denom) > 1e-6, denom, 1.0)
+        frac = np.where(np.abs(denom) > 1e-6, 0.5 * (left - r) / safe, 0.0)
+        pos = offsets[0] + (jj + 0.5 + np.clip(frac, -0.5, 0.5)) * step
+        keep = strength > max(0.3 * np.median(strength), 1.0)
+        if keep.sum() < 6:
+            # No edge to fit along this side (it runs on the frame's border, or across a blank
+            # stretch): keep it where it is and still refine the others.
+            lines.append(line_through(quad[i], quad[(i + 1) % 4]))
+            continue
+        base = pts[i, :, 0, :] + radius * normals[i][None, :]  # the side itself (offset 0)
+        lines.append(fitted_line(base[keep] + pos[keep, None] * normals[i][None, :]))
+    refined = crossings(lines)
+    if refined is None:
+        return quad
+    if np.max(np.linalg.norm(refined - quad, axis=1)) > 3 * radius:
+        return quad
+    return refined
