@@ -8,12 +8,8 @@ import numpy as np
 import pytest
 
 from correction_engine.imaging.product_orientation import straightened
-from correction_engine.imaging.straighten import (
-    GRADIENT_MIN_PEAK,
-    estimate_tilt,
-    gradient_tilt,
-    lines_tilt,
-)
+from correction_engine.imaging.scene_tilt import GRADIENT_MIN_PEAK, gradient_tilt, lines_tilt
+from correction_engine.imaging.straighten import estimate_tilt
 
 SIZE = (480, 640)
 
