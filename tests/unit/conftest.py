@@ -62,3 +62,15 @@ def submit_aws(monkeypatch) -> Iterator[SubmitAws]:
         yield SubmitAws(ObjectRef("src", "incoming/a.jpg", etag=put["ETag"].strip('"')), machine)
         submission.bind_lambda_context(None)
         submission._once_steps.cache_clear()
+
+
+@pytest.fixture
+def reprocess_aws() -> Iterator[tuple]:
+    """What backfill and redrive talk to, emulated: source bucket ``src``, destination ``dst`` and
+    an intake queue; yields (s3, sqs, queue_url) inside mock_aws for the whole test."""
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        s3.create_bucket(Bucket="src")
+        s3.create_bucket(Bucket="dst")
+        yield s3, sqs, sqs.create_queue(QueueName="intake")["QueueUrl"]

@@ -8,9 +8,7 @@ sleep here stands in for the submit function draining the queue meanwhile.
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from correction_ops.reprocess import backfill, default_max_queued
 from correction_ops.targets import StackTargets
@@ -19,18 +17,12 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def aws():
-    with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        s3.create_bucket(Bucket="src")
-        s3.create_bucket(Bucket="dst")
-        s3.put_bucket_versioning(Bucket="src", VersioningConfiguration={"Status": "Enabled"})
-        queue_url = sqs.create_queue(QueueName="intake")["QueueUrl"]
-        for i in range(45):
-            s3.put_object(Bucket="src", Key=f"incoming/old/{i:03d}.jpg", Body=b"\xff\xd8\xff" + bytes(20))
-        targets = StackTargets(source_bucket="src", destination_bucket="dst", intake_queue_url=queue_url)
-        yield s3, sqs, targets
+def aws(reprocess_aws):
+    s3, sqs, queue_url = reprocess_aws
+    s3.put_bucket_versioning(Bucket="src", VersioningConfiguration={"Status": "Enabled"})
+    for i in range(45):
+        s3.put_object(Bucket="src", Key=f"incoming/old/{i:03d}.jpg", Body=b"\xff\xd8\xff" + bytes(20))
+    return s3, sqs, StackTargets(source_bucket="src", destination_bucket="dst", intake_queue_url=queue_url)
 
 
 def _depth(sqs, queue_url: str) -> int:

@@ -13,9 +13,7 @@ import json
 import random
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from correction_core.objects import EXTENSION_BY_FORMAT, ObjectRef, failure_key, result_key
 from correction_core.settings import Settings
@@ -61,14 +59,9 @@ class ListingLog:
 
 
 @pytest.fixture
-def aws():
-    with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        s3.create_bucket(Bucket="src")
-        s3.create_bucket(Bucket="dst")
-        queue_url = sqs.create_queue(QueueName="intake")["QueueUrl"]
-        yield s3, sqs, StackTargets("src", "dst", queue_url, "incoming/", "results/", "failures/")
+def aws(reprocess_aws):
+    s3, sqs, queue_url = reprocess_aws
+    return s3, sqs, StackTargets("src", "dst", queue_url, "incoming/", "results/", "failures/")
 
 
 def _drain(sqs: Any, queue_url: str) -> list[str]:
