@@ -45,7 +45,11 @@ def _rows(set_dir: Path) -> list[dict]:
 def _table(rows: list[dict]) -> str:
     # Documents say "surface", products say "backdrop"; one generic table serves both sets.
     place_key = "backdrop" if any("backdrop" in r for r in rows) else "surface"
-    header = ["id", "category", place_key, "conditions", "upright turn", "source", "licence", "author"]
+    # Only a set annotated with it gets the column (products have it, documents do not yet).
+    evidence = any("upright_evidence" in r for r in rows)
+    header = ["id", "category", place_key, "conditions", "upright turn"]
+    header += ["upright evidence"] if evidence else []
+    header += ["source", "licence", "author"]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     for r in rows:
         src = r.get("source") or {}
@@ -58,12 +62,19 @@ def _table(rows: list[dict]) -> str:
             r.get(place_key, ""),
             r.get("conditions", []),
             r.get("upright_turn", ""),
+            *([_evidence_kinds(r)] if evidence else []),
             source,
             src.get("licence", ""),
             src.get("author", ""),
         ]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
+
+
+def _evidence_kinds(row: dict) -> list[str]:
+    """The kinds of upright evidence seen in a photo, or ["none"]: an empty list is a finding
+    (nothing tells which way is up), not a missing annotation."""
+    return list(row.get("upright_evidence") or []) or ["none"]
 
 
 def _counts(rows: list[dict], key: str) -> str:
@@ -74,6 +85,15 @@ def _counts(rows: list[dict], key: str) -> str:
             if v not in (None, ""):
                 counts[str(v)] = counts.get(str(v), 0) + 1
     return ", ".join(f"{k} {n}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _evidence_summary(rows: list[dict]) -> list[str]:
+    with_evidence = sum(1 for r in rows if r.get("upright_evidence"))
+    kinds = _counts([{"kinds": _evidence_kinds(r)} for r in rows], "kinds")
+    return [
+        f"- upright evidence (by eye; what tells which way is up): {with_evidence} photos with some, "
+        f"{len(rows) - with_evidence} with none; by kind: {kinds}"
+    ]
 
 
 def index_set(set_dir: Path) -> int:
@@ -94,6 +114,7 @@ def index_set(set_dir: Path) -> int:
         f"- category: {_counts(rows, 'category')}",
         f"- {place_key}: {_counts(rows, place_key)}",
         f"- conditions: {_counts(rows, 'conditions')}",
+        *(_evidence_summary(rows) if any("upright_evidence" in r for r in rows) else []),
         f"- licence: {_counts([r.get('source') or {} for r in rows], 'licence')}",
     ]
     body = "\n".join([head, MARKER, "", *summary, "", _table(rows), ""])
