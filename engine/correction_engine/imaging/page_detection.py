@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 
 from .geometry import is_convex, order_quad, quad_area
+from .page_border import border_variants
 from .page_nesting import choose_nested
 from .page_proposals import (
-    MAX_PROPOSAL_OUTSIDE,
     closed_small,
     grey_and_white,
     propose_by_brightest,
@@ -25,7 +25,7 @@ from .page_proposals import (
     propose_by_lines,
     text_free_gray,
 )
-from .page_regions import border_sides, clamp_to_frame, corners_outside
+from .page_regions import MAX_OUTSIDE, border_sides, clamp_to_frame, corners_outside
 from .page_scoring import edge_contrast, outside_ink, refine_quad, score_quad, text_ink
 
 # A found page must cover at least this share of the frame: business cards and short receipts
@@ -37,6 +37,10 @@ MIN_SCORE = 0.6
 # The preference, between equally supported outlines, for one whose side is a seen edge over one
 # whose side runs on the frame's border (per side; the larger-area preference is 0.05 at most).
 BORDER_SIDE_COST = 0.02
+# A region's outline whose corner lies this far outside the frame (a share of the side) is still
+# scored: a card or page cut by the frame, its corner outside by a few per cent (see _snapped).
+# The lines proposer keeps its own, closer limit: its quads are crossings of any two lines.
+CUT_PAGE_OUTSIDE = 0.1
 # The lines proposer's edge thresholds, a second time, times this (see find_page_quad).
 FAINT_SENSITIVITY = 0.5
 
@@ -51,14 +55,22 @@ class PageQuad:
 
 
 def _snapped(
-    gray: np.ndarray, smooth: np.ndarray, quad: np.ndarray, name: str, contrast: float
+    gray: np.ndarray, smooth: np.ndarray, raw: np.ndarray, name: str, contrast: float
 ) -> tuple[float, float, np.ndarray, str]:
-    """(score, area, quad, name) of ``quad`` or of it moved onto the gradient peaks along its
-    sides, whichever scores better. A polygon simplified from a contour may put a side a few
-    pixels off a slightly tilted edge, by where the contour happened to start; that depends on
-    how the photo is turned, the snapped side does not."""
+    """(score, area, quad, name) of ``raw`` held within the frame's limit, or of that moved onto
+    the gradient peaks along its sides, whichever scores better. A polygon simplified from a
+    contour may put a side a few pixels off a slightly tilted edge, by where the contour happened
+    to start; that depends on how the photo is turned, the snapped side does not.
+
+    A page cut by the frame has a corner outside it; held at the limit, the two sides that meet
+    there turn off the page's edges, and the outline scored as held finds no edge under them.
+    Its sides are where ``raw`` puts them, so ``raw`` is scored as found (samples off the frame
+    count as no support) and the better score stands for the held outline."""
     h, w = gray.shape
+    quad = clamp_to_frame(raw, (h, w))
     best = (score_quad(gray, quad, contrast), quad)
+    if corners_outside(raw, (h, w)) > MAX_OUTSIDE:
+        best = (max(best[0], score_quad(gray, raw, contrast)), quad)
     snapped = clamp_to_frame(refine_quad(gray, quad, 3.0, smooth), (h, w))
     if is_convex(snapped):
         s = score_quad(gray, snapped, contrast)
@@ -73,16 +85,17 @@ def _scored(
     """(score, area, quad, detector) of each plausible proposal, held within the frame's limit
     and snapped onto the edges along its sides where that scores better."""
     h, w = gray.shape
-    kept = [
-        (clamp_to_frame(quad, (h, w)), name)
-        for quad, name in proposals
-        if corners_outside(quad, (h, w)) <= MAX_PROPOSAL_OUTSIDE
+    kept = [(quad, name) for quad, name in proposals if corners_outside(quad, (h, w)) <= CUT_PAGE_OUTSIDE]
+    kept += [
+        (v, f"{name} to border")
+        for quad, name in kept
+        for v in border_variants(gray, clamp_to_frame(quad, (h, w)), contrast)
     ]
     smooth = cv2.GaussianBlur(gray, (0, 0), 1.0)
     return [
         _snapped(gray, smooth, quad, name, contrast)
         for quad, name in kept
-        if is_convex(quad) and quad_area(quad) <= 0.97 * h * w
+        if is_convex(quad) and quad_area(clamp_to_frame(quad, (h, w))) <= 0.97 * h * w
     ]
 
 

@@ -17,6 +17,8 @@ from .page_scoring import EDGE_CONTRAST, score_quad
 # A proposal whose corner lies a little farther out (a side found slightly off, crossing the
 # border) is held to that limit and scored there; one far outside is no page in this photo.
 MAX_PROPOSAL_OUTSIDE = 0.05
+# The wider opening of the brightest tone's region: strips up to about 2 % of the long side go.
+PROTRUSION_DIVISOR = 45
 
 
 def closed_small(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
@@ -47,6 +49,25 @@ def text_free_gray(image: np.ndarray, long_side: int) -> tuple[np.ndarray, np.nd
     return gray, white, scale
 
 
+def disc(size: int) -> np.ndarray:
+    """A round structuring element ``size`` pixels across (odd) that a quarter turn leaves as it
+    is. OpenCV's elliptic element is not: its 5 x 5 has full rows but single-pixel columns at the
+    ends, so a region opened with it, turned, was not the turned region opened."""
+    r = (size - 1) / 2
+    y, x = np.ogrid[-r : r + 1, -r : r + 1]
+    return (x * x + y * y <= (r + 0.5) ** 2).astype(np.uint8)
+
+
+def _canonical_start(hull: np.ndarray) -> np.ndarray:
+    """``hull`` (N x 1 x 2) starting at its point farthest from its centroid. The polygon
+    simplification splits a closed outline first at its start point, and a contour starts at the
+    raster scan's first pixel, which moves with the photo's turn: the same region turned by a
+    quarter was simplified to different corners. The farthest point turns with the region."""
+    pts = hull.reshape(-1, 2).astype(np.float64)
+    far = np.linalg.norm(pts - pts.mean(axis=0), axis=1)
+    return np.roll(hull, -int(np.argmax(far)), axis=0)
+
+
 def _quads_from_contours(contours, min_area: float, size: tuple[int, int]) -> list[np.ndarray]:
     """Each of the largest contours' hull simplified to four corners, and those sides fitted by
     lines to the contour (see page_regions): both are offered, the scorer picks."""
@@ -55,6 +76,7 @@ def _quads_from_contours(contours, min_area: float, size: tuple[int, int]) -> li
         hull = cv2.convexHull(c)
         if cv2.contourArea(hull) < min_area:
             break
+        hull = _canonical_start(hull)
         peri = cv2.arcLength(hull, True)
         # The smallest simplification that leaves four corners.
         for eps in (0.01, 0.02, 0.03, 0.05, 0.08):
@@ -81,15 +103,21 @@ def propose_by_edges(gray: np.ndarray, min_area: float) -> list[np.ndarray]:
     return _quads_from_contours(contours, min_area, gray.shape[:2])
 
 
-def propose_by_brightness(channel: np.ndarray, min_area: float) -> list[np.ndarray]:
-    """Otsu segmentation of a bright, text-free page from its background (Otsu 1979)."""
+def propose_by_brightness(
+    channel: np.ndarray, min_area: float, openings: tuple[int, ...] = (120,)
+) -> list[np.ndarray]:
+    """Otsu segmentation of a bright, text-free page from its background (Otsu 1979), the
+    region opened by an ellipse of the long side over each of ``openings``."""
     blur = cv2.GaussianBlur(channel, (5, 5), 0)
     _, mask = cv2.threshold(blur, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    quads = []
     # Opening cuts thin bridges between the page and bright clutter touching it.
-    k = max(3, int(round(max(channel.shape) / 120)) | 1)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    return _quads_from_contours(contours, min_area, channel.shape[:2])
+    for divisor in openings:
+        k = max(3, int(round(max(channel.shape) / divisor)) | 1)
+        opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, disc(k))
+        contours, _ = cv2.findContours(opened, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        quads += _quads_from_contours(contours, min_area, channel.shape[:2])
+    return quads
 
 
 def propose_by_brightest(channel: np.ndarray, min_area: float) -> list[np.ndarray]:
@@ -102,7 +130,12 @@ def propose_by_brightest(channel: np.ndarray, min_area: float) -> list[np.ndarra
     if upper.size < min_area:
         return []
     second, _ = cv2.threshold(upper.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return propose_by_brightness(np.where(blur > second, 255, 0).astype(np.uint8), min_area)
+    # Opened a second time, wider: the backing's lit rim (a card's edge catching the scanner's
+    # light) has the paper's tone, joins its region as a strip, and through the region's convex
+    # hull pulls a corner out along it. (Not on the one-threshold regions: there a wider opening
+    # also cuts a page's region loose from the frame's border less cleanly, tried.)
+    mask = np.where(blur > second, 255, 0).astype(np.uint8)
+    return propose_by_brightness(mask, min_area, (120, PROTRUSION_DIVISOR))
 
 
 def propose_by_lines(
@@ -144,6 +177,8 @@ def propose_by_lines(
     centre = np.array([w / 2, h / 2, 1.0])
     sides: list[list[np.ndarray]] = []
     for fam in (near_main, ~near_main):
+        if not fam.any():
+            return []  # all lines one way: no side crosses them (and no mean angle to take)
         own = fam & ~is_border
         ref = own if own.any() else fam
         # Axial mean (doubled angles): 178 and 3 degrees are one direction, not 90.
