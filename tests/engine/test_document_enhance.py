@@ -26,15 +26,60 @@ def _regions(sample):
     return paper, ink, dark, lit
 
 
-def test_output_is_full_resolution_uint8_rgb(shadowed):
+def _enhanced(image: np.ndarray) -> np.ndarray:
+    """Type 1's output brought back to ``image``'s size (small print comes out enlarged), so
+    that masks drawn on the input address it."""
+    out = enhance_text(image)
+    if out.shape != image.shape:
+        out = cv2.resize(out, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA)
+    return out
+
+
+def test_output_is_at_least_full_resolution_uint8_rgb(shadowed):
     for sample in shadowed[:2]:
         out = enhance_text(sample.image)
-        assert out.shape == sample.image.shape and out.dtype == np.uint8
+        h, w = sample.image.shape[:2]
+        assert out.dtype == np.uint8 and out.shape[2] == 3
+        assert out.shape[0] >= h and out.shape[1] >= w
+        assert out.shape[1] / out.shape[0] == pytest.approx(w / h, rel=0.01)
+
+
+def _lines_of_print(height: int, *, size: tuple[int, int] = (500, 700)) -> np.ndarray:
+    """Grey paper filled with lines of dark print whose capitals are about ``height`` px high."""
+    page = np.full((*size, 3), 225, np.uint8)
+    scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, height, 1)
+    line = "Total EUR 27,12 Mastercard " * (1 + size[1] // (10 * height))
+    for y in range(int(2 * height), size[0] - height, int(2 * height)):
+        cv2.putText(page, line, (10, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (40, 40, 40), 1)
+    return page
+
+
+def test_small_print_is_enlarged_and_normal_print_is_not():
+    small, normal = _lines_of_print(7), _lines_of_print(22)
+    big = enhance_text(small)
+    # Letters about 7 px high (a receipt photographed whole) come out about twice as large,
+    # the page's shape kept; print that reads already keeps its size.
+    assert 1.8 < big.shape[0] / small.shape[0] < 3.2, big.shape
+    assert big.shape[1] / big.shape[0] == pytest.approx(small.shape[1] / small.shape[0], rel=0.01)
+    assert enhance_text(normal).shape == normal.shape
+    assert enhance_text(small, enlarge_small_print=False).shape == small.shape
+
+
+def test_an_enlargement_stays_within_the_contracts_largest_image_and_12_mp():
+    from correction_core.contract import MAX_DIMENSION
+
+    wide = _lines_of_print(7, size=(300, 3000))
+    out = enhance_text(wide)
+    # Enlarged, but only as far as the contract's largest side allows.
+    assert wide.shape[1] < out.shape[1] <= MAX_DIMENSION, out.shape
+    square = _lines_of_print(7, size=(2200, 2200))
+    out = enhance_text(square)
+    assert square.shape[0] < out.shape[0] and out.shape[0] * out.shape[1] <= 12_000_000, out.shape
 
 
 def test_shadow_boundary_is_flattened(shadowed):
     for sample in shadowed:
-        out = cv2.cvtColor(enhance_text(sample.image), cv2.COLOR_RGB2GRAY).astype(float)
+        out = cv2.cvtColor(_enhanced(sample.image), cv2.COLOR_RGB2GRAY).astype(float)
         raw = cv2.cvtColor(sample.image, cv2.COLOR_RGB2GRAY).astype(float)
         paper, _, dark, lit = _regions(sample)
         across = paper & (dark | lit)
@@ -46,14 +91,14 @@ def test_shadow_boundary_is_flattened(shadowed):
 
 def test_text_stays_dark_in_and_out_of_the_shadow(shadowed):
     for sample in shadowed:
-        out = cv2.cvtColor(enhance_text(sample.image), cv2.COLOR_RGB2GRAY).astype(float)
+        out = cv2.cvtColor(_enhanced(sample.image), cv2.COLOR_RGB2GRAY).astype(float)
         _, ink, dark, lit = _regions(sample)
         assert out[ink & dark].mean() < 70 and out[ink & lit].mean() < 70
 
 
 def test_coloured_ink_keeps_its_colour(shadowed):
     sample = shadowed[0]
-    out = enhance_text(sample.image)
+    out = _enhanced(sample.image)
     page = sample.page.astype(int)
     # The heading is the page's only coloured ink.
     chroma = page.max(axis=2) - page.min(axis=2)
@@ -146,7 +191,7 @@ def _page_with_solid_content() -> tuple[np.ndarray, dict[str, np.ndarray]]:
 
 def test_large_dark_and_coloured_areas_keep_their_look():
     image, parts = _page_with_solid_content()
-    out = enhance_text(image)
+    out = _enhanced(image)
     grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(float)
     # Reverse-text band and logo stay solid dark, not hollowed to paper white.
     assert grey[parts["band"]].mean() < 70, grey[parts["band"]].mean()
@@ -194,7 +239,7 @@ def _band_and_shadow_page() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def test_a_printed_tint_with_light_letters_keeps_its_tone_and_a_shadow_does_not():
     photo, band_paper, shadow_paper = _band_and_shadow_page()
-    out = cv2.cvtColor(enhance_text(photo), cv2.COLOR_RGB2GRAY).astype(float)
+    out = cv2.cvtColor(_enhanced(photo), cv2.COLOR_RGB2GRAY).astype(float)
     raw = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(float)
     # Before: both the same grey (truth), after: the band grey, the shadow white.
     assert abs(raw[band_paper].mean() - raw[shadow_paper].mean()) < 8

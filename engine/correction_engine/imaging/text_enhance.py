@@ -6,13 +6,17 @@ and colour casts while keeping coloured ink coloured (flat-field correction by b
 estimation, as in e.g. Lu, Su & Tan, "Document image binarization using background estimation
 and stroke edges", IJDAR 13, 2010). A tone curve then sets paper to white and ink to near black,
 and an unsharp mask restores stroke edges softened by the camera; noise is removed by dividing
-by the paper level less a margin of a few noise deviations, which clips it to white.
+by the paper level less a margin of a few noise deviations, which clips it to white. Print too
+small to read (letters a few pixels high: receipts photographed whole, low-resolution scans) is
+enlarged before all this, so the result reads better than its input rather than just cleaner.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from correction_core.contract import MAX_DIMENSION
 
 from .geometry import downscale
 
@@ -29,6 +33,20 @@ CONTENT_GROW = 0.7
 TINT_LEVEL = 0.9
 TINT_LETTER_STEP = 0.1
 TINT_LETTER_SHARE = 0.03
+# Small print: below this median letter height (pixels, ink marks of the enhanced page) the page
+# is enlarged so that its letters reach it. Tesseract, like a reader without a zoom, loses
+# letters a few pixels high, and at that size the tone curve and sharpening thicken strokes
+# until letters touch: on the real set's printed pages (bench/real_documents.py, true crops) type
+# 1 read 311 and 89 dictionary words on the even and odd halves at the crop's size (raw crop: 280
+# and 71, 7 pages below it), 348 and 123 enlarged (raw crop enlarged alike: 323 and 105; no page
+# below raw). 12 to 20 px read alike on the even half; at most MAX_UPSCALE times, and never past
+# the contract's largest image.
+READABLE_TEXT_HEIGHT = 16.0
+MAX_UPSCALE = 3.0
+MIN_UPSCALE = 1.25  # below this, resampling blurs more than it enlarges
+# Nor past 12 MP: the photo size the engine's speed and memory goals are set for
+# (docs/benchmarks.md), so an enlarged page costs no more than a large photo.
+MAX_ENLARGED_PIXELS = 12_000_000
 
 
 def solid_content_mask(background: np.ndarray, paper: np.ndarray, stroke: int = 9) -> np.ndarray:
@@ -165,7 +183,114 @@ def estimate_noise(image: np.ndarray, *, crop: int = 384) -> float:
     return float(1.4826 * np.median(np.abs(resid)) * 1.5)
 
 
+def text_height(grey: np.ndarray) -> float | None:
+    """The height in pixels of the print on an enhanced page's ``grey`` (paper white, ink dark):
+    the median height of its letter-like ink marks, or None where too few marks look like
+    letters to say (a photo, a blank page, noise). Letter-like: at least 3 px high, at most an
+    eighth of the page, no wider than three heights (a rule, a bar code's run of bars, a smudge
+    are not letters), and holding a core of ink (the tone curve takes ink to near black). The
+    core tells letters from the speckle of a tinted band or a paper's grain, which is as small
+    as small print, more numerous than its letters, and only mid-grey."""
+    ink = (grey < 128).astype(np.uint8)
+    # Noise or a dark photo: ink everywhere is no page of print.
+    if not 0.002 < float(np.count_nonzero(ink)) / ink.size < 0.3:
+        return None
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    cored = np.bincount(labels[grey < 64], minlength=n)[1:] > 0
+    hh, ww = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]
+    letters = cored & (hh >= 3) & (hh <= grey.shape[0] / 8) & (ww <= 3 * hh) & (ww >= 2)
+    if np.count_nonzero(letters) < 30:
+        return None
+    return float(np.median(hh[letters]))
+
+
+def largest_enlargement(shape: tuple[int, ...]) -> float:
+    """The most a page of ``shape`` may be enlarged: MAX_UPSCALE, within MAX_DIMENSION a side
+    and MAX_ENLARGED_PIXELS."""
+    h, w = shape[:2]
+    return min(MAX_UPSCALE, MAX_DIMENSION / max(h, w), float(np.sqrt(MAX_ENLARGED_PIXELS / (h * w))))
+
+
+def letter_sample(page: np.ndarray, *, pixels: int = 2_000_000, tiles: int = 3) -> np.ndarray:
+    """``page`` itself if at most ``pixels``, else ``tiles`` x ``tiles`` windows spread evenly
+    over it, ``pixels`` in all, set side by side with white gaps (so no mark joins two): hundreds
+    of letters on a page of print wherever its text lies, and measuring them then costs a
+    fraction of the enhancement on any page."""
+    h, w = page.shape[:2]
+    f = float(np.sqrt(pixels / (h * w)))
+    if f >= 1.0:
+        return page
+    th, tw = max(1, int(h * f / tiles)), max(1, int(w * f / tiles))
+    rows = []
+    for i in range(tiles):
+        y = (2 * i + 1) * h // (2 * tiles) - th // 2
+        row = []
+        for j in range(tiles):
+            x = (2 * j + 1) * w // (2 * tiles) - tw // 2
+            row += [page[y : y + th, x : x + tw], np.full((th, 1, *page.shape[2:]), 255, page.dtype)]
+        rows += [np.concatenate(row, axis=1)]
+        rows += [np.full((1, *rows[-1].shape[1:]), 255, page.dtype)]
+    return np.ascontiguousarray(np.concatenate(rows, axis=0))
+
+
+def reading_scale(shape: tuple[int, ...], letter_height: float | None) -> float:
+    """How much to enlarge a page of ``shape`` whose letters are ``letter_height`` px high so
+    that they reach READABLE_TEXT_HEIGHT: 1 when they already do, when nothing reads as letters,
+    or when the enlargement allowed (largest_enlargement) is too small to matter."""
+    if letter_height is None or letter_height >= READABLE_TEXT_HEIGHT:
+        return 1.0
+    s = min(READABLE_TEXT_HEIGHT / letter_height, largest_enlargement(shape))
+    return s if s >= MIN_UPSCALE else 1.0
+
+
 def enhance_text(
+    image: np.ndarray,
+    *,
+    enlarge_small_print: bool = True,
+    work_side: int = 900,
+    noise_margin: float = 3.0,
+    ink_percentile: float = 0.5,
+    gamma: float = 1.3,
+    sharpen_amount: float = 0.35,
+) -> np.ndarray:
+    """Type 1: ``image`` enhanced by enhance_at_size (the other keywords are its own); where its
+    print is too small to read (see text_height), the page enlarged first (bicubic) so its
+    letters are READABLE_TEXT_HEIGHT high, and the result is that much larger than the input.
+
+    The letters are measured on the enhanced page, where ink and paper are told apart; a page
+    too large to be enlarged by MIN_UPSCALE (see largest_enlargement) is not measured at all (a
+    12 MP photo costs what it did)."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError("enhance_text expects an HxWx3 RGB image")
+    # Measured once, on the photo as taken: an enlargement smooths the noise pixel to pixel,
+    # which would halve the estimate, while its blotches stay as strong and must still be
+    # clipped to white.
+    noise = estimate_noise(image)
+
+    def at_size(img: np.ndarray) -> np.ndarray:
+        return enhance_at_size(
+            img,
+            work_side=work_side,
+            noise_margin=noise_margin,
+            ink_percentile=ink_percentile,
+            gamma=gamma,
+            sharpen_amount=sharpen_amount,
+            noise=noise,
+        )
+
+    out = at_size(image)
+    if not enlarge_small_print or largest_enlargement(image.shape) < MIN_UPSCALE:
+        return out
+    grey = cv2.cvtColor(letter_sample(out), cv2.COLOR_RGB2GRAY)
+    s = reading_scale(image.shape, text_height(grey))
+    if s == 1.0:
+        return out
+    h, w = image.shape[:2]
+    big = cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_CUBIC)
+    return at_size(big)
+
+
+def enhance_at_size(
     image: np.ndarray,
     *,
     work_side: int = 900,
@@ -173,18 +298,21 @@ def enhance_text(
     ink_percentile: float = 0.5,
     gamma: float = 1.3,
     sharpen_amount: float = 0.35,
+    noise: float | None = None,
 ) -> np.ndarray:
     """Flatten the light, stretch contrast, keep colour, denoise and sharpen; same size as input.
 
     Each pixel is divided by the paper's light less ``noise_margin`` noise deviations, so paper
     noise lands at or above white and is clipped away even in a deep shadow, where the division's
-    gain is highest and a fixed white point would let it through as grey speckle.
+    gain is highest and a fixed white point would let it through as grey speckle. ``noise`` is
+    that deviation when known, else measured here (see estimate_noise).
     ``ink_percentile`` of the flattened grey becomes black.
     """
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError("enhance_text expects an HxWx3 RGB image")
     h, w = image.shape[:2]
-    margin = int(round(min(noise_margin * max(estimate_noise(image), 1.0), 40.0)))
+    noise = estimate_noise(image) if noise is None else noise
+    margin = int(round(min(noise_margin * max(noise, 1.0), 40.0)))
     # The margin and the floor that keeps the division finite are applied at the work size,
     # before the one full-size resize: two passes over 12 MP fewer.
     small = np.maximum(cv2.subtract(background_at_work_size(image, work_side=work_side), margin), 1)
