@@ -30,7 +30,9 @@ def test_type2_output_is_the_upright_page_enhanced(photo):
     assert np.percentile(grey, 1) < 60
 
 
-def test_type1_keeps_any_input_size():
+def test_type1_keeps_the_size_of_any_image_without_small_print():
+    # Noise has no letter-shaped marks, so nothing asks for enlargement: odd sizes pass through
+    # unchanged (small print is enlarged; tests/engine/test_document_enhance.py covers that).
     rng = np.random.default_rng(0)
     for shape in [(37, 53, 3), (480, 640, 3), (641, 479, 3)]:
         img = rng.integers(0, 256, shape, dtype=np.uint8)
