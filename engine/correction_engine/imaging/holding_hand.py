@@ -1,0 +1,105 @@
+"""A hand holding the product (stage 1 of the product path, find): not part of the product.
+
+A product photographed in a hand (a carton held up in a shop, a gadget between two fingers)
+comes out of the learned model as one salient object, hand included. The hand is told apart
+by two independent kinds of evidence: its colour is skin's (a narrow band of chroma that
+holds across skin tones and most lighting; Chai & Ngan, "Face segmentation using skin-colour
+map", IEEE TCSVT 1999), and it enters the frame from outside (an arm always reaches the
+frame's edge; a skin-coloured part of a product seldom both touches the frame and joins the
+rest of the product only there). Pure functions on working-resolution arrays.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from correction_engine.imaging.mask_ops import border_ring, keep_main_components
+
+__all__ = ["skin_colour", "without_holding_hand"]
+
+# Chroma band of skin in YCrCb (Chai & Ngan's map, its lower red and upper blue limits moved
+# inwards so that a white or grey surface with a faint warm tint falls outside), and the
+# darkest luma at which chroma is still meaningful.
+CR_RANGE = (138.0, 180.0)
+CB_RANGE = (85.0, 122.0)
+MIN_LUMA = 50.0
+# Skin's red difference exceeds its blue difference by a margin that a white or grey
+# backdrop under warm light (a tint of a few units each way) does not reach.
+MIN_CR_MINUS_CB = 24.0
+
+
+def skin_colour(small: np.ndarray) -> np.ndarray:
+    """Bool map of pixels of RGB uint8 ``small`` whose colour is skin's (lightly smoothed first,
+    as the border model does, so sensor noise does not break a hand into specks; colour
+    balanced by the grey-world assumption, so a warm light does not turn white into skin)."""
+    rgb = cv2.GaussianBlur(small, (0, 0), 1.0).astype(np.float32)
+    # Skin's chroma is defined under neutral light; under a warm cast (shop lighting) white
+    # cartons and paper read as skin. Grey-world balance (the frame's mean is grey) removes
+    # the cast first.
+    means = rgb.reshape(-1, 3).mean(axis=0) + 1e-3
+    balanced = np.clip(rgb * (means.mean() / means), 0, 255).astype(np.uint8)
+    ycc = cv2.cvtColor(balanced, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    y, cr, cb = ycc[..., 0], ycc[..., 1], ycc[..., 2]
+    return (
+        (y >= MIN_LUMA)
+        & (cr >= CR_RANGE[0])
+        & (cr <= CR_RANGE[1])
+        & (cb >= CB_RANGE[0])
+        & (cb <= CB_RANGE[1])
+        & (cr - cb >= MIN_CR_MINUS_CB)
+    )
+
+
+def without_holding_hand(
+    mask: np.ndarray,
+    small: np.ndarray,
+    *,
+    min_share: float = 0.04,
+    max_share: float = 0.75,
+    edge_share: float = 0.02,
+    keep_share: float = 0.6,
+    edge_band: float = 0.03,
+) -> np.ndarray:
+    """``mask`` without a hand that holds the product; ``mask`` itself when none is found.
+
+    A hand is a skin-coloured region of the mask (opened, so a few skin-toned pixels of a
+    print do not count) that reaches the frame's edge along at least ``edge_share`` of the
+    frame's shorter side and covers between ``min_share`` and ``max_share`` of the mask: more
+    is a skin-coloured product (a wooden chair, a leather bag), not a hand on one.
+    """
+    h, w = mask.shape
+    area = np.count_nonzero(mask)
+    if area == 0:
+        return mask
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    skin = cv2.morphologyEx((skin_colour(small) & mask).astype(np.uint8), cv2.MORPH_OPEN, k)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(skin, connectivity=8)
+    if n <= 1:
+        return mask
+    # The frame's edge as the border model's ring: the mask of an arm may stop a few pixels
+    # short of the frame (the graph cut's band, a dark sleeve).
+    bw = max(2, int(round(edge_band * min(h, w))))
+    edge = border_ring(h, w, bw)
+    on_edge = np.bincount(labels[edge], minlength=n)
+    hand = np.zeros(n, bool)
+    for i in range(1, n):
+        share = stats[i, cv2.CC_STAT_AREA] / area
+        hand[i] = min_share <= share and on_edge[i] >= edge_share * min(h, w) * bw
+    if not hand.any():
+        return mask
+    total = sum(stats[i, cv2.CC_STAT_AREA] for i in np.flatnonzero(hand))
+    if total > max_share * area:
+        return mask
+    # The hand's rim (a pixel or two of blended skin and backdrop) goes with it.
+    region = cv2.dilate(hand[labels].astype(np.uint8), k) > 0
+    out = mask & ~region
+    if not out.any():
+        return mask
+    # The product is the main pieces left (fingers across it may cut off a corner). When
+    # they hold much less than the mask without the hand, the "hand" cut the product itself
+    # apart: a skin-toned print across a product cut by the frame, not fingers holding it.
+    kept = keep_main_components(out)
+    if np.count_nonzero(kept) < keep_share * np.count_nonzero(out):
+        return mask
+    return kept
