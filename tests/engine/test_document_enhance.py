@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.real_sets import DOCUMENTS, load_document
 from correction_engine.imaging.text_enhance import enhance_text
 from correction_engine.synth.documents import character_error_rate, make_shadowed_page
 
@@ -245,3 +246,17 @@ def test_a_printed_tint_with_light_letters_keeps_its_tone_and_a_shadow_does_not(
     assert abs(raw[band_paper].mean() - raw[shadow_paper].mean()) < 8
     assert out[shadow_paper].mean() > 245, out[shadow_paper].mean()
     assert out[band_paper].mean() < 215, out[band_paper].mean()
+
+
+def test_a_textured_surface_around_a_note_is_not_taken_for_small_print():
+    # A sticky note with 40 px handwriting on a carpet, sent whole as type 1: the carpet's grain
+    # is letter-sized and outnumbers the note's letters, but it stands in no text lines, so the
+    # photo keeps its size (it came out 3x larger when every letter-like mark counted).
+    image, _ = load_document(DOCUMENTS / "note-gcloud-sticky-carpet.jpg")
+    assert enhance_text(image).shape == image.shape
+
+
+def test_small_print_on_a_real_receipt_is_still_enlarged():
+    # The counter-case: a receipt scan's 6 px print stands in lines and is enlarged.
+    image, _ = load_document(DOCUMENTS / "receipt-scan-softmatic-06.jpg")
+    assert enhance_text(image).shape[0] >= 1.5 * image.shape[0]

@@ -43,6 +43,10 @@ TINT_LETTER_SHARE = 0.03
 # the contract's largest image.
 READABLE_TEXT_HEIGHT = 16.0
 MAX_UPSCALE = 3.0
+# Letters of print: at least this share of the letter-like marks stand in text lines. Dense
+# receipts run their letters together into words (no longer letter-shaped), leaving 40-50 % of
+# the marks in lines; the grain of a carpet around a note leaves about 13 %.
+IN_LINES_SHARE = 0.3
 MIN_UPSCALE = 1.25  # below this, resampling blurs more than it enlarges
 # Nor past 12 MP: the photo size the engine's speed and memory goals are set for
 # (docs/benchmarks.md), so an enlarged page costs no more than a large photo.
@@ -185,12 +189,15 @@ def estimate_noise(image: np.ndarray, *, crop: int = 384) -> float:
 
 def text_height(grey: np.ndarray) -> float | None:
     """The height in pixels of the print on an enhanced page's ``grey`` (paper white, ink dark):
-    the median height of its letter-like ink marks, or None where too few marks look like
-    letters to say (a photo, a blank page, noise). Letter-like: at least 3 px high, at most an
-    eighth of the page, no wider than three heights (a rule, a bar code's run of bars, a smudge
-    are not letters), and holding a core of ink (the tone curve takes ink to near black). The
-    core tells letters from the speckle of a tinted band or a paper's grain, which is as small
-    as small print, more numerous than its letters, and only mid-grey."""
+    the median height of its letters, or None where too few marks read as letters in lines of
+    text to say (a photo, a blank page, a textured surface, noise).
+
+    Letter-like marks: at least 3 px high, at most an eighth of the page, no wider than three
+    heights (a rule, a bar code's run of bars, a smudge are not letters), holding a core of ink
+    (the tone curve takes ink to near black; the speckle of a tinted band is only mid-grey). The
+    grain of a carpet, wood or knitwear passes that test too, and outnumbers the letters of a
+    note lying on it, so only marks that stand in text lines count (see letters_in_lines), and
+    only when they are most of the marks: a page of print is mostly its letters."""
     ink = (grey < 128).astype(np.uint8)
     # Noise or a dark photo: ink everywhere is no page of print.
     if not 0.002 < float(np.count_nonzero(ink)) / ink.size < 0.3:
@@ -198,10 +205,46 @@ def text_height(grey: np.ndarray) -> float | None:
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     cored = np.bincount(labels[grey < 64], minlength=n)[1:] > 0
     hh, ww = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]
-    letters = cored & (hh >= 3) & (hh <= grey.shape[0] / 8) & (ww <= 3 * hh) & (ww >= 2)
-    if np.count_nonzero(letters) < 30:
+    # Sideways print (type 1 takes a photo as it comes) has its letters' heights across the page.
+    best: np.ndarray | None = None
+    for tall, wide, axis in ((hh, ww, 1), (ww, hh, 0)):
+        marks = cored & (tall >= 3) & (tall <= grey.shape[1 - axis] / 8) & (wide <= 3 * tall) & (wide >= 2)
+        if np.count_nonzero(marks) < 30:
+            continue
+        in_lines = letters_in_lines(labels, marks, tall, axis)
+        if np.count_nonzero(in_lines) >= max(30, IN_LINES_SHARE * np.count_nonzero(marks)) and (
+            best is None or np.count_nonzero(in_lines) > np.count_nonzero(best[0])
+        ):
+            best = np.stack([in_lines, tall])
+    if best is None:
         return None
-    return float(np.median(hh[letters]))
+    return float(np.median(best[1][best[0].astype(bool)]))
+
+
+def letters_in_lines(labels: np.ndarray, marks: np.ndarray, height: np.ndarray, axis: int) -> np.ndarray:
+    """Which ``marks`` (a mask over ``labels``' components 1..n) stand in a line of text running
+    along ``axis`` (1: rows, 0: columns): bridged to their neighbours by a closing one median
+    letter long, they form a band at most 2.5 letters thick holding at least three of them. A
+    texture's grain bridges into blobs as thick as they are long; scattered specks into nothing."""
+    h_med = float(np.median(height[marks]))
+    on = np.concatenate([[False], marks])[labels].astype(np.uint8)
+    length = max(3, int(round(1.5 * h_med)) | 1)
+    kernel = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
+    bridged = cv2.morphologyEx(on, cv2.MORPH_CLOSE, kernel)
+    m, band, band_stats, _ = cv2.connectedComponentsWithStats(bridged, connectivity=8)
+    thick = band_stats[:, cv2.CC_STAT_HEIGHT if axis == 1 else cv2.CC_STAT_WIDTH]
+    # Each mark's band, read at one of its own pixels (a mark lies wholly inside its band).
+    first = np.full(marks.size + 1, -1, np.int64)
+    flat_labels = labels.ravel()
+    idx = np.flatnonzero(on.ravel())
+    first[flat_labels[idx[::-1]]] = idx[::-1]
+    mark_band = np.zeros(marks.size, np.int64)
+    has = first[1:] >= 0
+    mark_band[has] = band.ravel()[first[1:][has]]
+    per_band = np.bincount(mark_band[marks], minlength=m)
+    line_band = (thick <= 2.5 * h_med) & (per_band >= 3)
+    line_band[0] = False
+    return marks & line_band[mark_band]
 
 
 def largest_enlargement(shape: tuple[int, ...]) -> float:
@@ -257,9 +300,9 @@ def enhance_text(
     print is too small to read (see text_height), the page enlarged first (bicubic) so its
     letters are READABLE_TEXT_HEIGHT high, and the result is that much larger than the input.
 
-    The letters are measured on the enhanced page, where ink and paper are told apart; a page
-    too large to be enlarged by MIN_UPSCALE (see largest_enlargement) is not measured at all (a
-    12 MP photo costs what it did)."""
+    The letters are measured on an enhanced sample of the page, where ink and paper are told
+    apart; a page too large to be enlarged by MIN_UPSCALE (see largest_enlargement) is not
+    measured at all (a 12 MP photo costs what it did)."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError("enhance_text expects an HxWx3 RGB image")
     # Measured once, on the photo as taken: an enlargement smooths the noise pixel to pixel,
@@ -278,15 +321,19 @@ def enhance_text(
             noise=noise,
         )
 
-    out = at_size(image)
     if not enlarge_small_print or largest_enlargement(image.shape) < MIN_UPSCALE:
-        return out
-    grey = cv2.cvtColor(letter_sample(out), cv2.COLOR_RGB2GRAY)
-    s = reading_scale(image.shape, text_height(grey))
+        return at_size(image)
+    # The letters are measured on an enhanced sample of the page (at most 2 MP): the page is
+    # then enhanced once, at its final size; a page small enough to be its own sample and
+    # needing no enlargement is already done.
+    sample = letter_sample(image)
+    enhanced_sample = at_size(sample)
+    s = reading_scale(image.shape, text_height(cv2.cvtColor(enhanced_sample, cv2.COLOR_RGB2GRAY)))
     if s == 1.0:
-        return out
+        return enhanced_sample if sample is image else at_size(image)
     h, w = image.shape[:2]
-    big = cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_CUBIC)
+    # Floor, not round: the enlarged page stays within MAX_DIMENSION and MAX_ENLARGED_PIXELS.
+    big = cv2.resize(image, (int(w * s), int(h * s)), interpolation=cv2.INTER_CUBIC)
     return at_size(big)
 
 
