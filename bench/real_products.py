@@ -205,23 +205,26 @@ def measure_photo(stem: Path, angles_per_photo: int, index: int, quick: bool = F
     elif upright == 0 and tilt is not None and abs(tilt) <= 30.0:
         # Photographed tilted: the native photo must come out level.
         row["tilt_results"].append({"theta": 0.0, "found": res["tilt_cw"], "residual": tilt - res["tilt_cw"]})
-    row["turn_results"] = []
-    for r in TURNS:
-        p = engine_placement(turn_cw(base, r // 90))
-        need = (upright - r) % 360
-        row["turn_results"].append({"turned": r, "need": need, "did": p.turn_cw})
-    if upright:
-        p = engine_placement(base)
-        row["turn_results"].append({"turned": 0, "need": upright, "did": p.turn_cw})
+    row["turn_results"] = turn_cases(base, upright)
     return row
 
 
+def turn_cases(base: np.ndarray, upright: int) -> list[dict]:
+    """The orientation cases of one photo: its copies turned by 90/180/270 clockwise, and the
+    photo as it is when it is not upright itself; what each needed and what the engine did."""
+    cases = []
+    for r in (*TURNS, 0) if upright else TURNS:
+        did = engine_placement(turn_cw(base, r // 90)).turn_cw
+        cases.append({"turned": r, "need": (upright - r) % 360, "did": did})
+    return cases
+
+
 def measure_turns(stems: list[Path]) -> None:
-    """Only the orientation decision (``--turns-only``): every photo's 800 px copy at the four
-    quarter turns (0, 90, 180, 270 clockwise), printed per photo and summed per half (even
-    and odd position in the selected photos, file-name order), per category and over photos
-    whose truth records upright evidence (``upright_evidence``, when the set has that field)."""
-    tally: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    """Only the orientation decision (``--turns-only``): every photo's 800 px copy with the
+    report's cases (turn_cases), printed per photo and summed per half (even and odd position
+    in the selected photos, file-name order), per category and over photos whose truth records
+    upright evidence; the same counts (turn_counts) as the report's."""
+    groups: dict[str, list[dict]] = defaultdict(list)
     started = time.perf_counter()
     for i, stem in enumerate(stems):
         image, _, meta = load_product(stem)
@@ -230,31 +233,17 @@ def measure_turns(stems: list[Path]) -> None:
         base = image
         if f < 1:
             base = cv2.resize(image, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
-        upright = meta.get("upright_turn", 0) or 0
-        groups = ["all", "even" if i % 2 == 0 else "odd", f"category {meta.get('category', 'other')}"]
+        row = {"turn_results": turn_cases(base, meta.get("upright_turn", 0) or 0)}
+        names = ["all", "even" if i % 2 == 0 else "odd", f"category {meta.get('category', 'other')}"]
         if upright_evidence(meta["id"]):
-            groups.append("with evidence")
-        cases = []
-        for r in (0, *TURNS):
-            need = (upright - r) % 360
-            did = engine_placement(turn_cw(base, r // 90)).turn_cw
-            if need == 0:
-                outcome = "kept" if did == 0 else "turned"
-            else:
-                outcome = "right" if did == need else "none" if did == 0 else "wrong"
-            cases.append(f"{need}->{did}")
-            for g in groups:
-                tally[g][outcome] += 1
-        print(f"{meta['id']:<28} need->did {' '.join(cases)}", flush=True)
+            names.append("with evidence")
+        for g in names:
+            groups[g].append(row)
+        cases = " ".join(f"{t['need']}->{t['did']}" for t in row["turn_results"])
+        print(f"{meta['id']:<28} need->did {cases}", flush=True)
     print(f"\n{time.perf_counter() - started:.0f} s")
-    for g in sorted(tally, key=lambda g: (g.startswith("category"), g)):
-        t = tally[g]
-        needed = t["right"] + t["none"] + t["wrong"]
-        total = needed + t["kept"] + t["turned"]
-        print(
-            f"{g:<24} upright again {t['right']}/{needed} (no turn {t['none']}); "
-            f"wrong turns {t['wrong'] + t['turned']}/{total} ({t['turned']} of them on upright copies)"
-        )
+    for g in sorted(groups, key=lambda g: (g.startswith("category"), g)):
+        print(f"{g:<24} upright again {turn_cell(turn_counts(groups[g]))}")
 
 
 # ---------------------------------------------------------------- report
@@ -263,12 +252,10 @@ def measure_turns(stems: list[Path]) -> None:
 def upright_evidence(photo_id: str) -> list[str]:
     """The kinds of evidence that tell which way is up in a photo, as recorded by eye in its
     truth JSON ("text", "base", "floor", "shadow"; [] for none). Read at report time, not
-    measured, so a page rebuilt from an older saved run is scored on the current truth."""
-    try:
-        meta = json.loads((DATA / f"{photo_id}.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return []
-    return list(meta.get("upright_evidence") or [])
+    measured, so a page rebuilt from an older saved run is scored on the current truth. A photo
+    without its truth is an error, not "no evidence": it would silently leave the score."""
+    meta = json.loads((DATA / f"{photo_id}.json").read_text())
+    return list(meta["upright_evidence"])
 
 
 def turn_counts(rows: list[dict]) -> dict:
