@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from correction_engine.imaging.foreground import ForegroundEstimate
+from correction_engine.imaging.outline_sides import sides_tilt
 from correction_engine.imaging.product import apply_placement, place_product
 from correction_engine.imaging.product_orientation import UprightTurn, base_turn
 from correction_engine.imaging.straighten import Tilt, estimate_tilt
@@ -73,6 +74,37 @@ def test_an_asymmetric_outline_gives_no_tilt():
         [[100, 330], [540, 330], [540, 290], [400, 250], [260, 170], [180, 170], [150, 260]], float
     )
     assert estimate_tilt(draw(turned(shoe, 12.0))).angle == 0.0
+
+
+def carton_in_hand(tilt: float) -> np.ndarray:
+    """A gable-top carton seen in perspective (its long sides converge by 4 degrees), held
+    by a hand that bulges out of its lower left side: no rectangle, no quadrilateral, no
+    mirror symmetry, and its edges no longer share one direction; two long sides remain."""
+    body = np.array([[-40, -120], [0, -160], [40, -135], [52, 160], [-52, 160]], float) + [320, 240]
+    mask = draw(turned(body, tilt)).astype(np.uint8)
+    palm = turned(np.array([[275.0, 330.0]]), tilt)[0]
+    cv2.ellipse(mask, (int(palm[0]), int(palm[1])), (55, 35), -tilt + 20, 0, 360, 1, -1)
+    return mask.astype(bool)
+
+
+@pytest.mark.parametrize("tilt", [-25.0, -11.0, 6.0, 20.0])
+def test_tilt_of_a_carton_held_in_a_hand_from_its_long_sides(tilt):
+    found = estimate_tilt(carton_in_hand(tilt))
+    assert found.evidence == "sides"
+    assert abs(found.angle - tilt) <= 0.7, found
+
+
+def test_two_sides_bounding_a_gap_are_no_pair():
+    # Two posts side by side (a pair of boots, two bottles touching at the base): the outer
+    # sides are long and parallel, but the band between them is mostly background.
+    left = np.array([[250, 90], [280, 90], [280, 400], [250, 400]], float)
+    right = np.array([[330, 160], [360, 160], [360, 400], [330, 400]], float)
+    foot = np.array([[250, 380], [360, 380], [360, 400], [250, 400]], float)
+    mask = draw(turned(left, 10.0)) | draw(turned(right, 10.0)) | draw(turned(foot, 10.0))
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contour = max(contours, key=cv2.contourArea)
+    assert sides_tilt(contour, min_fill=0.0) is not None  # the pair exists ...
+    assert sides_tilt(contour) is None  # ... but bounds a gap
 
 
 @pytest.mark.parametrize("turn", [0, 90, 180, 270])

@@ -63,3 +63,22 @@ def test_a_level_bottle_turned_on_a_grown_canvas_comes_back_level(name, cw_deg):
     turned = straightened(small_copy(image), cw_deg, border=cv2.BORDER_REPLICATE)
     placement = locate_product(turned)
     assert abs(placement.tilt_cw - (meta["tilt_deg"] + cw_deg)) <= 1.5, placement.evidence
+
+
+# A carton held tilted in a hand: the hand breaks its outline (no rectangle, no quadrilateral,
+# no symmetry), but two long sides stay straight.
+@pytest.mark.parametrize("name", ["pa-food-10"])
+def test_a_carton_held_tilted_comes_out_level(name):
+    image, _, meta = load(name)
+    placement = locate_product(image)
+    assert abs(placement.tilt_cw - meta["tilt_deg"]) <= 1.5, placement.evidence
+
+
+# A tub whose label breaks its outline, on a textured wall: its outline's cues are too weak
+# alone, and the wall's gradients, agreeing with them, straighten it.
+@pytest.mark.parametrize("name,cw_deg", [("pe-food-tub-01", 8.0), ("pe-food-tub-01", -8.0)])
+def test_a_weak_outline_cue_the_scene_confirms_straightens(name, cw_deg):
+    image, _, meta = load(name)
+    turned = straightened(small_copy(image), cw_deg, border=cv2.BORDER_REPLICATE)
+    placement = locate_product(turned)
+    assert abs(placement.tilt_cw - (meta["tilt_deg"] + cw_deg)) <= 1.5, placement.evidence

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from correction_engine.imaging.outline_sides import sides_tilt
 from correction_engine.imaging.scene_tilt import (
     GRADIENT_MIN_PEAK,
     GRADIENT_MIN_TILT,
@@ -36,6 +37,15 @@ DEFAULT_MIN_TILT = 1.5
 EDGE_MIN_TILT = 3.0
 # Lines and the outline agreeing within this many degrees count as one answer (their mean).
 LINES_AGREE = 4.0
+# A roughly symmetric outline (a bottle cut by the frame, a tub whose label breaks the
+# outline, a mask with a ragged side) still points along the product's axis, but a few
+# degrees off; two parallel sides of a squat outline may be converging by the camera's
+# pitch. Such a "weak axis" or "weak sides" never turns a photo alone, only when the
+# scene's lines or gradients, an independent cue, agree with it within WEAK_AXIS_AGREE
+# degrees.
+WEAK_AXIS_ELONGATION = 1.5
+WEAK_AXIS_SYMMETRY = 0.85
+WEAK_AXIS_AGREE = 3.0
 
 
 @dataclass(frozen=True)
@@ -43,8 +53,9 @@ class Tilt:
     """``angle``: the product's tilt in degrees, counter-clockwise on screen positive (undo it
     by turning the content clockwise by ``angle``); 0.0 when left alone. ``measured``: what
     the evidence said before the thresholds. ``evidence``: "rectangle", "quad", "axis",
-    ("axis+gradients", "edges+gradients" when the frame's gradients agreed),
-    "edges" ("axis+lines", "edges+lines" when the scene's lines agreed), "lines" or "none".
+    "sides", "edges", "weak-axis", "weak-sides" (each outline cue after the first three with
+    "+lines" or "+gradients" when the scene's lines or gradients agreed; the two weak ones
+    act only so), "lines" or "none".
     ``confidence`` in [0, 1]."""
 
     angle: float
@@ -122,7 +133,7 @@ def quad_tilt(
             best = (mean, spread)
     # A box's two pairs of sides stay roughly perpendicular under moderate perspective; a
     # quadrilateral whose pairs are far from it is some other shape.
-    if best[1] > max_spread or abs(fold_array(np.array([means[0] - means[1]]))[0]) > max_skew:
+    if best is None or best[1] > max_spread or abs(fold_array(np.array([means[0] - means[1]]))[0]) > max_skew:
         return None
     return best[0], float(1.0 - best[1] / (2 * max_spread))
 
@@ -184,12 +195,24 @@ def edges_tilt(contour: np.ndarray, edge_share: float = 0.6, agreement: float = 
     return fold(best_a)
 
 
+# Outline cues that the scene's lines may overrule and its gradients confirm (a box or
+# rectangle outline is exact enough to stand alone).
+WEAK = ("axis", "sides", "edges", "weak-axis", "weak-sides")
+# Outline cues that only count when the scene confirms them.
+UNCONFIRMED = ("weak-axis", "weak-sides")
+
+
+def _agree(evidence: str) -> float:
+    """Degrees within which the scene's lines or gradients confirm an outline cue."""
+    return WEAK_AXIS_AGREE if evidence in UNCONFIRMED else LINES_AGREE
+
+
 def _around(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """``mask`` on a grid of ``shape`` (h, w), grown by 3 % of the frame (its outline's ramp)."""
     h, w = shape[:2]
     m = mask.astype(np.uint8)
     if m.shape != (h, w):
-        m = cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST)
+        m = np.asarray(cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST), np.uint8)
     r = max(2, int(round(0.03 * max(h, w))))
     return cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
 
@@ -204,8 +227,12 @@ def estimate_tilt(
     """The product's tilt from its mask (bool, any resolution; the outline's shape matters).
 
     Evidence in order: a perspective quadrilateral or rectangle (:func:`quad_tilt`), a
-    rectangle by its minimum-area box (:func:`rectangle_tilt`), a symmetric elongated outline (:func:`axis_tilt`), long straight
-    edges (:func:`edges_tilt`). The first that applies decides; with the working copy
+    rectangle by its minimum-area box (:func:`rectangle_tilt`), a symmetric elongated outline
+    (:func:`axis_tilt`), two long parallel sides of an elongated outline
+    (:func:`~correction_engine.imaging.outline_sides.sides_tilt`), long straight edges
+    (:func:`edges_tilt`), and, with ``image`` only, a roughly symmetric outline or the
+    parallel sides of a squat one ("weak-axis", "weak-sides": they count only where the
+    scene's lines or gradients agree within ``WEAK_AXIS_AGREE``). The first that applies decides; with the working copy
     ``image`` (RGB or grey), the scene's lines (:func:`lines_tilt`) are averaged with an
     axis or edges answer when they agree, and replace it (or no answer) when they disagree
     and are strong on their own; a rectangle or quadrilateral outline is never overruled.
@@ -232,32 +259,44 @@ def estimate_tilt(
         rect = rectangle_tilt(contour)
         if rect is not None:
             found = (rect[0], "rectangle", rect[1])
+    main = np.zeros(mask.shape, np.uint8)
+    cv2.drawContours(main, [contour], -1, 1, thickness=-1)
     if found is None:
-        main = np.zeros(mask.shape, np.uint8)
-        cv2.drawContours(main, [contour], -1, 1, thickness=-1)
         axis = axis_tilt(main.astype(bool))
         if axis is not None:
             found = (axis[0], "axis", axis[1])
     if found is None:
+        sides = sides_tilt(contour)
+        if sides is not None:
+            found = (sides[0], "sides", sides[1])
+    if found is None:
         edges = edges_tilt(contour)
         if edges is not None:
             found = (edges, "edges", 0.5)
+    if found is None and image is not None:
+        weak = axis_tilt(main.astype(bool), WEAK_AXIS_ELONGATION, WEAK_AXIS_SYMMETRY)
+        if weak is not None:
+            found = (weak[0], "weak-axis", weak[1])
+    if found is None and image is not None:
+        weak = sides_tilt(contour, min_elongation=1.0)
+        if weak is not None:
+            found = (weak[0], "weak-sides", weak[1])
     # The product's own box outline (rectangle, quadrilateral) is the most exact evidence
     # there is (a tenth of a degree): lines would only blur it, and where they disagree the
     # product is held tilted in a level scene. So the lines (~25 ms) are only looked for
     # when the outline is weaker.
-    if image is not None and (found is None or found[1] in ("axis", "edges")):
+    if image is not None and (found is None or found[1] in WEAK):
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
         lines = lines_tilt(grey)
         if lines is not None:
-            if found is not None and abs(fold(found[0] - lines[0])) <= LINES_AGREE:
+            if found is not None and abs(fold(found[0] - lines[0])) <= _agree(found[1]):
                 # A weak outline cue and the scene agree: each has its own bias (a bottle's
                 # taper, a table edge's perspective), so the mean is the better estimate.
                 found = (fold(lines[0] + fold(found[0] - lines[0]) / 2.0), found[1] + "+lines", 1.0)
             elif lines[2] or lines[1] >= LINES_ALONE_SHARE:
                 # A weak outline cue (or none) that the scene contradicts gives way to it.
                 found = (lines[0], "lines", lines[1])
-        if found is not None and found[1] in ("axis", "edges"):
+        if found is not None and found[1] in WEAK:
             # Still no scene lines: the scene's strong gradients, which also see structure too
             # short or broken for a line, confirm a weak outline cue (their mean), so that two
             # independent cues agreeing may straighten a smaller tilt. The product and its
@@ -270,13 +309,16 @@ def estimate_tilt(
             if (
                 grads is not None
                 and grads[1] >= GRADIENT_MIN_PEAK
-                and abs(fold(found[0] - grads[0])) <= LINES_AGREE
+                and abs(fold(found[0] - grads[0])) <= _agree(found[1])
             ):
                 found = (fold(grads[0] + fold(found[0] - grads[0]) / 2.0), found[1] + "+gradients", 1.0)
     if found is None:
         return NO_TILT
     angle, evidence, confidence = found
-    if evidence in ("edges", "axis"):
+    if evidence in UNCONFIRMED:
+        # Unconfirmed by the scene: seen, never acted on.
+        return Tilt(0.0, float(angle), evidence, float(confidence))
+    if evidence in WEAK:
         threshold = max(min_tilt, EDGE_MIN_TILT)
     elif evidence.endswith("gradients"):
         # Two independent weak cues that agree.

@@ -1,0 +1,139 @@
+"""Tilt from a pair of long, nearly parallel straight sides of a product's outline.
+
+A carton held in a hand, a can or a book photographed tilted: the hand, a shelf or the
+frame breaks the outline, so it is no rectangle or quadrilateral and has no mirror symmetry,
+but two of its sides stay straight. Each straight run of the outline is refitted by least
+squares at the working grid's full detail (a fraction of a degree over a few hundred
+pixels); runs of one side broken by an occluder are merged. Used by
+:func:`correction_engine.imaging.straighten.estimate_tilt`.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from correction_engine.imaging.scene_tilt import fold
+
+
+def segment_fits(contour: np.ndarray, eps: float = 0.01) -> list[tuple[float, float, np.ndarray]]:
+    """The outline's straight runs (Douglas-Peucker at ``eps`` x the perimeter), each refitted
+    by least squares to its own contour points away from the corners (a run's end vertices
+    sit on a rounded corner and skew the chord): (direction, length, centre) each."""
+    pts = contour.reshape(-1, 2).astype(np.float64)
+    perimeter = cv2.arcLength(contour, True)
+    poly = cv2.approxPolyDP(contour, eps * perimeter, True).reshape(-1, 2)
+    # approxPolyDP keeps a subset of the contour's own points: find their indices.
+    index = {(int(x), int(y)): i for i, (x, y) in enumerate(contour.reshape(-1, 2))}
+    idx = sorted(index[(int(x), int(y))] for x, y in poly)
+    fits = []
+    for k, start in enumerate(idx):
+        end = idx[(k + 1) % len(idx)]
+        run = pts[start : end + 1] if end > start else np.concatenate([pts[start:], pts[: end + 1]])
+        if len(run) < 8:
+            continue
+        trim = len(run) // 10
+        inner = run[trim : len(run) - trim].astype(np.float32)
+        vx, vy, cx, cy = cv2.fitLine(inner, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
+        length = float(np.hypot(*(run[-1] - run[0])))
+        fits.append((float(np.degrees(np.arctan2(-vy, vx))), length, np.array([cx, cy], float)))
+    return fits
+
+
+def merge_collinear(
+    fits: list[tuple[float, float, np.ndarray]], max_angle: float, max_offset: float
+) -> list[tuple[float, float, np.ndarray]]:
+    """Runs of one straight edge broken by an occluder (a thumb across a carton's side) as
+    one side: runs within ``max_angle`` degrees on one line (``max_offset`` pixels apart
+    across it) are summed, their direction length-weighted."""
+    merged: list[tuple[float, float, np.ndarray]] = []
+    for a, length, centre in sorted(fits, key=lambda f: -f[1]):
+        for k, (b, lb, cb) in enumerate(merged):
+            d = (a - b + 90.0) % 180.0 - 90.0
+            t = np.radians(b)
+            across = abs(float((centre - cb) @ np.array([np.sin(t), np.cos(t)])))
+            if abs(d) <= max_angle and across <= max_offset:
+                merged[k] = (b + d * length / (length + lb), lb + length, cb)
+                break
+        else:
+            merged.append((a, length, centre))
+    return merged
+
+
+def _band_fill(
+    inside: np.ndarray,
+    origin: tuple[int, int],
+    side_a: tuple[float, float, np.ndarray],
+    side_b: tuple[float, float, np.ndarray],
+) -> float:
+    """Share of the quadrilateral spanned by two sides (direction, length, centre) that lies
+    inside the outline (``inside``: the filled outline, cut to its box at ``origin``)."""
+    ends = []
+    for a, length, centre in (side_a, side_b):
+        t = np.radians(a)
+        half = np.array([np.cos(t), -np.sin(t)]) * length / 2.0
+        ends.append((centre - half, centre + half))
+    if float((ends[0][1] - ends[0][0]) @ (ends[1][1] - ends[1][0])) < 0:
+        ends[1] = (ends[1][1], ends[1][0])
+    quad = np.array([ends[0][0], ends[0][1], ends[1][1], ends[1][0]]) - np.asarray(origin, float)
+    band = np.zeros(inside.shape, np.uint8)
+    cv2.fillPoly(band, [np.round(quad).astype(np.int32)], 1)
+    total = np.count_nonzero(band)
+    return float(np.count_nonzero(band & inside)) / total if total else 0.0
+
+
+def sides_tilt(
+    contour: np.ndarray,
+    min_length: float = 0.5,
+    min_partner: float = 0.25,
+    max_spread: float = 6.0,
+    min_gap: float = 0.5,
+    min_elongation: float = 1.75,
+    min_fill: float = 0.9,
+) -> tuple[float, float] | None:
+    """Tilt from a pair of long, nearly parallel straight sides of the outline: a carton held
+    in a hand (the hand or a shelf breaks the outline, so it is no quadrilateral, but two of
+    its edges stay straight), a can, a book.
+
+    Each side (:func:`segment_fits`, collinear runs merged) must be at least ``min_length``
+    x the outline's longer extent (its minimum-area box), its partner ``min_partner`` x (the
+    hand holding a carton hides part of one side), the two within ``max_spread`` degrees of each other
+    (perspective makes opposite sides converge), and apart by at least ``min_gap`` x the
+    box's shorter extent (two runs of one edge are not a pair), and the band between them
+    must be the product (``min_fill`` of it inside the outline: two sides of different
+    objects, a pair of boots, bound a gap). Only an elongated outline (box sides in a ratio
+    of at least ``min_elongation``) qualifies: the sides of a chair or a sofa seen from above
+    converge by the camera's pitch, not its roll, and a squat outline has no long sides to
+    average it away. The longest such pair decides: its length-weighted mean direction.
+    Returns (angle, the spread's confidence).
+    """
+    (_, _), (bw, bh), _ = cv2.minAreaRect(contour)
+    major, minor = max(bw, bh), min(bw, bh)
+    if minor <= 0 or major < min_elongation * minor:
+        return None
+    x, y, w, h = cv2.boundingRect(contour)
+    inside = np.zeros((h, w), np.uint8)
+    cv2.drawContours(inside, [contour], -1, 1, thickness=-1, offset=(-x, -y))
+    merged = merge_collinear(segment_fits(contour), 3.0, 0.02 * major)
+    fits = [f for f in merged if f[1] >= min_partner * major]
+    best = None
+    for i in range(len(fits)):
+        for j in range(i + 1, len(fits)):
+            (a, la, ca), (b, lb, cb) = fits[i], fits[j]
+            if max(la, lb) < min_length * major:
+                continue
+            d = (a - b + 90.0) % 180.0 - 90.0  # parallel, whichever way each run goes
+            if abs(d) > max_spread:
+                continue
+            t = np.radians(a)
+            normal = np.array([np.sin(t), np.cos(t)])  # screen coordinates, y down
+            if abs(float((cb - ca) @ normal)) < min_gap * minor:
+                continue
+            if best is not None and la + lb <= best[0]:
+                continue
+            if _band_fill(inside, (x, y), (a, la, ca), (b, lb, cb)) < min_fill:
+                continue
+            best = (la + lb, fold(b + d * la / (la + lb)), abs(d))
+    if best is None:
+        return None
+    return best[1], float(1.0 - best[2] / (2 * max_spread))
