@@ -145,6 +145,7 @@ def measure_photo(stem: Path, angles_per_photo: int, index: int, quick: bool = F
         "category": meta.get("category", "other"),
         "backdrop": meta.get("backdrop", "other"),
         "size": list(image.shape[:2]),
+        "upright_evidence": list(meta["upright_evidence"]),
     }
 
     res = engine_analyse(image)
@@ -235,7 +236,7 @@ def measure_turns(stems: list[Path]) -> None:
             base = cv2.resize(image, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
         row = {"turn_results": turn_cases(base, meta.get("upright_turn", 0) or 0)}
         names = ["all", "even" if i % 2 == 0 else "odd", f"category {meta.get('category', 'other')}"]
-        if upright_evidence(meta["id"]):
+        if meta["upright_evidence"]:
             names.append("with evidence")
         for g in names:
             groups[g].append(row)
@@ -249,12 +250,14 @@ def measure_turns(stems: list[Path]) -> None:
 # ---------------------------------------------------------------- report
 
 
-def upright_evidence(photo_id: str) -> list[str]:
-    """The kinds of evidence that tell which way is up in a photo, as recorded by eye in its
-    truth JSON ("text", "base", "floor", "shadow"; [] for none). Read at report time, not
-    measured, so a page rebuilt from an older saved run is scored on the current truth. A photo
-    without its truth is an error, not "no evidence": it would silently leave the score."""
-    meta = json.loads((DATA / f"{photo_id}.json").read_text())
+def upright_evidence(row: dict) -> list[str]:
+    """The kinds of evidence that tell which way is up in a row's photo, as recorded by eye in
+    its truth JSON ("text", "base", "floor", "shadow"; [] for none). Rows saved before the field
+    existed read it from the committed set's truth, so an older run is scored on today's truth;
+    a photo without its truth is an error, not "no evidence": it would silently leave the score."""
+    if "upright_evidence" in row:
+        return list(row["upright_evidence"])
+    meta = json.loads((DATA / f"{row['id']}.json").read_text())
     return list(meta["upright_evidence"])
 
 
@@ -286,7 +289,7 @@ def summarise(rows: list[dict]) -> dict:
     level = [r["level_turn"] for r in rows if r["level_turn"] is not None]
     turns = [t for r in rows for t in r["turn_results"]]
     counts = turn_counts(rows)
-    with_evidence = [r for r in rows if upright_evidence(r["id"])]
+    with_evidence = [r for r in rows if upright_evidence(r)]
     return {
         "n": n,
         "iou_mean": statistics.mean(ious),
@@ -395,7 +398,7 @@ def write_report(rows: list[dict], before: list[dict] | None, seconds: float, co
         by_cat[r["category"]].append(r)
     for cat in sorted(by_cat):
         rs = by_cat[cat]
-        ev = [r for r in rs if upright_evidence(r["id"])]
+        ev = [r for r in rs if upright_evidence(r)]
         lines.append(
             f"| {cat} | {len(rs)} | {statistics.mean(r['iou'] for r in rs):.3f} | "
             f"{statistics.mean(r['u2_iou'] for r in rs):.3f} | {statistics.mean(r['alpha_err'] for r in rs):.3f} | "
@@ -422,7 +425,7 @@ def write_report(rows: list[dict], before: list[dict] | None, seconds: float, co
             f"| {r['id']} | {r['category']} | {r['backdrop']} | {r['method']} | {r['iou']:.3f}{before_iou} | "
             f"{r['u2_iou']:.3f} | {r['alpha_err']:.3f} | {r['u2_alpha_err']:.3f} | {r['held']:.3f} | "
             f"{r['tight']:.2f} | {r['scale_iou']:.3f} | {tilt_ok}/{len(r['tilt_results'])} | "
-            f"{turn_ok}/{len(need)} | {', '.join(upright_evidence(r['id'])) or 'none'} | "
+            f"{turn_ok}/{len(need)} | {', '.join(upright_evidence(r)) or 'none'} | "
             f"{r['t3_12mp']:.2f} / {r['t4_12mp']:.2f} |"
         )
     lines += ["", NOTES]
