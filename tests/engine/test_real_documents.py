@@ -165,10 +165,15 @@ def test_no_corner_lies_more_than_one_percent_outside_the_frame(ident):
 # A business card cut by the frame, its corner 6 % of the width outside: held at the 1 % limit,
 # the two sides meeting there turned off the card's edges, the outline scored as held found no
 # edge under them, and no page was found (IoU 0.62, the whole frame).
+# White receipts on a white backing card, 2-4 levels apart (the card a little bluer): no side
+# steps by the scorer's contrast, and the card's own outline, around the receipt, won (IoU 0.36).
+# Its sides step faintly but all along, mostly in chroma; found walking out from the text block.
 TURN_INVARIANT = [
     ("receipt-scan-softmatic-07", 0.95),
     ("receipt-scan-softmatic-12", 0.95),
     ("card-azure-bizcard-chris", 0.95),
+    ("receipt-scan-softmatic-21", 0.95),
+    ("receipt-scan-softmatic-17", 0.95),
 ]
 
 

@@ -1,0 +1,289 @@
+"""A low-contrast page on a light surface: its outline found as a faint, continuous step.
+
+White paper on a white or cream backing (a receipt on a scanner's lid, a sheet on a pale desk)
+differs from it by a few grey levels, often less than the noise the scorer allows for, and more
+in colour than in brightness (the backing a little bluer or yellower than the paper). What a
+person sees is still a straight side: a small step in L or in the a/b chroma channels, the SAME
+way all along it, parallel to the text lines and enclosing all of the text. Averaged along the
+side, such a step stands well clear of the noise, which steps either way at random.
+
+The search starts from the text block (the page encloses its text) and walks each side outward,
+line by line parallel to the text, keeping the first line that steps consistently along the
+text's whole extent; the outline of the four is kept only if each of its full sides steps
+consistently too. Only the first such line is wanted: farther out lie the backing's own, strong
+outline and the frame.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .geometry import is_convex, quad_area
+from .page_nesting import NESTED_AREA_RATIO, contains
+from .page_regions import crossings
+from .page_scoring import _side_samples
+
+# A side's mean Lab step (8-bit units, L, a and b alike) must be at least this: two or three
+# levels of chroma or brightness, the difference between white paper and a white backing.
+MIN_STEP = 2.0
+# ...and this share of its samples must step the same way by at least half that mean (a side,
+# not a patch of shading or the edge of a stain).
+MIN_CONSISTENT = 0.8
+# Across the side the step is measured between points this many pixels either side.
+HALF_SPAN = 3.0
+# Tilts tried for each side about the text block's direction (degrees): a page's side is
+# parallel to its text lines to within a degree or two.
+TILTS = np.radians(np.arange(-2.0, 2.01, 0.5))
+# Ink spread beyond this share at either end of each axis is dirt or print on the backing, not
+# the text block.
+INK_TAIL = 0.5  # percent
+SAMPLES = 60
+# The inside of a side is the paper's tone to within this (Lab, 8-bit units): shading and a
+# tint, not print.
+PAPER_DISTANCE = 20.0
+# Pixels of walk off the paper's tone after which no side of this page lies beyond (a share of
+# the analysis copy's long side would be the same at one size: the detection runs at one).
+OFF_PAPER = 16.0
+# The walk outward from the text block moves by this many pixels a line.
+WALK = 2.0
+# Lines this many pixels beyond the first that steps are compared with it.
+REACH = 4.0
+# Looked for only when the text block covers less than this share of the best outline found on
+# clear edges (or of the frame): a page's text fills most of it, a receipt's most of its width;
+# a text block in a small part of the outline suggests the outline is the backing's.
+MAX_TEXT_SHARE = 0.45
+# Marks this close to the frame's border (a share of its long side) are no text of the page.
+BORDER_BAND = 0.02
+# Ink within the long side over this of other ink is one cluster (a line's spacing at most).
+MERGE_DIVISOR = 40
+# A cluster with less than this share of all the ink is a speck or a hole, not text.
+MIN_CLUSTER_SHARE = 0.03
+
+
+def _lab(image: np.ndarray) -> np.ndarray:
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    return cv2.GaussianBlur(lab, (0, 0), 1.5)
+
+
+def _side_step(lab: np.ndarray, pts: np.ndarray, normal: np.ndarray) -> tuple[float, float]:
+    """(mean step size, share of samples stepping the same way by half of it) across the line
+    through ``pts`` (n x 2), from the inside to the outside along ``normal``."""
+    out = _sample_lab(lab, pts + HALF_SPAN * normal[None, :])
+    inside = _sample_lab(lab, pts - HALF_SPAN * normal[None, :])
+    steps = out - inside  # (n, 3)
+    mean = steps.mean(axis=0)
+    size = float(np.linalg.norm(mean))
+    if size < 1e-6:
+        return 0.0, 0.0
+    along = steps @ (mean / size)
+    return size, float((along > 0.5 * size).mean())
+
+
+def _sample_lab(lab: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Bilinear samples of the three channels at ``pts`` (n x 2): (n, 3)."""
+    flat = pts.reshape(-1, 1, 2).astype(np.float32)
+    out = cv2.remap(lab, flat[..., 0], flat[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(-1, 3)
+
+
+def _all_in_frame(pts: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Per line of ``pts`` (lines, n, 2): whether all its points and their step samples lie in
+    the frame."""
+    h, w = size
+    margin = HALF_SPAN + 1
+    x, y = pts[..., 0], pts[..., 1]
+    return np.asarray(
+        ((x >= margin) & (x <= w - 1 - margin) & (y >= margin) & (y <= h - 1 - margin)).all(axis=-1)
+    )
+
+
+def _in_frame(pts: np.ndarray, size: tuple[int, int]) -> bool:
+    h, w = size
+    margin = HALF_SPAN + 1
+    return bool(
+        (
+            (pts[:, 0] >= margin)
+            & (pts[:, 0] <= w - 1 - margin)
+            & (pts[:, 1] >= margin)
+            & (pts[:, 1] <= h - 1 - margin)
+        ).all()
+    )
+
+
+def _smallest_box(pts: np.ndarray, degrees: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """(angle in radians, unit axes as rows, low and high ends) of the smallest box over
+    ``degrees`` around ``pts``, ink tails trimmed."""
+    t = np.radians(degrees)
+    c, s = np.cos(t), np.sin(t)
+    axes = np.stack([np.stack([c, s], axis=1), np.stack([-s, c], axis=1)], axis=1)  # (angles, 2, 2)
+    proj = axes @ pts.T  # (angles, 2, points)
+    k = int(len(pts) * INK_TAIL / 100)
+    lo = np.partition(proj, k, axis=2)[:, :, k]
+    hi = np.partition(proj, len(pts) - 1 - k, axis=2)[:, :, len(pts) - 1 - k]
+    i = int(np.argmin(np.prod(hi - lo, axis=1)))
+    return float(t[i]), axes[i], lo[i], hi[i]
+
+
+def text_block(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The text block as (centre, unit axes 2x2 (rows), half-extents along them), or None when
+    there is too little ink. Its direction is that of the smallest rectangle around the ink."""
+    # Dark strips along the frame (a scanner's rim, a shadow at the border) are narrower than
+    # the closing and show as ink: marks within BORDER_BAND of the frame are left out.
+    h, w = ink.shape
+    band = int(np.ceil(BORDER_BAND * max(h, w)))
+    marks = np.zeros_like(ink, dtype=bool)
+    marks[band : h - band, band : w - band] = ink[band : h - band, band : w - band]
+    # Text comes in lines and paragraphs, dense clusters of strokes; a hole punched in the
+    # backing or a speck of dirt stands alone. Clusters: ink merged over a line's spacing.
+    merge = max(3, int(round(max(h, w) / MERGE_DIVISOR)) | 1)
+    blobs = cv2.dilate(marks.astype(np.uint8), np.ones((merge, merge), np.uint8))
+    n_blobs, blob_of = cv2.connectedComponents(blobs, connectivity=8)
+    per_blob = np.bincount(blob_of[marks], minlength=n_blobs)
+    text = marks & (per_blob[blob_of] >= MIN_CLUSTER_SHARE * marks.sum())
+    ys, xs = np.nonzero(text)
+    if len(xs) < 50:
+        return None
+    pts = np.stack([xs, ys], axis=1).astype(np.float64)
+    # All of it: a subsample taken in raster order would change with the photo's turn.
+    # The direction whose box, ink tails trimmed, is smallest (the smallest rectangle around all
+    # the ink follows a stray mark on the backing). Modulo a quarter turn: a box is a box.
+    # Coarsely, then finely about the best.
+    best = _smallest_box(pts, np.arange(-45.0, 45.0, 3.0))
+    best = _smallest_box(pts, np.degrees(best[0]) + np.arange(-2.5, 2.6, 0.5))
+    _, axes, lo, hi = best
+    centre = ((lo + hi) / 2) @ axes
+    return centre, axes, (hi - lo) / 2
+
+
+def _first_step(
+    lab: np.ndarray,
+    paper: np.ndarray,
+    centre: np.ndarray,
+    axis: np.ndarray,
+    along: np.ndarray,
+    start: float,
+    extent: float,
+) -> np.ndarray | None:
+    """The first line outward from ``centre + start * axis``, nearly parallel to ``along``, that
+    steps consistently along the text's ``extent`` (half-length) off the ``paper`` tone (Lab):
+    homogeneous (a, b, c)."""
+    size = lab.shape[:2]
+    t = np.linspace(-extent, extent, SAMPLES)
+    c, s = np.cos(TILTS)[:, None], np.sin(TILTS)[:, None]
+    # Each tilt's direction along the line and normal across it, (tilts, 2).
+    d = np.concatenate([c * along[0] - s * along[1], s * along[0] + c * along[1]], axis=1)
+    normals = np.concatenate([c * axis[0] - s * axis[1], s * axis[0] + c * axis[1]], axis=1)
+
+    def best_at(offset: float) -> tuple[float, np.ndarray] | str | None:
+        """The tilt stepping most at ``offset`` as (step, line); None when none steps; "away"
+        when the line is off the paper at every tilt, "off" when off the frame."""
+        mid = centre + offset * axis
+        pts = mid[None, None, :] + t[None, :, None] * d[:, None, :]  # (tilts, n, 2)
+        inside = _all_in_frame(pts, size)
+        if not _in_frame(mid[None, :], size):
+            return "off"
+        if not inside.any():
+            return None
+        pts, nrm = pts[inside], normals[inside]
+        within = _sample_lab(lab, pts - HALF_SPAN * nrm[:, None, :]).reshape(len(pts), SAMPLES, 3)
+        beyond = _sample_lab(lab, pts + HALF_SPAN * nrm[:, None, :]).reshape(len(pts), SAMPLES, 3)
+        steps = beyond - within
+        mean = steps.mean(axis=1)  # (tilts, 3)
+        size_t = np.linalg.norm(mean, axis=1)
+        unit = mean / np.maximum(size_t, 1e-6)[:, None]
+        share = (np.einsum("tnc,tc->tn", steps, unit) > 0.5 * size_t[:, None]).mean(axis=1)
+        # The page's edge steps off its paper, away from the paper's tone: not off a dark logo or
+        # a printed bar, nor from the shading around one back onto the paper.
+        d_in = np.linalg.norm(within.mean(axis=1) - paper[None, :], axis=1)
+        d_out = np.linalg.norm(beyond.mean(axis=1) - paper[None, :], axis=1)
+        if (d_in > PAPER_DISTANCE).all():
+            return "away"
+        ok = (size_t >= MIN_STEP) & (share >= MIN_CONSISTENT) & (d_in <= PAPER_DISTANCE) & (d_out > d_in)
+        if not ok.any():
+            return None
+        k = int(np.argmax(np.where(ok, size_t, -1.0)))
+        return float(size_t[k]), np.array([nrm[k, 0], nrm[k, 1], -float(nrm[k] @ mid)])
+
+    # Walked in strides of WALK pixels (the step spans 2 HALF_SPAN, so a side between two
+    # lines still steps at one of them), then pixel by pixel about the first line that steps:
+    # the tilt and offset that step most is the side (a line slightly across the side passes
+    # first, on part of it).
+    # Past the paper for OFF_PAPER pixels with no side found (a dark desk, the backing's print),
+    # the walk is over: whatever lies beyond is not this page's side. (Less than that is a logo
+    # or a printed bar at the text block's edge, which the walk crosses.)
+    offset, away = start, 0.0
+    while True:
+        offset += WALK
+        hit = best_at(offset)
+        away = away + WALK if hit == "away" else 0.0
+        if hit == "off" or away > OFF_PAPER:
+            return None
+        if isinstance(hit, tuple):
+            break
+    found = [
+        r for o in np.arange(offset - WALK + 1, offset + REACH + 1) if isinstance(r := best_at(o), tuple)
+    ]
+    if not found:
+        return None
+    return max(found, key=lambda f: f[0])[1]
+
+
+def _quad_around(image: np.ndarray, block: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray | None:
+    """The outline around the text ``block`` of ``image`` (RGB, text closed away) whose every
+    side is a faint, consistent step off the paper, or None."""
+    centre, axes, half = block
+    lab = _lab(image)
+    # The paper's tone: the text block's typical colour with its text closed away.
+    grid = np.linspace(-0.9, 0.9, 15)
+    inner = centre[None, :] + (
+        grid[:, None, None] * half[0] * axes[0] + grid[None, :, None] * half[1] * axes[1]
+    ).reshape(-1, 2)
+    paper = np.median(_sample_lab(lab, inner), axis=0)
+    lines = []
+    # Sides in turn round the block: +u, +v, -u, -v (their crossings in order are its corners).
+    for k, sign in ((0, 1.0), (1, 1.0), (0, -1.0), (1, -1.0)):
+        axis = sign * axes[k]
+        along = axes[1 - k]
+        line = _first_step(lab, paper, centre, axis, along, half[k], half[1 - k])
+        if line is None:
+            return None
+        lines.append(line)
+    corners = crossings([lines[0], lines[1], lines[2], lines[3]])
+    if corners is None or not is_convex(corners) or quad_area(corners) <= 0:
+        return None
+    return corners if whole_sides_step(lab, corners) else None
+
+
+def whole_sides_step(lab: np.ndarray, quad: np.ndarray) -> bool:
+    """Whether each full side of ``quad`` (any order round it) steps consistently."""
+    pts, normals = _side_samples(quad, SAMPLES, np.zeros(1))
+    centre = quad.mean(axis=0)
+    for i in range(4):
+        side = pts[i, :, 0, :].astype(np.float64)
+        normal = normals[i] if (side.mean(axis=0) - centre) @ normals[i] > 0 else -normals[i]
+        if not _in_frame(side, lab.shape[:2]):
+            return False
+        step, share = _side_step(lab, side, normal)
+        if step < MIN_STEP or share < MIN_CONSISTENT:
+            return False
+    return True
+
+
+def faint_page(
+    image: np.ndarray, ink: np.ndarray, best: np.ndarray | None, min_area: float
+) -> np.ndarray | None:
+    """The faint outline of the page in ``image`` (see _quad_around) when the best outline found
+    on clear edges (``best``, or None for none) leaves the text block a narrow part of itself,
+    and the faint one lies within it, clearly smaller: the page on its backing. None otherwise."""
+    h, w = ink.shape
+    block = text_block(ink)
+    if block is None:
+        return None
+    outer = best if best is not None else np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
+    if 4 * float(np.prod(block[2])) >= MAX_TEXT_SHARE * quad_area(outer):
+        return None
+    quad = _quad_around(image, block)
+    if quad is None or not min_area <= quad_area(quad) <= NESTED_AREA_RATIO * quad_area(outer):
+        return None
+    return quad if contains(outer, quad, (h, w)) else None
