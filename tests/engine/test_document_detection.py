@@ -8,6 +8,7 @@ import pytest
 
 from correction_engine.imaging.document import crop_and_orient, enhance_text, locate_page
 from correction_engine.imaging.geometry import order_quad, quad_iou
+from correction_engine.imaging.page_border import border_variants
 from correction_engine.imaging.page_detection import find_page_quad
 from correction_engine.imaging.page_proposals import (
     propose_by_brightness,
@@ -16,6 +17,7 @@ from correction_engine.imaging.page_proposals import (
     text_free_gray,
 )
 from correction_engine.imaging.page_regions import border_sides, fit_quad_to_outline
+from correction_engine.imaging.page_scoring import edge_contrast
 from correction_engine.synth.documents import BACKGROUNDS, make_page_photo
 
 N_PAGES = 32
@@ -190,3 +192,46 @@ def test_a_white_receipt_on_a_white_card_is_found_not_the_card(tilt):
     quad, found, _ = locate_page(photo)
     assert found is not None
     assert quad_iou(quad, corners) >= 0.95, quad_iou(quad, corners)
+
+
+def _page_against_left_border(edge: int, shade_to: float | None = None) -> np.ndarray:
+    """A bright page (200) on a dark desk (60) in a 480 x 640 working-size grey, its left side
+    at x = ``edge`` (0: the page runs past the frame), with the grain of a photo. With
+    ``shade_to``, the paper darkens smoothly towards the left border to that level over its
+    first 40 px (a curl, a scanner's rim): no 6-px step there reaches the scorer's contrast."""
+    rng = np.random.default_rng(edge)
+    img = np.full((480, 640), 60.0)
+    img[60:420, edge:500] = 200.0
+    if shade_to is not None:
+        ramp = shade_to + (200.0 - shade_to) * np.clip(np.arange(640) / 40.0, 0.0, 1.0)
+        img[60:420, :] = np.minimum(img[60:420, :], ramp[None, :])
+    img += rng.normal(0.0, 1.5, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("edge", [4, 12])
+def test_a_page_edge_just_inside_the_border_stays_where_it_is(edge):
+    # The page's own left edge lies a few px inside the frame: its outline along that edge is
+    # right, and the step between it and the border must keep it from being offered on the border.
+    gray = _page_against_left_border(edge)
+    quad = np.array([[edge, 60], [500, 60], [500, 420], [edge, 420]], float)
+    assert border_variants(gray, quad, edge_contrast(gray)) == []
+
+
+def test_a_page_reaching_the_border_has_its_side_moved_onto_it():
+    # The paper runs past the left border, shaded there, and its region stopped 8 px short of
+    # the border across plain paper: the outline with that side on the border is offered.
+    gray = _page_against_left_border(0, shade_to=170.0)
+    quad = np.array([[8, 60], [500, 60], [500, 420], [8, 420]], float)
+    variants = border_variants(gray, quad, edge_contrast(gray))
+    assert len(variants) == 1
+    np.testing.assert_allclose(variants[0], [[0, 60], [500, 60], [500, 420], [0, 420]], atol=0.5)
+
+
+def test_a_side_straddling_the_border_is_not_moved_without_looking():
+    # A side crossing the border (ends 4 px either side of it, as the 1 % clamp can leave one)
+    # has no inside to look towards: it must not be moved, even less across the page's own edge
+    # 6 px inside the border.
+    gray = _page_against_left_border(6)
+    quad = np.array([[4, 60], [500, 60], [500, 420], [-4, 420]], float)
+    assert border_variants(gray, quad, edge_contrast(gray)) == []

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from .geometry import is_convex
-from .page_regions import NEAR_BORDER, clamp_to_frame, crossings, line_through
-from .page_scoring import _sample
+from .page_regions import NEAR_BORDER, border_line, clamp_to_frame, crossings, line_through
+from .page_scoring import one_way_steps, sample, side_points
 
 # A line along the band is an edge when this share of it steps (the scorer's weakest side of an
 # accepted outline is about this well supported).
@@ -24,36 +24,21 @@ EDGE_SHARE = 0.5
 # Brightness is compared this many pixels apart along each line across the band (the scorer's
 # step is measured across 6 pixels, +-3 about a side).
 STEP_SPAN = 6
-
-
-def _border_line(a: np.ndarray, b: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
-    """The frame's border line (homogeneous, index coordinates) that side a-b runs along, or
-    None when it runs along none."""
-    h, w = size
-    mx, my = NEAR_BORDER * w + 1, NEAR_BORDER * h + 1
-    if a[0] < mx and b[0] < mx:
-        return np.array([1.0, 0.0, 0.0])
-    if a[0] > w - 1 - mx and b[0] > w - 1 - mx:
-        return np.array([1.0, 0.0, -(w - 1.0)])
-    if a[1] < my and b[1] < my:
-        return np.array([0.0, 1.0, 0.0])
-    if a[1] > h - 1 - my and b[1] > h - 1 - my:
-        return np.array([0.0, 1.0, -(h - 1.0)])
-    return None
+# A side whose middle lies closer than this (pixels) to the border, on either side of it, runs
+# on the border already: it may cross it (the 1 % clamp leaves corners just outside), and then
+# it has no side of the border to look inward from.
+ON_BORDER = 1.0
 
 
 def _band_is_plain(
-    gray: np.ndarray, a: np.ndarray, b: np.ndarray, border: np.ndarray, contrast: float
+    gray: np.ndarray, base: np.ndarray, dist: np.ndarray, border: np.ndarray, contrast: float
 ) -> bool:
-    """Whether no line parallel to the ``border``, from it to a little inside side a-b, is an
-    edge by the scorer's measure: brightness stepping by more than ``contrast``, the same way,
-    along at least EDGE_SHARE of the side. (Crumpled or curled paper shades in patches; an edge
-    runs along.)"""
+    """Whether no line parallel to the ``border``, from it to a little inside the side through
+    the points ``base`` (at signed distances ``dist`` from the border, mostly inside), is an
+    edge by the scorer's measure (one_way_steps) along at least EDGE_SHARE of the side.
+    (Crumpled or curled paper shades in patches; an edge runs along.)"""
     size = gray.shape[:2]
-    t = (np.arange(40) + 0.5) / 40 * 0.8 + 0.1
-    base = a[None, :] + t[:, None] * (b - a)[None, :]
     normal = border[:2]
-    dist = base @ normal + border[2]  # signed distance of each point to the border
     # From the border inward, past the side by as far again as the side may lie from the border:
     # a region that leaked onto a light surface puts its side beyond the page's real edge, which
     # then lies a little inside the side, and the page does not reach the border.
@@ -63,10 +48,9 @@ def _band_is_plain(
     inward = np.sign(np.median(dist)) * normal
     start = base - dist[:, None] * normal[None, :]
     pts = (start[:, None, :] + steps[None, :, None] * inward[None, None, :]).astype(np.float32)
-    vals = _sample(gray, pts)
+    vals = sample(gray, pts)
     step = vals[:, STEP_SPAN:] - vals[:, :-STEP_SPAN]  # (position along the side, depth)
-    sign = np.sign(np.median(step, axis=0, keepdims=True))
-    edge = (np.abs(step) > contrast) & (np.sign(step) == sign)
+    edge = one_way_steps(step, contrast, axis=0)
     return bool(edge.mean(axis=0).max() < EDGE_SHARE)
 
 
@@ -78,10 +62,16 @@ def border_variants(gray: np.ndarray, quad: np.ndarray, contrast: float) -> list
     moved = 0
     for i in range(4):
         a, b = quad[i], quad[(i + 1) % 4]
-        border = _border_line(a, b, size)
-        if border is None or max(abs(a @ border[:2] + border[2]), abs(b @ border[:2] + border[2])) <= 1.0:
-            continue  # along no border, or on it already
-        if _band_is_plain(gray, a, b, border, contrast):
+        border = border_line(a, b, size, NEAR_BORDER)
+        if border is None:
+            continue
+        base = side_points(a, b, 40)
+        dist = base @ border[:2] + border[2]  # signed distance of each point to the border
+        if abs(float(np.median(dist))) < ON_BORDER:
+            continue  # on the border already, or across it
+        if max(abs(a @ border[:2] + border[2]), abs(b @ border[:2] + border[2])) <= 1.0:
+            continue  # on it already
+        if _band_is_plain(gray, base, dist, border, contrast):
             lines[i] = border
             moved += 1
     if not moved:

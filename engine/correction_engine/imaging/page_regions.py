@@ -62,17 +62,28 @@ def crossings(lines: list[np.ndarray]) -> np.ndarray | None:
     return np.array(corners)
 
 
-def along_border(a: np.ndarray, b: np.ndarray, size: tuple[int, int], share: float) -> bool:
-    """Whether the segment a-b runs along one of the borders of a frame of ``size`` = (h, w):
-    both ends within ``share`` of the frame's side (and a pixel) from the same border."""
+def border_line(a: np.ndarray, b: np.ndarray, size: tuple[int, int], share: float) -> np.ndarray | None:
+    """The border of a frame of ``size`` = (h, w) that the segment a-b runs along, as a
+    homogeneous line in index coordinates (x = 0, x = w - 1, y = 0 or y = h - 1, checked in that
+    order): both ends within ``share`` of the frame's side (and a pixel) from it; None when
+    there is none."""
     h, w = size
     mx, my = share * w + 1, share * h + 1
-    return bool(
-        (a[0] < mx and b[0] < mx)
-        or (a[0] > w - 1 - mx and b[0] > w - 1 - mx)
-        or (a[1] < my and b[1] < my)
-        or (a[1] > h - 1 - my and b[1] > h - 1 - my)
-    )
+    if a[0] < mx and b[0] < mx:
+        return np.array([1.0, 0.0, 0.0])
+    if a[0] > w - 1 - mx and b[0] > w - 1 - mx:
+        return np.array([1.0, 0.0, -(w - 1.0)])
+    if a[1] < my and b[1] < my:
+        return np.array([0.0, 1.0, 0.0])
+    if a[1] > h - 1 - my and b[1] > h - 1 - my:
+        return np.array([0.0, 1.0, -(h - 1.0)])
+    return None
+
+
+def along_border(a: np.ndarray, b: np.ndarray, size: tuple[int, int], share: float) -> bool:
+    """Whether the segment a-b runs along one of the borders of a frame of ``size`` = (h, w)
+    (see border_line)."""
+    return border_line(a, b, size, share) is not None
 
 
 def border_sides(quad: np.ndarray, size: tuple[int, int]) -> int:

@@ -32,7 +32,7 @@ def outside_ink(ink: np.ndarray, quad: np.ndarray) -> float:
     side only is a page's tight margin (a receipt) or print on the desk beyond it, not a cut."""
     offsets = np.arange(4.0, 21.0, 4.0)  # positive: out of the quad
     pts = np.concatenate([_side_samples(quad, 40, offsets)[0], _side_samples(quad, 40, -offsets)[0]], axis=2)
-    vals = _sample(ink.astype(np.uint8), pts).reshape(4, 40, 2, len(offsets))
+    vals = sample(ink.astype(np.uint8), pts).reshape(4, 40, 2, len(offsets))
     per_side = vals.mean(axis=(1, 3))  # (side, outside/inside)
     return float(per_side.min(axis=1).max())
 
@@ -41,19 +41,27 @@ def _side_samples(quad: np.ndarray, n: int, offsets: np.ndarray) -> tuple[np.nda
     """Sample grid across each side: (4, n, len(offsets), 2) points and the sides' unit normals,
     pointing out of the quad (clockwise order on screen puts the outside on the left)."""
     pts, normals = [], []
-    t = (np.arange(n) + 0.5) / n * 0.8 + 0.1  # stay clear of the corners
     for i in range(4):
         a, b = quad[i], quad[(i + 1) % 4]
         d = b - a
         d = d / (np.linalg.norm(d) + 1e-12)
         nrm = np.array([d[1], -d[0]])
-        base = a[None, :] + t[:, None] * (b - a)[None, :]
+        base = side_points(a, b, n)
         pts.append(base[:, None, :] + offsets[None, :, None] * nrm[None, None, :])
         normals.append(nrm)
     return np.array(pts, np.float32), np.array(normals)
 
 
-def _sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
+def side_points(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """``n`` points (n x 2) evenly along the middle 80 % of side a-b: clear of the corners, which
+    are rounded, torn or cut on a real page."""
+    t = (np.arange(n) + 0.5) / n * 0.8 + 0.1
+    return a[None, :] + t[:, None] * (b - a)[None, :]
+
+
+def sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """``img`` at the points ``pts`` (..., 2: x, y), bilinear, the border repeated beyond the
+    frame; float32 of ``pts``'s shape without its last axis."""
     flat = pts.reshape(-1, 1, 2)
     out = cv2.remap(img, flat[..., 0], flat[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return out.reshape(pts.shape[:-1]).astype(np.float32)
@@ -69,6 +77,19 @@ def edge_contrast(gray: np.ndarray) -> float:
     return float(np.clip(4.0 * sigma, MIN_EDGE_CONTRAST, EDGE_CONTRAST))
 
 
+def one_way_steps(
+    step: np.ndarray, contrast: float, axis: int, counted: np.ndarray | None = None
+) -> np.ndarray:
+    """Where the brightness ``step`` across a line exceeds ``contrast`` in the direction most of
+    that line steps (the sign of the median along ``axis``, over the ``counted`` samples, the
+    others taken as 0), or in either direction when the median is 0. Texture steps both ways at
+    random; an edge steps one way all along."""
+    sign = np.sign(
+        np.median(step if counted is None else np.where(counted, step, 0.0), axis=axis, keepdims=True)
+    )
+    return (np.abs(step) > contrast) & ((np.sign(step) == sign) | (sign == 0))
+
+
 def score_quad(gray: np.ndarray, quad: np.ndarray, contrast: float = EDGE_CONTRAST) -> float:
     """Share of the outline on an edge: half the mean over the four sides, half the weakest side,
     so a quad needs all four sides on real edges.
@@ -82,14 +103,13 @@ def score_quad(gray: np.ndarray, quad: np.ndarray, contrast: float = EDGE_CONTRA
     """
     offsets = np.array([-3.0, 0.0, 3.0])
     pts, _ = _side_samples(quad, 40, offsets)
-    vals = _sample(gray, pts)
+    vals = sample(gray, pts)
     h, w = gray.shape
     x, y = pts[..., 0], pts[..., 1]
     in_frame = ((x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)).all(axis=-1)
     step = vals[..., 2] - vals[..., 0]
     ridge = vals[..., 1] - 0.5 * (vals[..., 0] + vals[..., 2])
-    sign = np.sign(np.median(np.where(in_frame, step, 0.0), axis=1, keepdims=True))
-    stepped = (np.abs(step) > contrast) & ((np.sign(step) == sign) | (sign == 0))
+    stepped = one_way_steps(step, contrast, axis=1, counted=in_frame)
     lined = np.abs(ridge) > contrast
     # The side's own point no more than 1 % of the frame's side beyond the border, and its
     # outside sample on the frame's last pixels or past them: the side lies along the border.
@@ -121,7 +141,7 @@ def refine_quad(
     pts, normals = _side_samples(quad, n, offsets)
     if smooth is None:  # callers refining many quads on one image pass it blurred once
         smooth = cv2.GaussianBlur(gray, (0, 0), 1.0)
-    vals = _sample(smooth, pts)
+    vals = sample(smooth, pts)
     lines = []
     for i in range(4):
         deriv = np.abs(np.diff(vals[i], axis=1))
