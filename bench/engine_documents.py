@@ -35,7 +35,8 @@ from tesseract_peer import tesseract_osd_rotation
 
 from correction_engine.imaging.document import crop_and_orient, crop_orient_enhance, enhance_text, locate_page
 from correction_engine.imaging.geometry import downscale, order_quad, output_size, quad_iou, warp_quad
-from correction_engine.imaging.orientation import _updown_model, estimate_orientation
+from correction_engine.imaging.orientation import estimate_orientation
+from correction_engine.imaging.orientation_model import updown_model as _updown_model
 from correction_engine.synth.documents import (
     BACKGROUNDS,
     character_error_rate,

@@ -11,7 +11,7 @@ import pytest
 
 from bench.real_sets import DOCUMENTS, load_document, turn_cw, turn_points_cw
 from correction_engine.imaging.document import locate_page
-from correction_engine.imaging.orientation import _updown_model
+from correction_engine.imaging.orientation_model import updown_model
 
 # (photo id, quarter turns clockwise), each wrong before. Mostly the whole page shrunk to the
 # classifier's 224 pixels, which leaves letters of two or three pixels: its answer there was
@@ -38,7 +38,7 @@ CASES = [
 
 @pytest.mark.parametrize("ident,k", CASES, ids=[f"{i}-{k}" for i, k in CASES])
 def test_real_page_comes_out_upright(ident, k):
-    if _updown_model() is None:
+    if updown_model() is None:
         pytest.skip("the orientation classifier's package is not installed")
     path = DOCUMENTS / f"{ident}.jpg"
     if not path.is_file():

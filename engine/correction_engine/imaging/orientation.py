@@ -16,11 +16,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .orientation_model import model_log_probs, tile_votes
-from .orientation_model import updown_model as _updown_model
+from .orientation_model import model_log_probs, tile_probabilities
 
-# _updown_model: the classifier's session under its former name here (bench/engine_documents.py).
-__all__ = ["Orientation", "estimate_orientation", "find_text_direction", "ink_mask", "_updown_model"]
+__all__ = ["Orientation", "estimate_orientation", "find_text_direction", "ink_mask"]
 
 SKEW_RANGE_DEG = 12.0
 # Connected ink longer than this share of the page's long side is a rule, not a letter or word.
@@ -46,10 +44,15 @@ UPDOWN_WEIGHT = 0.5
 # (about three quarters of the real set's) pays for one classifier run, an unclear one for two.
 TILE_GATE = 3.0
 TILE_VOTE_WEIGHT = 3.0
-# Without clear text lines (line confidence under MIN_LINE_CONFIDENCE) the page is turned only
-# when its best turn leads "as it is" by this much (log-odds): a drawing or a pattern has no up
-# to find. Kept low, so that only a tie abstains: a held card of a QR code and five lines of
-# small print, right at 0.42, was turned by the classifier alone before.
+# Without clear text lines (line confidence under MIN_LINE_CONFIDENCE) the profile's axis and the
+# up/down cue measure nothing (a speck of ink read as an ascender, clipped at +-6.9, turned a blank
+# page) and only the classifier speaks. It turns the page only when it is sure of that turn: the
+# whole page at MODEL_ALONE_PROBABILITY, or most tiles with strokes in them (at least
+# MIN_AGREEING), each at over TILE_SURE; and its best turn must lead "as it is" by NO_LINES_LEAD
+# (log-odds). A drawing, a pattern or blank paper has no up to find.
+MODEL_ALONE_PROBABILITY = 0.7
+TILE_SURE = 0.5
+MIN_AGREEING = 2
 NO_LINES_LEAD = 0.25
 
 
@@ -71,9 +74,10 @@ def ink_mask(gray: np.ndarray) -> np.ndarray:
     return _ink_and_rules(gray)[0]
 
 
-def _ink_and_rules(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The ink mask of ``ink_mask`` and, apart, the straight strokes taken out of it (see
-    straight_strokes)."""
+def _ink_and_rules(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ink mask of ``ink_mask``, the straight strokes taken out of it (see straight_strokes)
+    and every mark but those strokes (large handwriting included: a word of it joined up is
+    longer than the component limit)."""
     h, w = gray.shape
     block = max(15, (int(max(h, w) / 40) | 1))
     mask = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 12)
@@ -83,6 +87,7 @@ def _ink_and_rules(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mask[:, :mx] = 0
     mask[:, w - mx :] = 0
     rules = straight_strokes(mask)
+    marks = cv2.bitwise_and(mask, cv2.bitwise_not(rules))
     # Ruled and graph-paper lines, table borders and drawings are long connected strokes whose
     # direction says nothing about the text's: keep only components of word size or smaller.
     # (Measured with the rules still in: cut at every rule, a diagram's bars and stems would
@@ -95,7 +100,7 @@ def _ink_and_rules(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mask[too_long[labels]] = 0
     # Then the pieces of faint rules, broken by the threshold into word-sized bits.
     mask[rules > 0] = 0
-    return mask, rules
+    return mask, rules, marks
 
 
 def straight_strokes(ink: np.ndarray) -> np.ndarray:
@@ -271,10 +276,10 @@ def estimate_orientation(
     (see combine_turns), so a confident classifier can overrule the profile's direction
     (monospace receipts, whose character columns are as crisp as their lines) and a confused one
     cannot; when the best turn does not lead clearly, tiles of the page vote as well (see
-    orientation_model.tile_votes). A page without clear text lines is turned only when its best
-    turn leads "as it is" by NO_LINES_LEAD.
+    orientation_model.tile_probabilities). A page without clear text lines is turned only by a
+    classifier sure of the turn (see _sure_without_lines).
     """
-    mask, rules = _ink_and_rules(gray)
+    mask, rules, marks = _ink_and_rules(gray)
     if not mask.any():
         return Orientation(0, 0.0, 1.0, 0.0)
     # Direction search on a half-size mask: lines survive, the search costs a quarter.
@@ -304,19 +309,39 @@ def estimate_orientation(
         else:
             rotation = 180 if flipped else 0
         return Orientation(rotation, skew, line_conf, evidence)
+    if no_lines:
+        # Nothing to level and no up/down cue: the classifier alone, on its own terms.
+        return Orientation(90 * _sure_without_lines(seen, mask, marks, log_p), 0.0, line_conf, 0.0)
     scores = combine_turns(log_p, vertical, line_conf, evidence)
     if _lead(scores) < TILE_GATE:
-        votes = tile_votes(seen, mask)
-        if votes is not None:
-            scores = combine_turns(log_p + TILE_VOTE_WEIGHT * votes, vertical, line_conf, evidence)
+        tiles = tile_probabilities(seen, mask, marks)
+        if tiles is not None:
+            scores = combine_turns(
+                log_p + TILE_VOTE_WEIGHT * tiles.sum(axis=0), vertical, line_conf, evidence
+            )
     rotation = int(np.argmax(scores))
-    if no_lines and scores[rotation] - scores[0] < NO_LINES_LEAD:
-        rotation = 0
     along = (1, 3) if vertical else (0, 2)
-    # Without clear lines the skew found is noise: none is reported.
-    return Orientation(
-        90 * rotation, 0.0 if no_lines else skew, line_conf, float(scores[along[0]] - scores[along[1]])
-    )
+    return Orientation(90 * rotation, skew, line_conf, float(scores[along[0]] - scores[along[1]]))
+
+
+def _sure_without_lines(seen: np.ndarray, mask: np.ndarray, marks: np.ndarray, log_p: np.ndarray) -> int:
+    """Quarter turns for a page without clear text lines: the classifier's best turn (whole page,
+    plus tile votes when that is unclear) when it leads "as it is" by NO_LINES_LEAD and either the
+    whole page gives it MODEL_ALONE_PROBABILITY or most tiles with strokes are sure of it; else 0.
+    The skew found without lines is noise: none is reported."""
+    scores = np.asarray(log_p, dtype=np.float64).copy()
+    tiles = tile_probabilities(seen, mask, marks) if _lead(scores) < TILE_GATE else None
+    if tiles is not None:
+        scores += TILE_VOTE_WEIGHT * tiles.sum(axis=0)
+    best = int(np.argmax(scores))
+    if best == 0 or scores[best] - scores[0] < NO_LINES_LEAD:
+        return 0
+    if float(np.exp(log_p[best])) >= MODEL_ALONE_PROBABILITY:
+        return best
+    if tiles is None or len(tiles) == 0:
+        return 0
+    agreeing = int(np.sum((np.argmax(tiles, axis=1) == best) & (tiles.max(axis=1) > TILE_SURE)))
+    return best if agreeing >= MIN_AGREEING and 2 * agreeing > len(tiles) else 0
 
 
 def _lead(scores: np.ndarray) -> float:

@@ -24,6 +24,11 @@ TILE_FRACTION = 0.5
 TILES = 3
 # Ink solid across this many pixels is a block (a QR code's module, a photo), not a stroke.
 SOLID = 5
+# A tile votes only when this share of it is thin-stroke ink: on blank paper the inkiest tiles
+# hold specks of grain (0.0002-0.004 of a tile), and the classifier's lean there (90 at 0.3 a
+# tile, every tile alike) summed over three tiles outweighed an empty page's "as it is". Small
+# print on a held card fills 0.008 of its tiles (0.01 dropped one and turned the card wrong).
+MIN_TILE_STROKES = 0.005
 
 _SIDE = 224
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
@@ -89,10 +94,17 @@ def _spread(span: int, step: float) -> np.ndarray:
     return np.asarray(np.round(np.linspace(0, max(0, span), n)).astype(int))
 
 
-def tile_votes(gray: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
-    """The classifier's probabilities over the four turns summed over the TILES squares of
-    TILE_FRACTION of the short side holding the most ink (``ink``: the page's ink mask, same
-    shape), in one batch; None without the classifier."""
+def _thin(ink: np.ndarray) -> np.ndarray:
+    """1 where ``ink`` is a thin stroke, not part of a block SOLID pixels across."""
+    return (ink > cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((SOLID, SOLID), np.uint8))).astype(np.uint8)
+
+
+def tile_probabilities(gray: np.ndarray, ink: np.ndarray, marks: np.ndarray) -> np.ndarray | None:
+    """The classifier's probabilities over the four turns (one row per tile) for the TILES squares
+    of TILE_FRACTION of the short side holding the most thin-stroke ink (``ink``: the page's ink
+    mask, same shape), in one batch, leaving out tiles whose thin strokes among ``marks`` (all the
+    page's marks but rules, same shape) are under MIN_TILE_STROKES of the tile (no rows on a page
+    without strokes); None without the classifier."""
     session = updown_model()
     if session is None:
         return None
@@ -101,9 +113,8 @@ def tile_votes(gray: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     # Tiles are ranked by thin ink, strokes of print or handwriting: a QR code's or a photo's
     # solid blocks draw the most ink and say nothing of the text's way up (a card mostly QR code
     # voted 90 at 180 and 270 on its code's tiles).
-    strokes = ink > cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((SOLID, SOLID), np.uint8))
     # Ink per tile from an integral image: every candidate costs four look-ups.
-    integral = cv2.integral(strokes.astype(np.uint8))
+    integral = cv2.integral(_thin(ink))
     # Tile corners spread evenly from edge to edge at most half a tile apart, so the page turned
     # a quarter is cut into the same tiles, turned.
     ys = _spread(h - side, side / 2)
@@ -113,6 +124,15 @@ def tile_votes(gray: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     y1, x1 = np.minimum(yy + side, h), np.minimum(xx + side, w)
     inked = integral[y1, x1] - integral[yy, x1] - integral[y1, xx] + integral[yy, xx]
     chosen = np.argsort(-inked, kind="stable")[:TILES]
+    area = (y1 - yy) * (x1 - xx)
+    # Whether a tile holds writing is judged on all its marks: the ink mask leaves out joined-up
+    # handwriting whose words are longer than its component limit (a page of large cursive had
+    # none of its ink there, and lost its tiles' votes).
+    written = cv2.integral(_thin(marks))
+    held = written[y1, x1] - written[yy, x1] - written[y1, xx] + written[yy, xx]
+    chosen = chosen[held[chosen] >= MIN_TILE_STROKES * area[chosen]]
+    if len(chosen) == 0:
+        return np.zeros((0, 4))
     batch = np.stack(
         [
             _normalised(
@@ -121,4 +141,4 @@ def tile_votes(gray: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
             for i in chosen
         ]
     )
-    return np.asarray(_run(session, batch).sum(axis=0))
+    return _run(session, batch)
