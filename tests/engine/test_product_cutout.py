@@ -149,3 +149,69 @@ def test_coverage_keeps_what_other_evidence_put_in_the_mask():
     alpha = coverage(mask, distance)
     assert (alpha[15:45, 15:25] >= 0.5).all()
     assert 0.2 < float(alpha[30, 44]) < 0.6
+
+
+# The hand rule (holding_hand) on drawn photos: a frame of 384 x 512, the working grid's size.
+HAND_FRAME = (384, 512)
+SKIN = (205, 150, 120)
+
+
+def _scene(backdrop: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    return np.full((*HAND_FRAME, 3), backdrop, np.uint8), np.zeros(HAND_FRAME, bool)
+
+
+@pytest.mark.parametrize("backdrop", [(30, 150, 170), (20, 120, 200), (90, 140, 220), (10, 200, 230)])
+@pytest.mark.parametrize("carton", [(235, 235, 230), (170, 170, 170)])
+def test_a_white_carton_on_a_coloured_backdrop_is_not_taken_for_a_hand(backdrop, carton):
+    # Regression: the grey-world balance averaged the whole frame, so a coloured backdrop
+    # (teal, blue) set the gains, turned a white or grey carton pink, and the carton (its
+    # dark label running off the frame's bottom) lost 64 % of its mask as a "hand".
+    from correction_engine.imaging.holding_hand import without_holding_hand
+
+    image, mask = _scene(backdrop)
+    image[80:, 170:340] = carton
+    image[280:, 170:340] = (40, 40, 50)
+    mask[80:, 170:340] = True
+    kept = without_holding_hand(mask, image)
+    assert np.count_nonzero(kept & mask) >= 0.99 * np.count_nonzero(mask)
+
+
+@pytest.mark.parametrize("body", [(190, 150, 105), (200, 140, 95), (215, 170, 120), (235, 165, 130)])
+@pytest.mark.parametrize("part", ["label", "cap"])
+def test_a_skin_toned_product_cut_by_the_frame_keeps_its_body(body, part):
+    # Regression: a skin-toned product (a kraft box, wood, bread, a peach tube) cut by the
+    # frame, with a label or a cap of another colour, lost its skin-toned body as a "hand"
+    # (36 % of the mask kept). Its body meets the frame along the product's whole width; a
+    # hand enters the frame narrower than the product it holds.
+    from correction_engine.imaging.holding_hand import without_holding_hand
+
+    image, mask = _scene((200, 200, 205))
+    image[100:, 150:360] = body
+    mask[100:, 150:360] = True
+    if part == "label":
+        image[170:290, 180:330] = (245, 245, 245)
+    else:
+        image[100:180] = image[0, 0]
+        mask[100:180] = False
+        image[40:180, 170:340] = (30, 60, 140)
+        mask[40:180, 170:340] = True
+    kept = without_holding_hand(mask, image)
+    assert np.count_nonzero(kept & mask) >= 0.99 * np.count_nonzero(mask)
+
+
+def test_a_hand_entering_from_the_frame_is_taken_out():
+    # What the hand rule is for: an arm reaching in from the right edge, its palm over the
+    # carton's lower right corner; the carton alone stays.
+    from correction_engine.imaging.holding_hand import without_holding_hand
+
+    image, mask = _scene((128, 128, 128))
+    image[60:330, 150:330] = (235, 235, 230)
+    mask[60:330, 150:330] = True
+    carton = mask.copy()
+    hand = np.zeros(HAND_FRAME, np.uint8)
+    hand[230:300, 330:] = 1
+    cv2.ellipse(hand, (330, 265), (55, 45), 0, 0, 360, 1, -1)
+    image[hand > 0] = SKIN
+    mask |= hand > 0
+    kept = without_holding_hand(mask, image)
+    assert mask_iou(kept, carton & ~(hand > 0)) >= 0.95

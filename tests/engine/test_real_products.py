@@ -84,10 +84,24 @@ def test_a_turned_photo_is_never_turned_the_wrong_way(turn):
 
 # A product whose base is clear (a skirt hanging from its hanger: the hem is the wide end, the
 # waistband the narrow one) is turned back upright from a quarter turn either way by the base
-# cue; upside down it may stay as it is. (pb-electronics-04, a chassis seen from above with
-# no upright, must not be turned: tests/engine/test_product_orientation_real.py.)
+# cue. Upside down it is not turned back today: the opening that keeps thin parts (cables,
+# hooks) from reading as a narrow top also removes the hanger, so the two ends no longer
+# differ enough (a known gap, strict so that a fix shows). (pb-electronics-04, a chassis seen
+# from above with no upright, must not be turned: tests/engine/test_product_orientation_real.py.)
 @pytest.mark.parametrize("name", ["pc-clothing-06"])
-@pytest.mark.parametrize("turn", [90, 270])
+@pytest.mark.parametrize(
+    "turn",
+    [
+        90,
+        pytest.param(
+            180,
+            marks=pytest.mark.xfail(
+                strict=True, reason="the thin-part opening removes the hanger, the base cue's narrow end"
+            ),
+        ),
+        270,
+    ],
+)
 def test_a_turned_photo_with_a_clear_base_comes_back_upright(name, turn):
     image, _, meta = load(name)
     placement = locate_product(turn_cw(image, turn // 90))

@@ -29,17 +29,9 @@ MIN_LUMA = 50.0
 MIN_CR_MINUS_CB = 24.0
 
 
-def skin_colour(small: np.ndarray) -> np.ndarray:
-    """Bool map of pixels of RGB uint8 ``small`` whose colour is skin's (lightly smoothed first,
-    as the border model does, so sensor noise does not break a hand into specks; colour
-    balanced by the grey-world assumption, so a warm light does not turn white into skin)."""
-    rgb = cv2.GaussianBlur(small, (0, 0), 1.0).astype(np.float32)
-    # Skin's chroma is defined under neutral light; under a warm cast (shop lighting) white
-    # cartons and paper read as skin. Grey-world balance (the frame's mean is grey) removes
-    # the cast first.
-    means = rgb.reshape(-1, 3).mean(axis=0) + 1e-3
-    balanced = np.clip(rgb * (means.mean() / means), 0, 255).astype(np.uint8)
-    ycc = cv2.cvtColor(balanced, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+def _skin_chroma(rgb: np.ndarray) -> np.ndarray:
+    """Bool map of pixels of RGB uint8 ``rgb`` within skin's luma and chroma band."""
+    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb).astype(np.float32)
     y, cr, cb = ycc[..., 0], ycc[..., 1], ycc[..., 2]
     return (
         (y >= MIN_LUMA)
@@ -51,6 +43,41 @@ def skin_colour(small: np.ndarray) -> np.ndarray:
     )
 
 
+def skin_colour(small: np.ndarray) -> np.ndarray:
+    """Bool map of pixels of RGB uint8 ``small`` whose colour is skin's (lightly smoothed first,
+    as the border model does, so sensor noise does not break a hand into specks) both as
+    taken and after a grey-world balance."""
+    blurred = cv2.GaussianBlur(small, (0, 0), 1.0)
+    rgb = blurred.astype(np.float32)
+    # Skin's chroma is defined under neutral light; under a warm cast (shop lighting) white
+    # cartons and paper read as skin, and the grey-world balance (the frame's mean is grey)
+    # removes that cast. But the frame's mean is also a coloured backdrop's colour: on teal
+    # or blue the balance turns a white or grey carton pink. So a pixel is skin only when it
+    # reads as skin both as taken and balanced: the balance can take a pixel out, never put
+    # one in.
+    means = rgb.reshape(-1, 3).mean(axis=0) + 1e-3
+    balanced = np.clip(rgb * (means.mean() / means), 0, 255).astype(np.uint8)
+    return _skin_chroma(blurred) & _skin_chroma(balanced)
+
+
+def _enters_as_a_limb(region: np.ndarray, mask: np.ndarray, band: int, max_entry: float) -> bool:
+    """True when ``region`` crosses the frame's edge (the side it touches most, within
+    ``band`` pixels) along less than ``max_entry`` x the extent, along that side, of the rest
+    of ``mask``. An arm enters the frame narrower than the product its hand holds; the
+    skin-toned body of a product cut by the frame (a kraft box, a wooden board, a peach
+    tube) crosses it along the product's whole width, and its label or cap, the rest of
+    the mask, lies within that width."""
+    rest = mask & ~region
+    sides = (
+        (region[:band].any(axis=0), rest.any(axis=0)),
+        (region[-band:].any(axis=0), rest.any(axis=0)),
+        (region[:, :band].any(axis=1), rest.any(axis=1)),
+        (region[:, -band:].any(axis=1), rest.any(axis=1)),
+    )
+    entry, extent = max(sides, key=lambda side: int(np.count_nonzero(side[0])))
+    return bool(np.count_nonzero(entry) < max_entry * np.count_nonzero(extent))
+
+
 def without_holding_hand(
     mask: np.ndarray,
     small: np.ndarray,
@@ -60,13 +87,16 @@ def without_holding_hand(
     edge_share: float = 0.02,
     keep_share: float = 0.6,
     edge_band: float = 0.03,
+    max_entry: float = 0.85,
 ) -> np.ndarray:
     """``mask`` without a hand that holds the product; ``mask`` itself when none is found.
 
     A hand is a skin-coloured region of the mask (opened, so a few skin-toned pixels of a
     print do not count) that reaches the frame's edge along at least ``edge_share`` of the
     frame's shorter side and covers between ``min_share`` and ``max_share`` of the mask: more
-    is a skin-coloured product (a wooden chair, a leather bag), not a hand on one.
+    is a skin-coloured product (a wooden chair, a leather bag), not a hand on one. And it
+    enters the frame as a limb: narrower there than ``max_entry`` x the rest of the mask
+    (:func:`_enters_as_a_limb`).
     """
     h, w = mask.shape
     area = np.count_nonzero(mask)
@@ -85,7 +115,11 @@ def without_holding_hand(
     hand = np.zeros(n, bool)
     for i in range(1, n):
         share = stats[i, cv2.CC_STAT_AREA] / area
-        hand[i] = min_share <= share and on_edge[i] >= edge_share * min(h, w) * bw
+        hand[i] = (
+            min_share <= share
+            and on_edge[i] >= edge_share * min(h, w) * bw
+            and _enters_as_a_limb(labels == i, mask, bw, max_entry)
+        )
     if not hand.any():
         return mask
     total = sum(stats[i, cv2.CC_STAT_AREA] for i in np.flatnonzero(hand))

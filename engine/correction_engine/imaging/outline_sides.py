@@ -16,10 +16,15 @@ import numpy as np
 from correction_engine.imaging.scene_tilt import fold
 
 
-def segment_fits(contour: np.ndarray, eps: float = 0.01) -> list[tuple[float, float, np.ndarray]]:
+def segment_fits(
+    contour: np.ndarray, eps: float = 0.01, frame: tuple[int, int] | None = None
+) -> list[tuple[float, float, np.ndarray]]:
     """The outline's straight runs (Douglas-Peucker at ``eps`` x the perimeter), each refitted
     by least squares to its own contour points away from the corners (a run's end vertices
-    sit on a rounded corner and skew the chord): (direction, length, centre) each."""
+    sit on a rounded corner and skew the chord): (direction, length, centre) each. With the
+    ``frame``'s size (h, w), runs lying along the frame's border are left out: where the
+    frame cuts the product, the outline follows the frame, whose edge is no side of the
+    product (paired with a real side, it pulls the tilt towards level)."""
     pts = contour.reshape(-1, 2).astype(np.float64)
     perimeter = cv2.arcLength(contour, True)
     poly = cv2.approxPolyDP(contour, eps * perimeter, True).reshape(-1, 2)
@@ -32,12 +37,36 @@ def segment_fits(contour: np.ndarray, eps: float = 0.01) -> list[tuple[float, fl
         run = pts[start : end + 1] if end > start else np.concatenate([pts[start:], pts[: end + 1]])
         if len(run) < 8:
             continue
+        if frame is not None:
+            # A run may turn from the product's side onto the frame's border (the corner
+            # where the frame cuts it is rounded off by the simplification): only its
+            # points off the border are the product's.
+            run = run[~_on_border(run, frame)]
+            if len(run) < 8:
+                continue
         trim = len(run) // 10
         inner = run[trim : len(run) - trim].astype(np.float32)
         vx, vy, cx, cy = cv2.fitLine(inner, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
-        length = float(np.hypot(*(run[-1] - run[0])))
+        along = (run - [cx, cy]) @ np.array([vx, vy], float)
+        length = float(along.max() - along.min())
         fits.append((float(np.degrees(np.arctan2(-vy, vx))), length, np.array([cx, cy], float)))
     return fits
+
+
+def _on_border(points: np.ndarray, frame: tuple[int, int]) -> np.ndarray:
+    """Which of ``points`` (x, y) lie on the border of a frame of size (h, w), within a pixel."""
+    h, w = frame
+    x, y = points[:, 0], points[:, 1]
+    return (x <= 1) | (x >= w - 2) | (y <= 1) | (y >= h - 2)
+
+
+def _ends(side: tuple[float, float, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The end points of a side (direction in degrees, counter-clockwise on screen; length;
+    centre)."""
+    a, length, centre = side
+    t = np.radians(a)
+    half = np.array([np.cos(t), -np.sin(t)]) * length / 2.0
+    return centre - half, centre + half
 
 
 def merge_collinear(
@@ -45,18 +74,34 @@ def merge_collinear(
 ) -> list[tuple[float, float, np.ndarray]]:
     """Runs of one straight edge broken by an occluder (a thumb across a carton's side) as
     one side: runs within ``max_angle`` degrees on one line (``max_offset`` pixels apart
-    across it) are summed, their direction length-weighted."""
+    across it) are merged, their direction length-weighted, the side spanning the runs'
+    end points projected on it (so its centre and length are the whole side's, and the
+    band between two sides is where the product is)."""
     merged: list[tuple[float, float, np.ndarray]] = []
+    # The outline seen on each merged side (its runs' summed lengths, not the span across
+    # the occluder): what its direction's and centre line's weights are.
+    seen: list[float] = []
     for a, length, centre in sorted(fits, key=lambda f: -f[1]):
         for k, (b, lb, cb) in enumerate(merged):
             d = (a - b + 90.0) % 180.0 - 90.0
             t = np.radians(b)
             across = abs(float((centre - cb) @ np.array([np.sin(t), np.cos(t)])))
             if abs(d) <= max_angle and across <= max_offset:
-                merged[k] = (b + d * length / (length + lb), lb + length, cb)
+                weight = seen[k]
+                direction = b + d * length / (length + weight)
+                u = np.radians(direction)
+                along, normal = np.array([np.cos(u), -np.sin(u)]), np.array([np.sin(u), np.cos(u)])
+                ends = np.array([*_ends((a, length, centre)), *_ends((b, lb, cb))])
+                s = ends @ along
+                offset = (length * float(centre @ normal) + weight * float(cb @ normal)) / (length + weight)
+                span = float(s.max() - s.min())
+                mid = (s.max() + s.min()) / 2.0
+                merged[k] = (direction, span, along * mid + normal * offset)
+                seen[k] += length
                 break
         else:
             merged.append((a, length, centre))
+            seen.append(length)
     return merged
 
 
@@ -68,11 +113,7 @@ def _band_fill(
 ) -> float:
     """Share of the quadrilateral spanned by two sides (direction, length, centre) that lies
     inside the outline (``inside``: the filled outline, cut to its box at ``origin``)."""
-    ends = []
-    for a, length, centre in (side_a, side_b):
-        t = np.radians(a)
-        half = np.array([np.cos(t), -np.sin(t)]) * length / 2.0
-        ends.append((centre - half, centre + half))
+    ends = [_ends(side_a), _ends(side_b)]
     if float((ends[0][1] - ends[0][0]) @ (ends[1][1] - ends[1][0])) < 0:
         ends[1] = (ends[1][1], ends[1][0])
     quad = np.array([ends[0][0], ends[0][1], ends[1][1], ends[1][0]]) - np.asarray(origin, float)
@@ -84,6 +125,7 @@ def _band_fill(
 
 def sides_tilt(
     contour: np.ndarray,
+    frame: tuple[int, int] | None = None,
     min_length: float = 0.5,
     min_partner: float = 0.25,
     max_spread: float = 6.0,
@@ -105,6 +147,7 @@ def sides_tilt(
     of at least ``min_elongation``) qualifies: the sides of a chair or a sofa seen from above
     converge by the camera's pitch, not its roll, and a squat outline has no long sides to
     average it away. The longest such pair decides: its length-weighted mean direction.
+    ``frame``: the size (h, w) of the frame the contour was found in; its border is no side.
     Returns (angle, the spread's confidence).
     """
     (_, _), (bw, bh), _ = cv2.minAreaRect(contour)
@@ -114,7 +157,7 @@ def sides_tilt(
     x, y, w, h = cv2.boundingRect(contour)
     inside = np.zeros((h, w), np.uint8)
     cv2.drawContours(inside, [contour], -1, 1, thickness=-1, offset=(-x, -y))
-    merged = merge_collinear(segment_fits(contour), 3.0, 0.02 * major)
+    merged = merge_collinear(segment_fits(contour, frame=frame), 3.0, 0.02 * major)
     fits = [f for f in merged if f[1] >= min_partner * major]
     best = None
     for i in range(len(fits)):

@@ -266,7 +266,7 @@ def estimate_tilt(
         if axis is not None:
             found = (axis[0], "axis", axis[1])
     if found is None:
-        sides = sides_tilt(contour)
+        sides = sides_tilt(contour, mask.shape[:2])
         if sides is not None:
             found = (sides[0], "sides", sides[1])
     if found is None:
@@ -278,7 +278,7 @@ def estimate_tilt(
         if weak is not None:
             found = (weak[0], "weak-axis", weak[1])
     if found is None and image is not None:
-        weak = sides_tilt(contour, min_elongation=1.0)
+        weak = sides_tilt(contour, mask.shape[:2], min_elongation=1.0)
         if weak is not None:
             found = (weak[0], "weak-sides", weak[1])
     # The product's own box outline (rectangle, quadrilateral) is the most exact evidence
