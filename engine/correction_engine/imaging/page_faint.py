@@ -22,7 +22,7 @@ import numpy as np
 from .geometry import is_convex, quad_area
 from .page_nesting import NESTED_AREA_RATIO, contains
 from .page_regions import crossings
-from .page_scoring import _side_samples
+from .page_scoring import side_samples
 
 # A side's mean Lab step (8-bit units, L, a and b alike) must be at least this: two or three
 # levels of chroma or brightness, the difference between white paper and a white backing.
@@ -257,7 +257,7 @@ def _quad_around(image: np.ndarray, block: tuple[np.ndarray, np.ndarray, np.ndar
 
 def whole_sides_step(lab: np.ndarray, quad: np.ndarray) -> bool:
     """Whether each full side of ``quad`` (any order round it) steps consistently."""
-    pts, normals = _side_samples(quad, SAMPLES, np.zeros(1))
+    pts, normals = side_samples(quad, SAMPLES, np.zeros(1))
     centre = quad.mean(axis=0)
     for i in range(4):
         side = pts[i, :, 0, :].astype(np.float64)

@@ -31,13 +31,13 @@ def outside_ink(ink: np.ndarray, quad: np.ndarray) -> float:
     it cuts through the page (a shadow edge, a fold); it is not the page's edge. Text on one
     side only is a page's tight margin (a receipt) or print on the desk beyond it, not a cut."""
     offsets = np.arange(4.0, 21.0, 4.0)  # positive: out of the quad
-    pts = np.concatenate([_side_samples(quad, 40, offsets)[0], _side_samples(quad, 40, -offsets)[0]], axis=2)
+    pts = np.concatenate([side_samples(quad, 40, offsets)[0], side_samples(quad, 40, -offsets)[0]], axis=2)
     vals = sample(ink.astype(np.uint8), pts).reshape(4, 40, 2, len(offsets))
     per_side = vals.mean(axis=(1, 3))  # (side, outside/inside)
     return float(per_side.min(axis=1).max())
 
 
-def _side_samples(quad: np.ndarray, n: int, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def side_samples(quad: np.ndarray, n: int, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sample grid across each side: (4, n, len(offsets), 2) points and the sides' unit normals,
     pointing out of the quad (clockwise order on screen puts the outside on the left)."""
     pts, normals = [], []
@@ -102,7 +102,7 @@ def score_quad(gray: np.ndarray, quad: np.ndarray, contrast: float = EDGE_CONTRA
     1 % of the side), where the page runs past the frame and there is no outside to compare with.
     """
     offsets = np.array([-3.0, 0.0, 3.0])
-    pts, _ = _side_samples(quad, 40, offsets)
+    pts, _ = side_samples(quad, 40, offsets)
     vals = sample(gray, pts)
     h, w = gray.shape
     x, y = pts[..., 0], pts[..., 1]
@@ -138,7 +138,7 @@ def refine_quad(
     step = 0.5
     offsets = np.arange(-radius, radius + step, step)
     n = 60
-    pts, normals = _side_samples(quad, n, offsets)
+    pts, normals = side_samples(quad, n, offsets)
     if smooth is None:  # callers refining many quads on one image pass it blurred once
         smooth = cv2.GaussianBlur(gray, (0, 0), 1.0)
     vals = sample(smooth, pts)

@@ -13,6 +13,8 @@ enlarged before all this, so the result reads better than its input rather than 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -51,6 +53,23 @@ MIN_UPSCALE = 1.25  # below this, resampling blurs more than it enlarges
 # Nor past 12 MP: the photo size the engine's speed and memory goals are set for
 # (docs/benchmarks.md), so an enlarged page costs no more than a large photo.
 MAX_ENLARGED_PIXELS = 12_000_000
+
+
+@dataclass(frozen=True)
+class TextTuning:
+    """The enhancement's settings, in one place for enhance_text and enhance_at_size: the
+    paper's light estimated at most ``work_side`` px on its long side; paper noise clipped
+    ``noise_margin`` deviations below white; ``ink_percentile`` of the flattened grey becomes
+    black; a tone curve with ``gamma``; an unsharp mask of ``sharpen_amount``."""
+
+    work_side: int = 900
+    noise_margin: float = 3.0
+    ink_percentile: float = 0.5
+    gamma: float = 1.3
+    sharpen_amount: float = 0.35
+
+
+DEFAULT_TUNING = TextTuning()
 
 
 def solid_content_mask(background: np.ndarray, paper: np.ndarray, stroke: int = 9) -> np.ndarray:
@@ -290,13 +309,9 @@ def enhance_text(
     image: np.ndarray,
     *,
     enlarge_small_print: bool = True,
-    work_side: int = 900,
-    noise_margin: float = 3.0,
-    ink_percentile: float = 0.5,
-    gamma: float = 1.3,
-    sharpen_amount: float = 0.35,
+    tuning: TextTuning = DEFAULT_TUNING,
 ) -> np.ndarray:
-    """Type 1: ``image`` enhanced by enhance_at_size (the other keywords are its own); where its
+    """Type 1: ``image`` enhanced by enhance_at_size (``tuning`` is its settings); where its
     print is too small to read (see text_height), the page enlarged first (bicubic) so its
     letters are READABLE_TEXT_HEIGHT high, and the result is that much larger than the input.
 
@@ -311,15 +326,7 @@ def enhance_text(
     noise = estimate_noise(image)
 
     def at_size(img: np.ndarray) -> np.ndarray:
-        return enhance_at_size(
-            img,
-            work_side=work_side,
-            noise_margin=noise_margin,
-            ink_percentile=ink_percentile,
-            gamma=gamma,
-            sharpen_amount=sharpen_amount,
-            noise=noise,
-        )
+        return enhance_at_size(img, tuning=tuning, noise=noise)
 
     if not enlarge_small_print or largest_enlargement(image.shape) < MIN_UPSCALE:
         return at_size(image)
@@ -340,29 +347,25 @@ def enhance_text(
 def enhance_at_size(
     image: np.ndarray,
     *,
-    work_side: int = 900,
-    noise_margin: float = 3.0,
-    ink_percentile: float = 0.5,
-    gamma: float = 1.3,
-    sharpen_amount: float = 0.35,
+    tuning: TextTuning = DEFAULT_TUNING,
     noise: float | None = None,
 ) -> np.ndarray:
     """Flatten the light, stretch contrast, keep colour, denoise and sharpen; same size as input.
 
-    Each pixel is divided by the paper's light less ``noise_margin`` noise deviations, so paper
+    Each pixel is divided by the paper's light less ``tuning.noise_margin`` noise deviations, so paper
     noise lands at or above white and is clipped away even in a deep shadow, where the division's
     gain is highest and a fixed white point would let it through as grey speckle. ``noise`` is
     that deviation when known, else measured here (see estimate_noise).
-    ``ink_percentile`` of the flattened grey becomes black.
+    ``tuning.ink_percentile`` of the flattened grey becomes black.
     """
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError("enhance_text expects an HxWx3 RGB image")
     h, w = image.shape[:2]
     noise = estimate_noise(image) if noise is None else noise
-    margin = int(round(min(noise_margin * max(noise, 1.0), 40.0)))
+    margin = int(round(min(tuning.noise_margin * max(noise, 1.0), 40.0)))
     # The margin and the floor that keeps the division finite are applied at the work size,
     # before the one full-size resize: two passes over 12 MP fewer.
-    small = np.maximum(cv2.subtract(background_at_work_size(image, work_side=work_side), margin), 1)
+    small = np.maximum(cv2.subtract(background_at_work_size(image, work_side=tuning.work_side), margin), 1)
     background = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     flat = cv2.divide(image, background, scale=255)
     # The ink level from a strided sample of pixels, not an averaged thumbnail: averaging mixes
@@ -370,15 +373,15 @@ def enhance_at_size(
     step = max(1, int(np.sqrt(h * w / 250_000)))
     grey = cv2.cvtColor(np.ascontiguousarray(flat[::step, ::step]), cv2.COLOR_RGB2GRAY)
     hist = np.bincount(grey.ravel(), minlength=256).cumsum()
-    black = float(np.searchsorted(hist, hist[-1] * ink_percentile / 100.0))
+    black = float(np.searchsorted(hist, hist[-1] * tuning.ink_percentile / 100.0))
     black = min(black, 140.0)  # a page with almost no ink must not have its paper turned black
-    lut = tone_curve(black, 255.0, gamma)
+    lut = tone_curve(black, 255.0, tuning.gamma)
     # Unsharp mask with a 3x3 box: strokes a few pixels wide regain their edges, and the
     # overshoot on the paper side is clipped to white by the division's saturation. Gently: at
     # 0.7 the overshoot on small print (receipts, x-height 6-8 px) closed letters' counters and
     # Tesseract read fewer words on both halves of the real set (267 -> 271 even, 101 -> 105
     # odd at 0.35, against 244 and 100 for the raw crop).
-    if sharpen_amount > 0:
+    if tuning.sharpen_amount > 0:
         blurred = cv2.blur(flat, (3, 3))
-        flat = cv2.addWeighted(flat, 1 + sharpen_amount, blurred, -sharpen_amount, 0)
+        flat = cv2.addWeighted(flat, 1 + tuning.sharpen_amount, blurred, -tuning.sharpen_amount, 0)
     return cv2.LUT(flat, lut)
