@@ -260,6 +260,11 @@ def summarise(rows: list[dict]) -> dict:
         "words_sauvola_alike": sum(r.get("words_sauvola_alike", r["words_sauvola"]) for r in printed),
         "pages_enlarged": sum(bool(r.get("enlarged")) for r in printed),
         "pages_type1_worse_5pc": sum(r["words_type1"] < 0.95 * r["words_raw"] for r in printed),
+        # The enhancement's own guard: against the raw crop enlarged to type 1's size, so a page
+        # that the enlargement alone reads better on is not hidden by the enlargement's gain.
+        "pages_type1_worse_5pc_alike": sum(
+            r["words_type1"] < 0.95 * r.get("words_raw_alike", r["words_raw"]) for r in printed
+        ),
         "median_engine_seconds": float(np.median([r["engine_seconds"] for r in rows]))
         if rows
         else float("nan"),
@@ -330,7 +335,8 @@ def headline_rows(s: dict) -> list[tuple[str, str, str]]:
             f"the same, peers enlarged to type 1's output size (type 1 enlarged small print on "
             f"{s['pages_enlarged']} pages: this row shows what the enhancement adds beyond resolution)",
             f"type 1: {s['words_type1']} ({rel(s['words_type1'], s['words_raw_alike'])} vs raw enlarged, "
-            f"{rel(s['words_type1'], s['words_sauvola_alike'])} vs Sauvola enlarged)",
+            f"{rel(s['words_type1'], s['words_sauvola_alike'])} vs Sauvola enlarged); pages worse than raw "
+            f"enlarged by > 5 %: {s.get('pages_type1_worse_5pc_alike', '—')}",
             f"raw enlarged alike {s['words_raw_alike']}; Sauvola on it {s['words_sauvola_alike']}",
         ),
         (
