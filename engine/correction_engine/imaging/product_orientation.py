@@ -1,9 +1,8 @@
 """Which way up a product is (type 3 "corrects orientation"): a quarter turn, or none.
 
-Evidence, strongest first: printed text on the product (its lines and the page-orientation
-classifier the document path uses, :mod:`correction_engine.imaging.orientation`), and the
-product's base (an upright product rests on a flat, wide end; its other end is narrower, and
-its two sides mirror each other). A photo is turned only when the evidence is clear and no
+Evidence: the product's base (an upright product rests on a flat, wide end; its other end
+is narrower, and its two sides mirror each other). Label text was measured and is not used
+(see :func:`estimate_upright_turn`). A photo is turned only when the evidence is clear and no
 other evidence contradicts it: a wrong turn is far worse than none, so unsure means 0.
 """
 
@@ -32,16 +31,12 @@ BASE_MIN_ELONGATION = 1.1
 # 3 of 186 turned copies upright, 1 wrong, as before. A bottle's neck (a third of its width)
 # stays.
 BASE_THIN_PART = 0.03
-# Text cue: the lines must stand out this clearly (profile sharpness ratio) and the up/down
-# evidence must be this strong before text alone turns a product.
-TEXT_MIN_LINE_CONFIDENCE = 2.5
-TEXT_MIN_UPDOWN = 1.5
 
 
 @dataclass(frozen=True)
 class UprightTurn:
     """``turn_cw``: degrees clockwise (0, 90, 180, 270) that make the product upright.
-    ``evidence``: "text", "base" or "none". ``strength``: the winning cue's margin."""
+    ``evidence``: "base" or "none". ``strength``: the winning cue's margin."""
 
     turn_cw: int
     evidence: str
@@ -122,34 +117,18 @@ def base_turn(mask: np.ndarray) -> tuple[int, float] | None:
     return None
 
 
-def text_turn(grey: np.ndarray) -> tuple[int, float] | None:
-    """The quarter turn that makes printed text on the product read upright, when its lines
-    are clear; (turn, strength) or None."""
-    from correction_engine.imaging import orientation
-
-    if min(grey.shape) < 48:
-        return None
-    found = orientation.estimate_orientation(grey)
-    if found.line_confidence < TEXT_MIN_LINE_CONFIDENCE or abs(found.updown_evidence) < TEXT_MIN_UPDOWN:
-        return None
-    # ``rotation`` is how far the text is turned clockwise; undoing it is the opposite turn.
-    return (-found.rotation) % 360, abs(found.updown_evidence)
-
-
-def estimate_upright_turn(
-    small: np.ndarray, mask: np.ndarray, angle: float = 0.0, *, use_text: bool = False
-) -> UprightTurn:
+def estimate_upright_turn(small: np.ndarray, mask: np.ndarray, angle: float = 0.0) -> UprightTurn:
     """The clockwise quarter turn that makes the product upright, from the working copy
     ``small`` (RGB), its product ``mask`` and the product's tilt ``angle`` (counter-clockwise
     degrees, undone first so the cues see the product level).
 
-    Text decides when it is clear; otherwise the base decides; when both speak and disagree,
-    or neither speaks, the product is left as photographed. The text cue is off by default:
-    a striped label reads as lines of text to the page classifier (a wrong turn on the
-    synthetic set), and on the committed real photos with label text, at four quarter turns,
-    it was wrong far too often to turn a photo, even on the full-resolution crop of the drawn mask
-    (classical lines with the classifier: 58 right, 50 wrong; the classifier alone at
-    probability >= 0.7: 18 right, 10 wrong).
+    The product's base decides; without a clear base the product is left as photographed.
+    Printed text is not used: on the committed real photos at four quarter turns, the page
+    classifier and the text-line cue read label print wrongly far too often to turn a photo
+    (lines with the classifier on the drawn mask's crop: 58 right, 50 wrong; tiles whose four
+    turned views agree, both print polarities: at most 2 photos turned with no wrong turn),
+    because a label's print need not run with the product's upright (a can's brand up its
+    side, embroidery) and stripes read as lines.
     """
     if not mask.any():
         return NO_TURN
@@ -158,23 +137,6 @@ def estimate_upright_turn(
     # there that is no base.
     touches = mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()
     base = None if touches else base_turn(level_mask)
-    text = None
-    if use_text:
-        ys, xs = np.nonzero(level_mask)
-        grey = cv2.cvtColor(straightened(small, angle), cv2.COLOR_RGB2GRAY)
-        crop = grey[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-        inside = level_mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-        # Outside the product is backdrop, not label: blank it to the product's median grey.
-        crop = np.where(inside, crop, np.uint8(np.median(crop[inside]))).astype(np.uint8)
-        if crop.shape[0] * crop.shape[1] < 4 * 768 * 768:
-            f = 768.0 / max(crop.shape)
-            if f > 1.0:
-                crop = cv2.resize(crop, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
-        text = text_turn(crop)
-    if text is not None and base is not None and text[0] != base[0]:
-        return NO_TURN
-    if text is not None:
-        return UprightTurn(text[0], "text", text[1])
     if base is not None:
         return UprightTurn(base[0], "base", base[1])
     return NO_TURN
