@@ -1,0 +1,66 @@
+"""The faint page outline (page_faint) on synthetic photos whose page is known exactly: a tinted
+box printed on a page is no page, while a white receipt on a white backing card still is."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from correction_engine.imaging.document import locate_page
+from correction_engine.imaging.geometry import quad_iou
+
+from .test_document_detection import _receipt_on_white_card
+
+# The page's colour and a few tints printed on it, 4-15 levels off it (RGB): a shaded form field,
+# a highlighted panel.
+PAPER = (235, 235, 232)
+TINTS = {
+    "grey 4": (231, 231, 228),
+    "pale yellow": (238, 234, 215),
+    "pale blue": (225, 232, 240),
+    "grey 15": (220, 220, 217),
+}
+
+
+def _page_with_tinted_box(tint: tuple[int, int, int], heading: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A white page on a dark desk with a tinted box in its middle, all of the body text inside
+    the box; with ``heading``, a line above the box and a page number at the foot. (photo,
+    the page's corners)"""
+    rng = np.random.default_rng(7)
+    img = np.empty((1000, 1333, 3), np.float32)
+    img[:] = (70, 60, 55)
+    img[80:920, 300:1030] = PAPER
+    img[360:640, 380:950] = tint
+    for y in range(380, 620, 22):
+        for x in range(400, 920, 11):
+            cv2.rectangle(img, (x, y), (x + 7, y + 9), (40, 40, 40), -1)
+    if heading:
+        for x in range(400, 700, 14):
+            cv2.rectangle(img, (x, 200), (x + 10, 214), (40, 40, 40), -1)
+        cv2.rectangle(img, (650, 860), (670, 872), (40, 40, 40), -1)
+    img += rng.normal(0, 1.5, img.shape).astype(np.float32)
+    page = np.array([[300, 80], [1030, 80], [1030, 920], [300, 920]], float)
+    return np.clip(img, 0, 255).astype(np.uint8), page
+
+
+@pytest.mark.parametrize("heading", [False, True], ids=["box only", "heading and page number"])
+@pytest.mark.parametrize("tint", list(TINTS), ids=list(TINTS))
+def test_a_tinted_box_on_a_page_is_not_taken_for_the_page(tint, heading):
+    # The box's sides step faintly and consistently off its tint, as a receipt's on a white card
+    # do, and the walk out from the text block met them first: the box was taken (IoU 0.26),
+    # or with a heading above it the page down to the box's foot (0.66). The page alone: 0.997.
+    photo, page = _page_with_tinted_box(TINTS[tint], heading)
+    quad, found, _ = locate_page(photo)
+    assert found is not None
+    assert quad_iou(quad, page) >= 0.95, (found.detector, quad_iou(quad, page))
+
+
+@pytest.mark.parametrize("tilt", [0.0, -3.0])
+def test_a_white_receipt_on_a_white_card_is_still_its_faint_outline(tilt):
+    # The case the faint outline exists for, beside the tinted box: the receipt is no darker and
+    # no more coloured than the card around it, so its outline stands.
+    photo, corners = _receipt_on_white_card(tilt)
+    quad, found, _ = locate_page(photo)
+    assert found is not None and found.detector == "faint outline"
+    assert quad_iou(quad, corners) >= 0.95, quad_iou(quad, corners)
