@@ -216,3 +216,32 @@ def test_a_weak_axis_the_scene_contradicts_leaves_the_photo_alone():
     # either way no evidence of the camera's roll.
     found = estimate_tilt(bitten_bottle(6.0), image=cv2.cvtColor(tiles(0.0), cv2.COLOR_GRAY2RGB))
     assert found.angle == 0.0
+
+
+def notched_carton_with_a_cable(ccw_deg: float, cable: int) -> np.ndarray:
+    """A carton (120 x 330) turned by ``ccw_deg``, a thumb's notch in one long side (so it is
+    no quadrilateral) and a cable ``cable`` px wide leaving its top for the frame's edge."""
+    mask = np.zeros(SIZE, np.uint8)
+    box = cv2.boxPoints(((320.0, 240.0), (120.0, 330.0), -ccw_deg))
+    cv2.fillPoly(mask, [np.round(box).astype(np.int32)], 1)
+    notch = np.round((box[0] + box[1]) / 2).astype(int)
+    cv2.circle(mask, (int(notch[0]), int(notch[1])), 25, 0, -1)
+    top = np.round((box[1] + box[2]) / 2).astype(int)
+    cv2.line(mask, (int(top[0]), int(top[1])), (int(top[0]) + 60, 10), 1, cable)
+    return mask.astype(bool)
+
+
+# Regression: the outline's simplified vertices were found on the contour by their pixel, but
+# a 1 px cable's outline runs up one side of it and down the other over the same pixels, so a
+# vertex at its foot took the wrong visit, a run spanned the carton's corners and a bogus long
+# side paired with a real one: -4.63 degrees for -7 (-7.13 without the cable, or a 2 px one).
+@pytest.mark.parametrize("tilt", [-7.0, 5.0, 8.0])
+@pytest.mark.parametrize("cable", [1, 2])
+def test_a_one_pixel_cable_does_not_bend_the_cartons_sides(tilt, cable):
+    from correction_engine.imaging.outline_sides import sides_tilt
+
+    mask = notched_carton_with_a_cable(tilt, cable)
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    found = sides_tilt(max(contours, key=cv2.contourArea), mask.shape)
+    assert found is not None and abs(found[0] - tilt) <= 0.5, found
+    assert abs(estimate_tilt(mask).measured - tilt) <= 0.5

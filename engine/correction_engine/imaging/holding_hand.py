@@ -61,21 +61,33 @@ def skin_colour(small: np.ndarray) -> np.ndarray:
 
 
 def _enters_as_a_limb(region: np.ndarray, mask: np.ndarray, band: int, max_entry: float) -> bool:
-    """True when ``region`` crosses the frame's edge (the side it touches most, within
-    ``band`` pixels) along less than ``max_entry`` x the extent, along that side, of the rest
-    of ``mask``. An arm enters the frame narrower than the product its hand holds; the
-    skin-toned body of a product cut by the frame (a kraft box, a wooden board, a peach
-    tube) crosses it along the product's whole width, and its label or cap, the rest of
-    the mask, lies within that width."""
-    rest = mask & ~region
-    sides = (
-        (region[:band].any(axis=0), rest.any(axis=0)),
-        (region[-band:].any(axis=0), rest.any(axis=0)),
-        (region[:, :band].any(axis=1), rest.any(axis=1)),
-        (region[:, -band:].any(axis=1), rest.any(axis=1)),
-    )
-    entry, extent = max(sides, key=lambda side: int(np.count_nonzero(side[0])))
-    return bool(np.count_nonzero(entry) < max_entry * np.count_nonzero(extent))
+    """True when ``region`` enters the frame as an arm does. Across the frame's edge (the side
+    it touches most, within ``band`` pixels) it runs along less than ``max_entry`` x either
+    the extent, along that side, of the rest of ``mask`` (an arm enters narrower than the
+    product its hand holds), or its own extent while the rest reaches more than ``band``
+    pixels farther from that side than it does (a wrist is narrower than the fist it ends
+    in, and a small product held in the fist, a lipstick, a pen, a bottle upright, narrower
+    than the wrist, sticks out of it). The skin-toned body of a product cut by the frame (a
+    kraft box, a wooden board, a peach tube) crosses it along the product's whole width,
+    and its label or cap, the rest of the mask, lies within that width; where the body
+    narrows towards the frame (a rounded end cut off), its label lies within its length."""
+    # The rest leaves out the region's rim (a pixel or two of skin blended with the backdrop,
+    # which goes with the hand): a rim that misses skin's band would give the rest the
+    # region's own outline and width.
+    rim = cv2.dilate(region.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
+    rest = mask & ~rim
+    # Each side of the frame in turn brought to the bottom (top, bottom, left, right): rows
+    # then run away from it, columns along it.
+    sides = [(np.rot90(region, k), np.rot90(rest, k)) for k in (2, 0, 1, 3)]
+    crossings = [int(np.count_nonzero(r[-band:].any(axis=0))) for r, _ in sides]
+    entry = max(crossings)
+    turned, other = sides[crossings.index(entry)]
+    if entry < max_entry * np.count_nonzero(other.any(axis=0)):
+        return True
+    # The first row holding each is the farthest it reaches from the side.
+    reach, other_rows = turned.any(axis=1), other.any(axis=1)
+    beyond = other_rows.any() and int(np.argmax(other_rows)) + band < int(np.argmax(reach))
+    return bool(beyond and entry < max_entry * np.count_nonzero(turned.any(axis=0)))
 
 
 def without_holding_hand(

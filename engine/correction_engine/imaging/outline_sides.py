@@ -29,8 +29,7 @@ def segment_fits(
     perimeter = cv2.arcLength(contour, True)
     poly = cv2.approxPolyDP(contour, eps * perimeter, True).reshape(-1, 2)
     # approxPolyDP keeps a subset of the contour's own points: find their indices.
-    index = {(int(x), int(y)): i for i, (x, y) in enumerate(contour.reshape(-1, 2))}
-    idx = sorted(index[(int(x), int(y))] for x, y in poly)
+    idx = sorted(_vertex_indices(contour.reshape(-1, 2), poly))
     fits = []
     for k, start in enumerate(idx):
         end = idx[(k + 1) % len(idx)]
@@ -51,6 +50,28 @@ def segment_fits(
         length = float(along.max() - along.min())
         fits.append((float(np.degrees(np.arctan2(-vy, vx))), length, np.array([cx, cy], float)))
     return fits
+
+
+def _vertex_indices(points: np.ndarray, poly: np.ndarray) -> list[int]:
+    """The positions in ``points`` (a closed contour) of ``poly``'s vertices, a subset of its
+    points in the same cyclic order. A pixel may be visited twice (the outline runs up one
+    side of a 1 px cable, string or hook and down the other): each vertex takes the first
+    visit of its pixel after the previous vertex's, the walk starting at a vertex whose pixel
+    is visited once, so no run jumps between the two visits across the product's corners."""
+    visits: dict[tuple[int, int], list[int]] = {}
+    for i, (x, y) in enumerate(points):
+        visits.setdefault((int(x), int(y)), []).append(i)
+    keys = [(int(x), int(y)) for x, y in poly]
+    first = next((k for k, key in enumerate(keys) if len(visits[key]) == 1), 0)
+    n = len(points)
+    at = visits[keys[first]][0]
+    found = [at]
+    for key in keys[first + 1 :] + keys[:first]:
+        # Steps forward to each visit, 1..n: the vertex's own previous visit comes last.
+        steps = [(i - at - 1) % n for i in visits[key]]
+        at = visits[key][int(np.argmin(steps))]
+        found.append(at)
+    return found
 
 
 def _on_border(points: np.ndarray, frame: tuple[int, int]) -> np.ndarray:
