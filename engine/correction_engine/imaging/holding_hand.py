@@ -107,8 +107,8 @@ def without_holding_hand(
     print do not count) that reaches the frame's edge along at least ``edge_share`` of the
     frame's shorter side and covers between ``min_share`` and ``max_share`` of the mask: more
     is a skin-coloured product (a wooden chair, a leather bag), not a hand on one. And it
-    enters the frame as a limb: narrower there than ``max_entry`` x the rest of the mask
-    (:func:`_enters_as_a_limb`).
+    enters the frame as a limb: narrower there than ``max_entry`` x the rest of the mask, or
+    than itself farther in (a wrist narrower than the fist; :func:`_enters_as_a_limb`).
     """
     h, w = mask.shape
     area = np.count_nonzero(mask)
