@@ -1,4 +1,4 @@
-"""Orientation: pages turned 0/90/180/270 with a residual tilt of up to ±10°."""
+"""Orientation: pages turned 0/90/180/270 with a residual tilt of up to ±10°, receipts, notes, cards."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from correction_engine.imaging.code_blocks import code_blocks
 from correction_engine.imaging.orientation import estimate_orientation
-from correction_engine.synth.documents import render_page
+from correction_engine.synth.documents import random_text, render_page
 
 N_PAGES = 32
 
@@ -119,18 +120,24 @@ def _monospace_receipt(seed: int, pitch: int = 11, line: int = 22) -> np.ndarray
     return img
 
 
-def test_monospace_receipts_come_out_upright_at_every_turn():
+def wrong_turns(pages: list[np.ndarray]) -> list[tuple[int, int, int]]:
+    """(page index, turn, rotation found) for each upright page turned 0/90/180/270 clockwise
+    that the engine, with its classifier, does not turn back."""
     from correction_engine.imaging.orientation_model import updown_model
 
     if updown_model() is None:
         pytest.skip("the orientation classifier's package is not installed")
     wrong = []
-    for seed in range(12):
-        receipt = _monospace_receipt(seed)
+    for i, page in enumerate(pages):
         for k in range(4):
-            rotation = estimate_orientation(np.ascontiguousarray(np.rot90(receipt, k=-k))).rotation
+            rotation = estimate_orientation(np.ascontiguousarray(np.rot90(page, k=-k))).rotation
             if rotation != 90 * k:
-                wrong.append((seed, 90 * k, rotation))
+                wrong.append((i, 90 * k, rotation))
+    return wrong
+
+
+def test_monospace_receipts_come_out_upright_at_every_turn():
+    wrong = wrong_turns([_monospace_receipt(seed) for seed in range(12)])
     assert not wrong, wrong
 
 
@@ -212,3 +219,64 @@ def test_tiles_of_blank_paper_do_not_vote():
         ink, _, marks = _ink_and_rules(page)
         tiles = tile_probabilities(page, ink, marks)
         assert tiles is not None and len(tiles) == 0, tiles
+
+
+def _qr_like(rng: np.random.Generator, modules: int, module_px: int) -> np.ndarray:
+    """Random dark modules with a QR code's three finder squares, light around, grey levels."""
+    grid = rng.random((modules, modules)) < 0.5
+    finder = np.zeros((7, 7), bool)
+    finder[[0, -1], :] = finder[:, [0, -1]] = True
+    finder[2:5, 2:5] = True
+    for r, c in ((0, 0), (0, modules - 7), (modules - 7, 0)):
+        grid[r : r + 7, c : c + 7] = finder
+    return np.where(np.kron(grid, np.ones((module_px, module_px), bool)), 40, 245).astype(np.uint8)
+
+
+def business_card(seed: int) -> np.ndarray:
+    """A portrait card as the engine sees it cut from a phone photo (240 x 400 pixels): a face-like
+    photo top left, a name and three lines of small print beside it, a QR code below."""
+    rng = np.random.default_rng(seed)
+    w, h = 360, 600
+    card = np.full((h, w), 240, np.uint8)
+    code = _qr_like(rng, int(rng.choice([41, 45])), 7)
+    side = code.shape[0]
+    top, left = h - side - 30, (w - side) // 2
+    card[top : top + side, left : left + side] = code
+    photo = np.full((110, 90), 150, np.uint8)
+    cv2.ellipse(photo, (45, 55), (30, 40), 0, 0, 360, 90, -1)
+    cv2.ellipse(photo, (45, 25), (35, 20), 0, 180, 360, 50, -1)
+    card[20:130, 20:110] = photo
+    cv2.putText(
+        card, random_text(rng, 2).title(), (130, 50), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 60, 1, cv2.LINE_AA
+    )
+    for i in range(3):
+        line = random_text(rng, 2).lower()
+        cv2.putText(card, line, (130, 75 + 18 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 80, 1, cv2.LINE_AA)
+    # Shrunk to a held card's size in a photo: modules of about 4.6 pixels, letters of 3-5.
+    held = cv2.GaussianBlur(cv2.resize(card, (240, 400), interpolation=cv2.INTER_AREA), (3, 3), 0)
+    noisy = held.astype(np.float32) + rng.normal(0, 3, held.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def test_business_cards_with_a_code_come_out_upright_at_every_turn():
+    # A small card whose print is a few short lines beside a photo, above a QR code that covers
+    # most of it: the code's modules are strokes as thin as the print at a card's resolution.
+    wrong = wrong_turns([business_card(seed) for seed in range(12)])
+    assert not wrong, wrong
+
+
+def test_the_code_is_a_block_and_the_print_is_not():
+    card = business_card(0)
+    blocks, _ = code_blocks(card)
+    # The code spans rows 170-380 and columns 15-225 of the shrunk card (41-45 modules of 4.7 px).
+    assert blocks[250:350, 50:190].all()
+    # The name and the small print (rows 20-90, columns 85-235) stay for the text cues.
+    assert not blocks[20:90, 85:235].any()
+
+
+def test_lines_of_bold_print_are_not_a_block():
+    # A cover's title: big bold lines, as dark over a window as a code, but with gaps between lines.
+    page = np.full((700, 500), 235, np.uint8)
+    for i in range(6):
+        cv2.putText(page, "HEADLINE", (20, 110 + 95 * i), cv2.FONT_HERSHEY_DUPLEX, 2.6, 30, 9, cv2.LINE_AA)
+    assert not code_blocks(page)[0].any()

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from correction_engine.imaging.code_blocks import code_blocks
+
 from .orientation_model import model_log_probs, tile_probabilities
 
 __all__ = ["Orientation", "estimate_orientation", "find_text_direction", "ink_mask"]
@@ -280,6 +282,11 @@ def estimate_orientation(
     classifier sure of the turn (see _sure_without_lines).
     """
     mask, rules, marks = _ink_and_rules(gray)
+    # A code (QR, Aztec) is no print: its modules would set the lines and draw the tiles.
+    blocks, paper = code_blocks(gray)
+    if blocks.any():
+        mask[blocks > 0] = 0
+        marks[blocks > 0] = 0
     if not mask.any():
         return Orientation(0, 0.0, 1.0, 0.0)
     # Direction search on a half-size mask: lines survive, the search costs a quarter.
@@ -292,6 +299,8 @@ def estimate_orientation(
     # its writing read as lines of text across the writing (0.78-0.92 for a wrong turn; 0.9-2.7
     # of 3 tile votes for the right one with the rules painted out).
     seen = without_strokes(gray, rules) if use_model else gray
+    if use_model and blocks.any():
+        seen = np.where(blocks > 0, paper, seen)
     log_p = model_log_probs(seen) if use_model else None
     if no_lines and log_p is None:
         return Orientation(0, 0.0, line_conf, 0.0)
