@@ -138,6 +138,19 @@ def propose_by_brightest(channel: np.ndarray, min_area: float) -> list[np.ndarra
     return propose_by_brightness(mask, min_area, (120, PROTRUSION_DIVISOR))
 
 
+def _within_budget(sides: list[list[np.ndarray]], budget: int) -> list[list[np.ndarray]]:
+    """Each side's lines (strongest first) cut, weakest first from the longest list, until the
+    quads they combine into number at most ``budget``. The budget is what costs (every quad is
+    scored), not the lines per side: where one side has only two distinct lines (a card's
+    bottom edge against a plain hand), the others may offer more than their four strongest. A
+    held card's QR code drew four lines stronger than the card's own blurred edge on one side."""
+    kept = [list(lines) for lines in sides]
+    while int(np.prod([len(lines) for lines in kept])) > budget:
+        longest = max(range(4), key=lambda i: (len(kept[i]), -i))
+        kept[longest].pop()
+    return kept
+
+
 def propose_by_lines(
     gray: np.ndarray,
     min_area: float,
@@ -147,8 +160,8 @@ def propose_by_lines(
 ) -> list[np.ndarray]:
     """Hough lines (the standard transform, Duda & Hart 1972) on the edge map, for pages whose
     outline contour is broken or merged with a shadow or clutter: the strongest few distinct lines
-    on each of the four sides are combined, and every resulting quad is scored so the outline,
-    not the longest straight shadow edge, wins.
+    on each of the four sides are combined (``per_side`` ** 4 quads at most, see _within_budget),
+    and every resulting quad is scored so the outline, not the longest straight shadow edge, wins.
 
     The standard transform votes with every edge pixel on a line, so a page edge broken into
     pieces by clutter still adds up, and it has no random sampling whose outcome depends on the
@@ -193,7 +206,7 @@ def propose_by_lines(
             chosen: list[np.ndarray] = []
             chosen_t: list[float] = []
             for i in np.flatnonzero(side & ~is_border)[:]:
-                if len(chosen) == per_side:
+                if len(chosen) == 2 * per_side:
                     break
                 if all(abs(t[i] - c) > 4 for c in chosen_t):
                     chosen.append(lines_all[i])
@@ -205,6 +218,7 @@ def propose_by_lines(
             if not chosen:
                 return []
             sides.append(chosen)
+    sides = _within_budget(sides, per_side**4)
     quads = []
     for a0 in sides[0]:
         for a1 in sides[1]:
