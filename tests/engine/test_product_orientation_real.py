@@ -53,6 +53,17 @@ def test_bottles_standing_on_a_table_turned_sideways_come_back_upright():
     assert turn_found(image, 1) == 270
 
 
+# A hat's embroidery on a dark backdrop, laid flat (no upright evidence): the page classifier
+# reads the pattern as print, half a turn off, the same way at every quarter turn and in both
+# polarities; the text cue the engine had until 2026-11-30 (off by default, then removed)
+# turned two of these copies the wrong way. Print alone must never turn a product.
+@pytest.mark.parametrize("quarters", [0, 1, 2, 3])
+def test_embroidery_read_as_print_never_turns_a_photo_without_evidence(quarters):
+    image, meta = photo("pe-clothing-hat-02")
+    assert meta.get("upright_evidence") == []
+    assert turn_found(image, quarters) == 0
+
+
 # Known wrong turn (docs/benchmarks/real-products.md): the tub's white body is partly missed
 # on the white cloth, so its lid end reads as the wider base. Strict, so a fix shows.
 @pytest.mark.xfail(strict=True, reason="a mask that misses the base makes the lid look like one")

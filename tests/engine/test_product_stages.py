@@ -213,3 +213,39 @@ def test_crop_covers_where_the_model_sees_more_of_the_product():
     assert y1 == 400
     # The sure product is still what product_box describes.
     assert place_product(SIZE, est).product_box[3] == 240
+
+
+def test_objects_apart_on_a_smooth_backdrop_are_the_loose_parts_only():
+    """On a smooth backdrop, a clear object standing apart from the mask is a loose part of the
+    shot; a blotch barely off the backdrop's colour, a piece entering from the frame and a piece
+    touching the mask (weighed by the mask already) are not. Off a smooth backdrop, nothing."""
+    from correction_engine.imaging.background_model import BorderModel
+    from correction_engine.imaging.foreground import objects_apart
+
+    h, w = SIZE
+    score = np.full(SIZE, 0.3, np.float32)
+    mask = np.zeros(SIZE, bool)
+    mask[150:330, 200:400] = True
+    score[mask] = 6.0
+    score[60:100, 450:520] = 5.0  # a loose part
+    score[380:440, 60:140] = 1.3  # a blotch of the backdrop
+    score[0:60, 580:640] = 5.0  # something entering from the frame
+    score[200:260, 400:430] = 5.0  # touching the mask
+    border = BorderModel(
+        mask=mask,
+        score=score,
+        smooth=True,
+        shadow=np.zeros(SIZE, bool),
+        scene=True,
+        backdrop=np.zeros((h, w, 3), np.float32),
+    )
+    apart = objects_apart(border, mask)
+    assert apart is not None
+    part = np.zeros(SIZE, bool)
+    part[60:100, 450:520] = True
+    assert np.count_nonzero(apart & part) >= 0.9 * np.count_nonzero(part)
+    assert np.count_nonzero(apart & ~part) <= 0.05 * np.count_nonzero(part)
+    rough = BorderModel(
+        mask=mask, score=score, smooth=False, shadow=border.shadow, scene=True, backdrop=border.backdrop
+    )
+    assert objects_apart(rough, mask) is None

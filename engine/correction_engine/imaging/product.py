@@ -180,9 +180,10 @@ def place_product(
     """Plan the output for an input of ``shape`` (h, w): straighten by ``tilt``, turn by
     ``turn``, crop around the product with ``margin`` x its longer side on every side.
 
-    The crop is computed after turning, from the whole outline, so nothing of the product is
-    lost to it; it also covers :func:`maybe_product` (without a margin of its own: the margin
-    frames the sure product, the maybe region only must not be cut). Without a tilt the crop
+    The crop is computed after turning, from the whole outline and the loose parts beside it
+    (``est.apart``), so nothing of the product is lost to it; it also covers
+    :func:`maybe_product` (without a margin of its own: the margin frames the sure product, the
+    maybe region only must not be cut). Without a tilt the crop
     stays inside the frame (no invented pixels).
     """
     h, w = shape
@@ -191,6 +192,9 @@ def place_product(
         box = (0, 0, w, h)
         return ProductPlacement(0.0, "none", box, box, IDENTITY.copy(), est, input_box=box)
     corners = outline_points(est)
+    if est.apart is not None:
+        # Loose parts laid out beside the product on a plain backdrop are framed like it.
+        corners = np.concatenate([corners, _region_corners(est.apart, est.scale_xy)])
     region = maybe_product(est)
     extra = _region_corners(region, est.scale_xy) if region is not None else corners[:0]
     angle = tilt.angle
