@@ -46,6 +46,13 @@ LINES_AGREE = 4.0
 WEAK_AXIS_ELONGATION = 1.5
 WEAK_AXIS_SYMMETRY = 0.85
 WEAK_AXIS_AGREE = 3.0
+# A quadrilateral outline that is also mirror-symmetric and elongated (its axis found) is a
+# tapered product as often as a box: a bulb's lens narrowing to its pins, a tub, a lampshade.
+# Its near-parallel pair is then the rim and a short, ill-defined base (the line across a
+# bulb's pins), read 2-3 degrees off, while the axis is measured over the whole outline. For
+# a box the two agree (a symmetric box's axis is its sides' bisector), so where they differ
+# by more than this many degrees the axis decides.
+QUAD_AXIS_AGREE = 1.0
 
 
 @dataclass(frozen=True)
@@ -226,7 +233,9 @@ def estimate_tilt(
 ) -> Tilt:
     """The product's tilt from its mask (bool, any resolution; the outline's shape matters).
 
-    Evidence in order: a perspective quadrilateral or rectangle (:func:`quad_tilt`), a
+    Evidence in order: a perspective quadrilateral or rectangle (:func:`quad_tilt`; a
+    quadrilateral that is also a symmetric elongated outline whose axis disagrees with it by
+    more than ``QUAD_AXIS_AGREE`` is a tapered product, read by its axis), a
     rectangle by its minimum-area box (:func:`rectangle_tilt`), a symmetric elongated outline
     (:func:`axis_tilt`), two long parallel sides of an elongated outline
     (:func:`~correction_engine.imaging.outline_sides.sides_tilt`), long straight edges
@@ -255,12 +264,16 @@ def estimate_tilt(
         quad = quad_tilt(contour)
         if quad is not None:
             found = (quad[0], "quad", quad[1])
+    main = np.zeros(mask.shape, np.uint8)
+    cv2.drawContours(main, [contour], -1, 1, thickness=-1)
+    if found is not None and found[1] == "quad":
+        axis = axis_tilt(main.astype(bool))
+        if axis is not None and abs(fold(axis[0] - found[0])) > QUAD_AXIS_AGREE:
+            found = (axis[0], "axis", axis[1])
     if found is None:
         rect = rectangle_tilt(contour)
         if rect is not None:
             found = (rect[0], "rectangle", rect[1])
-    main = np.zeros(mask.shape, np.uint8)
-    cv2.drawContours(main, [contour], -1, 1, thickness=-1)
     if found is None:
         axis = axis_tilt(main.astype(bool))
         if axis is not None:
