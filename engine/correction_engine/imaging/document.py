@@ -6,12 +6,14 @@ the text legible under uneven light; type 2 is type 0 then type 1.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
 from .geometry import downscale, output_size, quarter_turn, warp_quad
 from .orientation import Orientation, estimate_orientation
-from .page_detection import PageQuad, find_page_quad
+from .page_detection import PageQuad, canonical_turns, find_page_quad, turned, turned_back
 from .page_regions import MAX_OUTSIDE, clamp_to_frame
 from .text_enhance import enhance_text
 
@@ -25,7 +27,37 @@ ORIENTATION_SIDE = 1100
 
 def locate_page(image: np.ndarray) -> tuple[np.ndarray, PageQuad | None, Orientation]:
     """The page's corners in ``image`` (TL, TR, BR, BL as seen; the whole frame when no page
-    outline is found), the detection, and the text orientation of the rectified page."""
+    outline is found), the detection (its quad at the analysis size), and the text orientation
+    of the rectified page.
+
+    All of it is worked out on the photo turned to its canonical pose
+    (:func:`~correction_engine.imaging.page_detection.canonical_turns`) and turned back: the
+    page's analysis copy and the orientation cues then see the same pixels whichever way the
+    photo was taken, so a photo turned by a quarter gets the same page and the same upright
+    result, not only nearly the same (a whiteboard's text lines scored just over the line
+    threshold at two turns and just under it at the two others).
+    """
+    h, w = image.shape[:2]
+    turns = canonical_turns(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+    quad, found, orientation, mid_shape = _locate_in_pose(turned(image, turns))
+    if not turns:
+        return quad, found, orientation
+    if found is None:
+        quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
+    else:
+        quad = clamp_to_frame(turned_back(quad, (h, w), turns), (h, w), 0.999 * MAX_OUTSIDE)
+        mh, mw = mid_shape
+        mid_unposed = (mw, mh) if turns % 2 else (mh, mw)
+        found = PageQuad(turned_back(found.quad, mid_unposed, turns), found.score, found.detector)
+    # Text turned r clockwise in the posed photo is turned r - 90 * turns in the photo as given;
+    # a residual tilt is the same in both.
+    return quad, found, replace(orientation, rotation=(orientation.rotation - 90 * turns) % 360)
+
+
+def _locate_in_pose(
+    image: np.ndarray,
+) -> tuple[np.ndarray, PageQuad | None, Orientation, tuple[int, int]]:
+    """:func:`locate_page`'s work on the photo as given, and the analysis copy's (h, w)."""
     h, w = image.shape[:2]
     mid, scale = downscale(image, ANALYSIS_SIDE)
     found = find_page_quad(mid, refine_side=ANALYSIS_SIDE)
@@ -45,7 +77,7 @@ def locate_page(image: np.ndarray) -> tuple[np.ndarray, PageQuad | None, Orienta
         # Held at the frame's limit again in the photo's pixels (a hair inside it): scaling back
         # from the analysis size rounds a corner held exactly at the limit to just past it.
         quad = clamp_to_frame(quad_mid / scale, (h, w), 0.999 * MAX_OUTSIDE)
-    return quad, found, orientation
+    return quad, found, orientation, mid.shape[:2]
 
 
 def crop_and_orient(image: np.ndarray) -> np.ndarray:

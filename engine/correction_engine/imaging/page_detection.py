@@ -146,11 +146,12 @@ def canonical_turns(gray: np.ndarray) -> int:
 _CLOCKWISE = (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE)
 
 
-def _turn(image: np.ndarray, k: int) -> np.ndarray:
+def turned(image: np.ndarray, k: int) -> np.ndarray:
+    """``image`` turned clockwise by ``k`` quarter turns (OpenCV's blocked copy)."""
     return cv2.rotate(image, _CLOCKWISE[k - 1]) if k % 4 else image
 
 
-def _turned_back(quad: np.ndarray, size: tuple[int, int], k: int) -> np.ndarray:
+def turned_back(quad: np.ndarray, size: tuple[int, int], k: int) -> np.ndarray:
     """``quad`` (pixel indices) found in a photo of ``size`` = (h, w) turned clockwise by ``k``,
     in the unturned photo: a pixel (x, y) of a photo of height H turned once is the pixel
     (y, H - 1 - x) before the turn."""
@@ -184,12 +185,12 @@ def find_page_quad(
     # bilinear last step rounds differently on a turned copy (a grey level here and there), and
     # its scale is a ratio of rounded sides.
     turns = canonical_turns(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
-    posed = _turn(image, turns)
+    posed = turned(image, turns)
     closed, scale = closed_small(posed, detect_side)
     found = _find_in_pose(posed, closed, scale, refine_side, min_area_fraction, min_score)
     if found is None or not turns:
         return found
-    quad = _turned_back(found.quad, image.shape[:2], turns)
+    quad = turned_back(found.quad, image.shape[:2], turns)
     return PageQuad(quad, found.score, found.detector)
 
 
