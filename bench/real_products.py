@@ -540,8 +540,8 @@ NOTES = """## Notes
   round or symmetric object on a plain backdrop). The rows "photos with evidence" count the
   turned copies of those photos only: the issue's goal (>= 90 % upright again) applies there,
   while "when unsure, no turn" and wrong turns <= 2 % apply to every photo.
-- The text cue for orientation (the page classifier the document path uses) is off by default:
-  on a striped synthetic label it read stripes as text lines and turned the product wrongly.
+- The text cue for orientation (the page classifier the document path uses) was off by default
+  (on a striped synthetic label it read stripes as text lines) and was removed on 2026-11-30.
 - 2026-11-30, second round. Masks: a hand holding the product is left out (skin both as taken
   and after a grey-world balance, entering from the frame narrower than what it holds);
   pb-electronics-02 0.47 -> 0.98, pa-food-04 0.69 -> 0.90. A piece under half of one u2netp
@@ -557,6 +557,21 @@ NOTES = """## Notes
   (e.g. 8 right / 15 wrong at p >= 0.8); u2netp's confidence over the four turns. No PyPI wheel
   found ships an upright classifier for photos. Three photos were added after this round
   (pf-*, pg-*, ph-*), never tuned on.
+- 2026-11-30, third round. Crop: loose parts on a smooth backdrop that the border model sees
+  strongly, apart from the mask and the frame, are framed with the product (pb-electronics-03
+  held 0.81 -> 1.00; fires on no other photo). Straightening: a symmetric elongated outline
+  read as a quadrilateral goes by its axis when the two disagree (a tapered bulb). Hands: a
+  hand holding a product narrower than its wrist is taken out again (a synthetic lipstick
+  0.27 -> 0.99; no committed photo changed). pa-bottle-03's tilt sign was corrected by eye
+  (+0.9, was -1.0). Orientation, measured per half and not adopted: the page classifier's
+  tiles required to agree across the four turned views (lead 1.0: even 5 right / 6 wrong,
+  odd 14 / 4), light print on dark, both polarities agreeing (lead 1.0: 5 right, 0 wrong, all
+  on 2 photos), floor or table lines across the frame (3 / 5, 9 / 6); label print often runs
+  across the product's upright (a can's brand up its side, embroidery half a turn off).
+  mediapipe 1.2.3's wheel ships no model file. Size agreement, tried and dropped: a working
+  copy from a bicubic 4x enlargement (pa-bottle-05 0.895 -> 0.985 but pa-bottle-10's
+  fragment test flips, mean IoU down), an anti-alias blur. Six photos were added after this
+  round (pi-*), never tuned on.
 """
 
 
