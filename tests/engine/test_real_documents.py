@@ -252,3 +252,42 @@ def test_type0_gives_the_same_page_whichever_way_the_photo_was_taken(ident):
         assert other.shape == first.shape, k
         # The full-resolution warp samples a turned grid: a grey level or two apart at most.
         assert float(np.mean(cv2.absdiff(other, first))) < 2.0, k
+
+
+def _oblique_page() -> tuple[np.ndarray, np.ndarray]:
+    """A printed page (a committed photo's true crop) seen obliquely: its corners near the
+    diagonals of the frame, as a page lies on a desk photographed from a corner. (photo, page)"""
+    image, meta = _load("page-dynamsoft-about-wood")
+    truth = np.asarray(meta["corners"], float)
+    page = warp_quad(image, truth, output_size(truth, image.shape[:2]))
+    s = 700 / max(page.shape[:2])
+    page = cv2.resize(page, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    ph, pw = page.shape[:2]
+    # The text's TL, TR, BR, BL: the page turned about 30 degrees, in perspective.
+    corners = np.array([[161, 250], [511, 147], [887, 444], [415, 727]], np.float32)
+    src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float32)
+    h = cv2.getPerspectiveTransform(src, corners)
+    photo = np.full((720, 960, 3), (70, 55, 40), np.uint8)
+    inside = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), h, (960, 720)) > 127
+    photo[inside] = cv2.warpPerspective(page, h, (960, 720))[inside]
+    return photo, page
+
+
+def test_a_page_seen_obliquely_comes_out_upright_at_every_turn():
+    # Worked out in the canonical pose, the text's top-left corner was carried back by its
+    # index: sorting the turned-back corners into TL, TR, BR, BL as seen need not move each by
+    # the same number of places when the page's corners lie near the frame's diagonals, and
+    # the page came out a quarter turn off at three turns of four.
+    photo, page = _oblique_page()
+    ref = cv2.cvtColor(page, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    for k in range(4):
+        out = cv2.cvtColor(crop_and_orient(turn_cw(photo, k)), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        scores = [
+            float(
+                np.corrcoef(
+                    cv2.resize(np.ascontiguousarray(np.rot90(out, r)), ref.shape[::-1]).ravel(), ref.ravel()
+                )[0, 1]
+            )
+            for r in range(4)
+        ]
+        assert int(np.argmax(scores)) == 0 and scores[0] > 0.8, (k, scores)

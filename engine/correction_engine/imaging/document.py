@@ -11,7 +11,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from .geometry import downscale, output_size, quarter_turn, warp_quad
+from .geometry import downscale, order_quad, output_size, quarter_turn, warp_quad
 from .orientation import Orientation, estimate_orientation
 from .page_detection import PageQuad, canonical_turns, find_page_quad, turned, turned_back
 from .page_regions import MAX_OUTSIDE, clamp_to_frame
@@ -42,16 +42,23 @@ def locate_page(image: np.ndarray) -> tuple[np.ndarray, PageQuad | None, Orienta
     quad, found, orientation, mid_shape = _locate_in_pose(turned(image, turns))
     if not turns:
         return quad, found, orientation
-    if found is None:
-        quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
-    else:
-        quad = clamp_to_frame(turned_back(quad, (h, w), turns), (h, w), 0.999 * MAX_OUTSIDE)
+    # The text's top-left corner is carried back as a point, not as an index: sorting the
+    # turned-back corners into TL, TR, BR, BL as seen need not move each by ``turns`` places
+    # (a page seen obliquely, its corners near a diagonal, came out a quarter turn off).
+    text_top_left = quad[orientation.rotation // 90]
+    # A found page's corners are pixel positions (a pixel's centre at its index, as the
+    # detectors measure them); the whole frame's are the frame's own corners.
+    pixel = 0.0 if found is None else 1.0
+    quad = order_quad(turned_back(quad, (h, w), turns, pixel=pixel))
+    top_left_back = turned_back(text_top_left[None], (h, w), turns, pixel=pixel)
+    first = int(np.argmin(np.linalg.norm(quad - top_left_back, axis=1)))
+    if found is not None:
+        quad = clamp_to_frame(quad, (h, w), 0.999 * MAX_OUTSIDE)
         mh, mw = mid_shape
         mid_unposed = (mw, mh) if turns % 2 else (mh, mw)
-        found = PageQuad(turned_back(found.quad, mid_unposed, turns), found.score, found.detector)
-    # Text turned r clockwise in the posed photo is turned r - 90 * turns in the photo as given;
-    # a residual tilt is the same in both.
-    return quad, found, replace(orientation, rotation=(orientation.rotation - 90 * turns) % 360)
+        found = PageQuad(order_quad(turned_back(found.quad, mid_unposed, turns)), found.score, found.detector)
+    # A residual tilt is the same in both poses.
+    return quad, found, replace(orientation, rotation=90 * first)
 
 
 def _locate_in_pose(

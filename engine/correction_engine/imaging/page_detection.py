@@ -151,15 +151,16 @@ def turned(image: np.ndarray, k: int) -> np.ndarray:
     return cv2.rotate(image, _CLOCKWISE[k - 1]) if k % 4 else image
 
 
-def turned_back(quad: np.ndarray, size: tuple[int, int], k: int) -> np.ndarray:
-    """``quad`` (pixel indices) found in a photo of ``size`` = (h, w) turned clockwise by ``k``,
-    in the unturned photo: a pixel (x, y) of a photo of height H turned once is the pixel
-    (y, H - 1 - x) before the turn."""
+def turned_back(quad: np.ndarray, size: tuple[int, int], k: int, *, pixel: float = 1.0) -> np.ndarray:
+    """``quad``'s points, found in a photo of ``size`` = (h, w) turned clockwise by ``k``, in
+    the unturned photo, in the same order (not re-sorted). ``pixel`` 1 for pixel indices: a
+    pixel (x, y) of a photo of height H turned once is the pixel (y, H - 1 - x) before the
+    turn; 0 for positions on the frame ([0, W] x [0, H]: the point (x, y) is (y, H - x))."""
     h, w = size
     pts = np.asarray(quad, dtype=np.float64)
     for height in reversed([h if i % 2 == 0 else w for i in range(k)]):
-        pts = np.stack([pts[:, 1], height - 1 - pts[:, 0]], axis=1)
-    return order_quad(pts)
+        pts = np.stack([pts[:, 1], height - pixel - pts[:, 0]], axis=1)
+    return pts
 
 
 def find_page_quad(
@@ -190,7 +191,7 @@ def find_page_quad(
     found = _find_in_pose(posed, closed, scale, refine_side, min_area_fraction, min_score)
     if found is None or not turns:
         return found
-    quad = turned_back(found.quad, image.shape[:2], turns)
+    quad = order_quad(turned_back(found.quad, image.shape[:2], turns))
     return PageQuad(quad, found.score, found.detector)
 
 
