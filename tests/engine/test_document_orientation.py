@@ -280,3 +280,19 @@ def test_lines_of_bold_print_are_not_a_block():
     for i in range(6):
         cv2.putText(page, "HEADLINE", (20, 110 + 95 * i), cv2.FONT_HERSHEY_DUPLEX, 2.6, 30, 9, cv2.LINE_AA)
     assert not code_blocks(page)[0].any()
+
+
+@pytest.mark.parametrize("scale", [0.9, 1.3])
+def test_light_print_on_a_dark_card_is_no_code_and_comes_out_upright(scale):
+    # The dark ground between light letters is dark over most of a patch with no lines of dark
+    # in it: it read as a code, was painted out with the print on it, and the card came out
+    # upright at one turn of four.
+    card = np.full((600, 1050), 35, np.uint8)
+    lines = ["JANE DOE", "Senior Engineer", "jane.doe@example.com", "+1 555 0100 200", "12 Market Street"]
+    for i, text in enumerate(lines):
+        cv2.putText(
+            card, text, (60, 90 + int(80 * scale) * i), cv2.FONT_HERSHEY_SIMPLEX, scale, 230, 2, cv2.LINE_AA
+        )
+    assert not code_blocks(card)[0].any()
+    found = [estimate_orientation(np.ascontiguousarray(np.rot90(card, -k))).rotation for k in range(4)]
+    assert found == [0, 90, 180, 270]

@@ -25,6 +25,11 @@ BLOCK_DENSITY = 0.35
 BLOCK_MIN_SIDE = 0.25
 BLOCK_ASPECT = 2.5
 BLOCK_MAX_CV = 0.45
+# A code's modules are about half dark (QR and Aztec masking keeps them so: 0.34-0.53 on the
+# committed pages with codes); the dark ground of light print on a dark card or an inverted page
+# is dark over 0.79-0.85 of the patch, its letters the only gaps, and read as a code it was
+# painted out with the print on it (a dark card then came out upright at one turn of four).
+BLOCK_MAX_DARK = 0.7
 # Blocks are a quarter of the short side or more: a larger page is shrunk to this short side
 # first (26 ms of CPU for a 1100 x 835 page, then 9).
 BLOCK_SIDE = 400
@@ -59,6 +64,8 @@ def code_blocks(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 continue
             inside = labels[y : y + bh, x : x + bw] == i
             ink = dark[y : y + bh, x : x + bw] * inside
+            if ink.sum() > BLOCK_MAX_DARK * np.count_nonzero(inside):
+                continue
             if max(_variation(ink, inside, 1), _variation(ink, inside, 0)) >= BLOCK_MAX_CV:
                 continue
             # The window's average falls under the density at the block's rim: the patch found
