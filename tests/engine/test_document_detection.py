@@ -159,19 +159,23 @@ def test_a_side_cut_by_the_frame_is_fitted_onto_the_border():
     assert quad_iou(fitted, np.array([[200, 0], [360, 0], [360, 300], [204, 300]], float)) > 0.98
 
 
-def _receipt_on_white_card(tilt_deg: float) -> tuple[np.ndarray, np.ndarray]:
+def _receipt_on_white_card(
+    tilt_deg: float,
+    receipt_rgb: tuple[int, int, int] = (234, 233, 229),
+    card_rgb: tuple[int, int, int] = (231, 232, 236),
+) -> tuple[np.ndarray, np.ndarray]:
     """A narrow white receipt with text on a white card a few levels bluer, the card on a
     darker lid: the receipt's sides step by 2-4 levels, the card's by 60. (photo, corners)"""
     rng = np.random.default_rng(7)
     h, w = 1000, 740
     img = np.empty((h, w, 3), np.float32)
     img[:] = (170, 170, 175)  # the scanner lid around the card
-    img[20 : h - 20, 20 : w - 20] = (231, 232, 236)  # the card: white, a little blue
+    img[20 : h - 20, 20 : w - 20] = card_rgb  # the card (by default white, a little blue)
     centre, size = (w * 0.45, h * 0.5), (260.0, 860.0)
     corners = cv2.boxPoints((centre, size, tilt_deg))
     receipt = np.zeros((h, w), np.uint8)
     cv2.fillConvexPoly(receipt, np.round(corners).astype(np.int32), 1)
-    img[receipt > 0] = (234, 233, 229)  # the receipt: as bright, a little warmer
+    img[receipt > 0] = receipt_rgb  # the receipt (by default as bright, a little warmer)
     # Text lines within the receipt's margins, along its tilt.
     m = cv2.getRotationMatrix2D(centre, -tilt_deg, 1.0)
     for y in range(int(centre[1] - 380), int(centre[1] + 380), 22):

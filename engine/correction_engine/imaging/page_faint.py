@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from .geometry import is_convex, order_quad, quad_area
-from .page_nesting import NESTED_AREA_RATIO, contains
+from .page_nesting import NESTED_AREA_RATIO, _mask, contains
 from .page_regions import crossings
 from .page_scoring import side_samples
 
@@ -147,15 +147,22 @@ def _ink_ends(proj: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return ends[:, k], ends[:, proj.shape[1] - 1 - k]
 
 
-def text_block(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The text block as (centre, unit axes 2x2 (rows), half-extents along them), or None when
-    there is too little ink. Its direction is that of the smallest rectangle around the ink."""
-    # Dark strips along the frame (a scanner's rim, a shadow at the border) are narrower than
-    # the closing and show as ink: marks within BORDER_BAND of the frame are left out.
+def _marks(ink: np.ndarray) -> np.ndarray:
+    """The ``ink`` that may be print: dark strips along the frame (a scanner's rim, a shadow at
+    the border) are narrower than the closing and show as ink, so marks within BORDER_BAND of
+    the frame are left out."""
     h, w = ink.shape
     band = int(np.ceil(BORDER_BAND * max(h, w)))
     marks = np.zeros_like(ink, dtype=bool)
     marks[band : h - band, band : w - band] = ink[band : h - band, band : w - band]
+    return marks
+
+
+def text_block(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The text block as (centre, unit axes 2x2 (rows), half-extents along them), or None when
+    there is too little ink. Its direction is that of the smallest rectangle around the ink."""
+    h, w = ink.shape
+    marks = _marks(ink)
     # Text comes in lines and paragraphs, dense clusters of strokes; a hole punched in the
     # backing or a speck of dirt stands alone. Clusters: ink merged over a line's spacing.
     merge = max(3, int(round(max(h, w) / MERGE_DIVISOR)) | 1)
@@ -297,8 +304,8 @@ def faint_page(
 ) -> np.ndarray | None:
     """The faint outline of the page in ``image`` (see _quad_around) when the best outline found
     on clear edges (``best``, or None for none) leaves the text block a narrow part of itself,
-    and the faint one lies within it, clearly smaller: the page on its backing; not when a side of
-    it steps out onto whiter ground (see _steps_onto_whiter). None otherwise."""
+    and the faint one lies within it, clearly smaller: the page on its backing; not when it is a
+    tinted box printed on the page (see _printed_box). None otherwise."""
     h, w = ink.shape
     # Looked for only when the text block is under MAX_TEXT_SHARE of the outline, and print
     # covers only part of its block: ink on more of the frame than MAX_INK_SHARE is the
@@ -317,13 +324,44 @@ def faint_page(
         return None
     if not contains(outer, quad, (h, w)):
         return None
-    return None if _steps_onto_whiter(_lab(image), quad) else quad
+    return None if _printed_box(image, ink, quad, outer) else quad
 
 
 # Ink on more than this share of the frame is no page's text on its backing (see faint_page).
 # On the committed document photos ink covers at most 13 % of the analysis copy where it is
 # print (a birth certificate, a page of notes) and 28 % where it is a concrete floor's grain.
 MAX_INK_SHARE = 0.30
+# Ink this far (pixels) from both outlines lies between them: not the shadow or curl along the
+# page's or the backing's edge (a few pixels wide), nor the page's own print just past a faint
+# side found up to REACH + HALF_SPAN (7 px) inside its edge.
+PRINT_MARGIN = 8.0
+# Ink between the two outlines that makes print on the page: a printed character's worth at
+# the analysis size (the synthetic page number: 60 px; the synthetic letters about 20 each).
+MIN_PRINT_AROUND = 20
+
+
+def _printed_box(image: np.ndarray, ink: np.ndarray, quad: np.ndarray, outer: np.ndarray) -> bool:
+    """Whether the faint ``quad`` in ``image`` is a tinted box printed on a page whose outline is
+    ``outer``, rather than a page on its backing.
+
+    By colour alone the two look the same: a box a few levels greyer or warmer than the paper
+    around it, a receipt a few levels greyer or warmer than its white card. What tells them
+    apart is the print around it: a page has its own print outside the box (a heading, a page
+    number, more text), a backing card has nothing printed on it around the receipt. So the
+    box needs both: print between the two outlines (the same marks text_block reads, beyond
+    PRINT_MARGIN of either), and a side stepping out onto whiter ground (_steps_onto_whiter:
+    the committed receipt scans have punched holes and small print on their cards, but
+    their cards are darker than the receipts)."""
+    inner = cv2.dilate(_mask(ink.shape, quad).astype(np.uint8), _disc(PRINT_MARGIN))
+    around = cv2.erode(_mask(ink.shape, outer).astype(np.uint8), _disc(PRINT_MARGIN))
+    between = int(np.count_nonzero(_marks(ink) & (around > 0) & (inner == 0)))
+    return between >= MIN_PRINT_AROUND and _steps_onto_whiter(_lab(image), quad)
+
+
+def _disc(radius: float) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(radius) + 1, 2 * int(radius) + 1))
+
+
 # A side whose outside is no darker and no more coloured than its inside, and whiter by this in
 # all (Lab, 8-bit units: lighter plus less coloured), steps out onto whiter ground: half a
 # side's least step (MIN_STEP).
