@@ -220,7 +220,7 @@ def test_objects_apart_on_a_smooth_backdrop_are_the_loose_parts_only():
     shot; a blotch barely off the backdrop's colour, a piece entering from the frame and a piece
     touching the mask (weighed by the mask already) are not. Off a smooth backdrop, nothing."""
     from correction_engine.imaging.background_model import BorderModel
-    from correction_engine.imaging.foreground import objects_apart
+    from correction_engine.imaging.loose_parts import objects_apart
 
     h, w = SIZE
     score = np.full(SIZE, 0.3, np.float32)
@@ -237,9 +237,14 @@ def test_objects_apart_on_a_smooth_backdrop_are_the_loose_parts_only():
         smooth=True,
         shadow=np.zeros(SIZE, bool),
         scene=True,
-        backdrop=np.zeros((h, w, 3), np.float32),
+        backdrop=np.full((h, w, 3), 200, np.float32),
     )
-    apart = objects_apart(border, mask)
+    # The picture behind the scores: a grey backdrop, blue objects with hard edges where the
+    # border model sees them clearly, the blotch a grey level or two off the backdrop.
+    small = np.full((h, w, 3), 200, np.uint8)
+    small[score >= 5.0] = (40, 60, 200)
+    small[score == 1.3] = (202, 200, 198)
+    apart = objects_apart(border, mask, small, None)
     assert apart is not None
     part = np.zeros(SIZE, bool)
     part[60:100, 450:520] = True
@@ -248,4 +253,72 @@ def test_objects_apart_on_a_smooth_backdrop_are_the_loose_parts_only():
     rough = BorderModel(
         mask=mask, score=score, smooth=False, shadow=border.shadow, scene=True, backdrop=border.backdrop
     )
-    assert objects_apart(rough, mask) is None
+    assert objects_apart(rough, mask, small, None) is None
+
+
+def _sweep_with_bottle() -> np.ndarray:
+    """A smooth light sweep (a gradient both ways, a little warm) with a red bottle on it."""
+    h, w = 600, 800
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    g = 220 + 15 * (yy / h) - 10 * (xx / w)
+    image = np.dstack([g, g, g - 4])
+    cv2.rectangle(image, (360, 180), (440, 470), (180, 30, 30), -1)
+    cv2.rectangle(image, (385, 130), (415, 180), (40, 40, 40), -1)
+    return image
+
+
+def _hot_spot(image: np.ndarray, amplitude: float) -> np.ndarray:
+    h, w = image.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    spot = np.exp(-(((xx - 200) / 80) ** 2 + ((yy - 250) / 60) ** 2))
+    return image + amplitude * spot[..., None] * np.array([1.0, 1.0, 0.65], np.float32)
+
+
+def _dark_shadow(image: np.ndarray) -> np.ndarray:
+    cv2.ellipse(image, (620, 420), (70, 25), 0, 0, 360, (95, 95, 95), -1)
+    return image
+
+
+def _watermark(image: np.ndarray) -> np.ndarray:
+    cv2.putText(image, "SAMPLE", (80, 560), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (150, 150, 150), 4)
+    return image
+
+
+# Regression (issue 9, review of objects_apart): on a smooth sweep the border model also sees
+# what is no object - a lighting hot spot (no edge anywhere), a detached hard shadow (the
+# backdrop dimmed, as plain inside as the backdrop), grey print on the backdrop (thin strokes,
+# nothing salient). None of them is framed: the crop stays the bottle's. Before the fix the
+# hot spot widened the crop 3.5x, the shadow and the print were framed too.
+@pytest.mark.parametrize(
+    "add",
+    [
+        lambda im: _hot_spot(im, 25.0),
+        lambda im: _hot_spot(im, 35.0),
+        lambda im: _hot_spot(im, 45.0),
+        _dark_shadow,
+        _watermark,
+    ],
+    ids=["hot-spot-25", "hot-spot-35", "hot-spot-45", "detached-shadow", "grey-watermark"],
+)
+def test_what_is_no_object_on_a_sweep_is_not_framed(add):
+    from correction_engine.imaging.product import locate_product
+
+    plain = np.clip(_sweep_with_bottle(), 0, 255).astype(np.uint8)
+    image = np.clip(add(_sweep_with_bottle()), 0, 255).astype(np.uint8)
+    assert locate_product(image).foreground.apart is None
+    x0, y0, x1, y1 = (int(v) for v in locate_product(image).crop_box)
+    p0, q0, p1, q1 = (int(v) for v in locate_product(plain).crop_box)
+    assert abs(x0 - p0) <= 4 and abs(x1 - p1) <= 4 and abs(y0 - q0) <= 4 and abs(y1 - q1) <= 4
+
+
+def test_a_loose_part_on_a_sweep_is_still_framed():
+    """A real object lying apart (a dark block with light pins, as a loose header) is framed."""
+    from correction_engine.imaging.product import locate_product
+
+    image = _sweep_with_bottle()
+    cv2.rectangle(image, (560, 260), (640, 300), (30, 30, 30), -1)
+    for x in (575, 600, 625):
+        cv2.rectangle(image, (x - 3, 200), (x + 3, 360), (235, 215, 150), -1)
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    x0, y0, x1, y1 = (int(v) for v in locate_product(image).crop_box)
+    assert x1 >= 628 and y0 <= 260 and y1 >= 300

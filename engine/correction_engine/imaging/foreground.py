@@ -30,6 +30,7 @@ import numpy as np
 
 from correction_engine.imaging.background_model import BorderModel, border_model
 from correction_engine.imaging.holding_hand import without_holding_hand
+from correction_engine.imaging.loose_parts import objects_apart
 from correction_engine.imaging.mask_ops import (
     border_ring,
     coverage,
@@ -57,12 +58,6 @@ DEFAULT_WORK_LONG_SIDE = 512
 # u2netp probability under which an enclosed hole in its object is background seen through
 # the product, not a part of it the model missed.
 HOLE_LEVEL = 0.1
-# Objects on a smooth backdrop smaller than this share of the mask are specks, not parts.
-APART_MIN_SHARE = 0.02
-# ... and an object holds at least this share of pixels beyond the border model's "strong"
-# distance (its hysteresis seed level).
-APART_STRONG = 2.5
-APART_CORE_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -78,7 +73,8 @@ class ForegroundEstimate:
     later stages that look at the product (orientation). ``salient``: u2netp's probability
     on the working grid when it was computed (placement reads where the product may extend).
     ``apart``: on a smooth backdrop, the objects the border model sees that stand apart from
-    the mask (see :func:`objects_apart`; the crop frames them), else None.
+    the mask (see :func:`~correction_engine.imaging.loose_parts.objects_apart`; the crop
+    frames them), else None.
     """
 
     mask: np.ndarray
@@ -289,47 +285,8 @@ def estimate_foreground(
         method=method,
         small=small,
         salient=sal,
-        apart=objects_apart(border, mask),
+        apart=objects_apart(border, mask, small, sal),
     )
-
-
-def objects_apart(
-    border: BorderModel, mask: np.ndarray, min_share: float = APART_MIN_SHARE
-) -> np.ndarray | None:
-    """Objects on a smooth backdrop that stand apart from ``mask``: what the border model
-    cannot explain (beyond its threshold, shadows forgiven), in pieces of at least
-    ``min_share`` of the mask's area with a clear core (:data:`APART_STRONG`), touching
-    neither the mask nor the frame. None when the backdrop is not smooth or there are none.
-
-    On one smooth backdrop nothing is there by chance: loose parts laid out beside the main
-    piece (a board's headers, a pair's second shoe) belong to the shot even where the mask,
-    one object, leaves them out. A piece entering from the frame is something else reaching
-    in (a hand, the next object); a piece touching the mask was weighed by the mask already
-    (a hand or a shadow taken out). Without a smooth backdrop the leftover is the scene.
-    """
-    area = np.count_nonzero(mask)
-    if not border.smooth or area == 0:
-        return None
-    seen = cv2.morphologyEx(
-        (border.score > 1.0).astype(np.uint8),
-        cv2.MORPH_OPEN,
-        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)),
-    )
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(seen, connectivity=8)
-    if n <= 1:
-        return None
-    keep = stats[:, cv2.CC_STAT_AREA] >= min_share * area
-    # An object, not a blotch of the backdrop a little off its fitted colour (a patch of a
-    # wooden table by a shirt): part of it stands clearly out, as the border model's own
-    # hysteresis asks of the product's seeds.
-    strong = np.bincount(labels.ravel(), weights=(border.score > APART_STRONG).ravel(), minlength=n)
-    keep &= strong >= APART_CORE_SHARE * stats[:, cv2.CC_STAT_AREA]
-    near = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    keep[np.unique(labels[near])] = False
-    keep[np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))] = False
-    keep[0] = False
-    apart = keep[labels]
-    return apart if apart.any() else None
 
 
 def _piece_of_one_object(mask: np.ndarray, objects: np.ndarray, share: float) -> bool:
