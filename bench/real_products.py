@@ -558,8 +558,10 @@ NOTES = """## Notes
   found ships an upright classifier for photos. Three photos were added after this round
   (pf-*, pg-*, ph-*), never tuned on.
 - 2026-11-30, third round. Crop: loose parts on a smooth backdrop that the border model sees
-  strongly, apart from the mask and the frame, are framed with the product (pb-electronics-03
-  held 0.81 -> 1.00; fires on no other photo). Straightening: a symmetric elongated outline
+  strongly, apart from the mask and the frame, are framed with the product when they are
+  objects (a real edge along the outline; not the backdrop dimmed without detail, a shadow;
+  not thin strokes, print): pb-electronics-03 held 0.81 -> 1.00; fires on no other photo; a
+  hot spot, a detached shadow and a watermark on a synthetic sweep are not framed. Straightening: a symmetric elongated outline
   read as a quadrilateral goes by its axis when the two disagree (a tapered bulb). Hands: a
   hand holding a product narrower than its wrist is taken out again (a synthetic lipstick
   0.27 -> 0.99; no committed photo changed). pa-bottle-03's tilt sign was corrected by eye
