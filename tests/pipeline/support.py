@@ -91,7 +91,10 @@ def exif_rotated_jpeg(upright: np.ndarray) -> bytes:
 
 def sixteen_bit_png(pixels: np.ndarray) -> bytes:
     grey = np.asarray(Image.fromarray(pixels).convert("L"), dtype=np.uint16) * 257
-    return encode(Image.fromarray(grey, mode="I;16"), "PNG")
+    # A uint16 array becomes an "I;16" image by its dtype ("mode=" is deprecated in Pillow 12).
+    image = Image.fromarray(grey)
+    assert image.mode == "I;16", image.mode
+    return encode(image, "PNG")
 
 
 def alpha_png(pixels: np.ndarray) -> bytes:
