@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .geometry import is_convex, order_quad, quad_area
+from .geometry import is_convex, order_quad, quad_area, quarter_turn
 from .page_border import border_variants
 from .page_faint import faint_page
 from .page_nesting import choose_nested
@@ -143,12 +143,10 @@ def canonical_turns(gray: np.ndarray) -> int:
     return 0
 
 
-_CLOCKWISE = (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE)
-
-
 def turned(image: np.ndarray, k: int) -> np.ndarray:
-    """``image`` turned clockwise by ``k`` quarter turns (OpenCV's blocked copy)."""
-    return cv2.rotate(image, _CLOCKWISE[k - 1]) if k % 4 else image
+    """``image`` turned clockwise by ``k`` quarter turns; the image itself when ``k`` is a
+    whole turn (no copy of a 12 MP photo for nothing)."""
+    return quarter_turn(image, -k) if k % 4 else image
 
 
 def turned_back(quad: np.ndarray, size: tuple[int, int], k: int, *, pixel: float = 1.0) -> np.ndarray:
