@@ -11,7 +11,11 @@ The search starts from the text block (the page encloses its text) and walks eac
 line by line parallel to the text, keeping the first line that steps consistently along the
 text's whole extent; the outline of the four is kept only if each of its full sides steps
 consistently too. Only the first such line is wanted: farther out lie the backing's own, strong
-outline and the frame.
+outline and the frame. A walk that reaches the frame still on the paper has met a page cut by
+the frame: that side is the frame's border (two such sides at most). Where the walk finds no
+outline (the text's direction thrown off by grain on the surface, sides leaning farther than
+the tilts tried), the region of the paper's hue is outlined instead (page_tint), held to the
+same test of its sides.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from .geometry import is_convex, order_quad, quad_area
 from .page_nesting import NESTED_AREA_RATIO, _mask, contains
 from .page_regions import crossings
 from .page_scoring import side_samples
+from .page_text_block import marks, text_block
+from .page_tint import tint_quads
 
 # A side's mean Lab step (8-bit units, L, a and b alike) must be at least this: two or three
 # levels of chroma or brightness, the difference between white paper and a white backing.
@@ -33,11 +39,10 @@ MIN_CONSISTENT = 0.8
 # Across the side the step is measured between points this many pixels either side.
 HALF_SPAN = 3.0
 # Tilts tried for each side about the text block's direction (degrees): a page's side is
-# parallel to its text lines to within a degree or two.
-TILTS = np.radians(np.arange(-2.0, 2.01, 0.5))
-# Ink spread beyond this share at either end of each axis is dirt or print on the backing, not
-# the text block.
-INK_TAIL = 0.5  # percent
+# parallel to its text lines to within a degree or two, and seen at an angle, its opposite
+# sides converge by a few degrees more (a long receipt's sides, 2 degrees apart, either side of
+# the block's direction).
+TILTS = np.radians(np.arange(-4.0, 4.01, 0.5))
 SAMPLES = 60
 # The inside of a side is the paper's tone to within this (Lab, 8-bit units): shading and a
 # tint, not print.
@@ -53,12 +58,8 @@ REACH = 4.0
 # clear edges (or of the frame): a page's text fills most of it, a receipt's most of its width;
 # a text block in a small part of the outline suggests the outline is the backing's.
 MAX_TEXT_SHARE = 0.45
-# Marks this close to the frame's border (a share of its long side) are no text of the page.
-BORDER_BAND = 0.02
-# Ink within the long side over this of other ink is one cluster (a line's spacing at most).
-MERGE_DIVISOR = 40
-# A cluster with less than this share of all the ink is a speck or a hole, not text.
-MIN_CLUSTER_SHARE = 0.03
+# What the walk returns for a side that runs on past the frame (see _first_step).
+BORDER = "border"
 
 
 def _lab(image: np.ndarray) -> np.ndarray:
@@ -111,80 +112,6 @@ def _in_frame(pts: np.ndarray, size: tuple[int, int]) -> bool:
     )
 
 
-def _smallest_box(pts: np.ndarray, degrees: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """(angle in radians, unit axes as rows, low and high ends) of the smallest box over
-    ``degrees`` around ``pts``, ink tails trimmed."""
-    t = np.radians(degrees)
-    c, s = np.cos(t), np.sin(t)
-    axes = np.stack([np.stack([c, s], axis=1), np.stack([-s, c], axis=1)], axis=1)  # (angles, 2, 2)
-    k = int(len(pts) * INK_TAIL / 100)
-    # One angle at a time in float32: all at once in float64, (angles, 2, points) and its two
-    # partitioned copies, took 300 MB and 1.5 s on a photo of texture (ink on 70 % of the copy).
-    pts32 = pts.T.astype(np.float32)
-    area = np.empty(len(axes))
-    for i, axes_i in enumerate(axes):
-        lo, hi = _ink_ends(axes_i.astype(np.float32) @ pts32, k)
-        area[i] = np.prod(hi - lo)
-    # Float32 moves a projection by 1e-4 px at most, an area by far less than this share (or
-    # this hundredth of a pixel, where ink on one line has none): the box is chosen among the
-    # angles this near the least area, measured again in float64 as before (the first of equal
-    # ones), so the result does not depend on the precision.
-    best: tuple[float, int, np.ndarray, np.ndarray] | None = None
-    for j in np.flatnonzero(area <= area.min() * (1 + 1e-3) + 1e-2):
-        lo, hi = _ink_ends(axes[j] @ pts.T, k)
-        size = float(np.prod(hi - lo))
-        if best is None or size < best[0]:
-            best = (size, int(j), lo, hi)
-    assert best is not None  # the least area itself is always near
-    _, chosen, lo, hi = best
-    return float(t[chosen]), axes[chosen], lo, hi
-
-
-def _ink_ends(proj: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(low, high) ends of the projections ``proj`` (2, points) along each of their two axes,
-    ``k`` points trimmed at either end."""
-    ends = np.partition(proj, (k, proj.shape[1] - 1 - k), axis=1)
-    return ends[:, k], ends[:, proj.shape[1] - 1 - k]
-
-
-def _marks(ink: np.ndarray) -> np.ndarray:
-    """The ``ink`` that may be print: dark strips along the frame (a scanner's rim, a shadow at
-    the border) are narrower than the closing and show as ink, so marks within BORDER_BAND of
-    the frame are left out."""
-    h, w = ink.shape
-    band = int(np.ceil(BORDER_BAND * max(h, w)))
-    marks = np.zeros_like(ink, dtype=bool)
-    marks[band : h - band, band : w - band] = ink[band : h - band, band : w - band]
-    return marks
-
-
-def text_block(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The text block as (centre, unit axes 2x2 (rows), half-extents along them), or None when
-    there is too little ink. Its direction is that of the smallest rectangle around the ink."""
-    h, w = ink.shape
-    marks = _marks(ink)
-    # Text comes in lines and paragraphs, dense clusters of strokes; a hole punched in the
-    # backing or a speck of dirt stands alone. Clusters: ink merged over a line's spacing.
-    merge = max(3, int(round(max(h, w) / MERGE_DIVISOR)) | 1)
-    blobs = cv2.dilate(marks.astype(np.uint8), np.ones((merge, merge), np.uint8))
-    n_blobs, blob_of = cv2.connectedComponents(blobs, connectivity=8)
-    per_blob = np.bincount(blob_of[marks], minlength=n_blobs)
-    text = marks & (per_blob[blob_of] >= MIN_CLUSTER_SHARE * marks.sum())
-    ys, xs = np.nonzero(text)
-    if len(xs) < 50:
-        return None
-    pts = np.stack([xs, ys], axis=1).astype(np.float64)
-    # All of it: a subsample taken in raster order would change with the photo's turn.
-    # The direction whose box, ink tails trimmed, is smallest (the smallest rectangle around all
-    # the ink follows a stray mark on the backing). Modulo a quarter turn: a box is a box.
-    # Coarsely, then finely about the best.
-    best = _smallest_box(pts, np.arange(-45.0, 45.0, 3.0))
-    best = _smallest_box(pts, np.degrees(best[0]) + np.arange(-2.5, 2.6, 0.5))
-    _, axes, lo, hi = best
-    centre = ((lo + hi) / 2) @ axes
-    return centre, axes, (hi - lo) / 2
-
-
 def _first_step(
     lab: np.ndarray,
     paper: np.ndarray,
@@ -193,10 +120,11 @@ def _first_step(
     along: np.ndarray,
     start: float,
     extent: float,
-) -> np.ndarray | None:
+) -> np.ndarray | str | None:
     """The first line outward from ``centre + start * axis``, nearly parallel to ``along``, that
     steps consistently along the text's ``extent`` (half-length) off the ``paper`` tone (Lab):
-    homogeneous (a, b, c)."""
+    homogeneous (a, b, c); BORDER when the paper runs on to the frame's border with no such line
+    (the page cut by the frame), None when no side is found."""
     size = lab.shape[:2]
     t = np.linspace(-extent, extent, SAMPLES)
     c, s = np.cos(TILTS)[:, None], np.sin(TILTS)[:, None]
@@ -246,7 +174,11 @@ def _first_step(
         offset += WALK
         hit = best_at(offset)
         away = away + WALK if hit == "away" else 0.0
-        if hit == "off" or away > OFF_PAPER:
+        if hit == "off":
+            # Still on the paper's tone (or less than OFF_PAPER off it) where the frame ends: the
+            # page goes on past the frame, and its side there is the frame's border.
+            return BORDER
+        if away > OFF_PAPER:
             return None
         if isinstance(hit, tuple):
             break
@@ -258,17 +190,40 @@ def _first_step(
     return max(found, key=lambda f: f[0])[1]
 
 
-def _quad_around(image: np.ndarray, block: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray | None:
-    """The outline around the text ``block`` of ``image`` (RGB, text closed away) whose every
-    side is a faint, consistent step off the paper, or None."""
+def paper_tone(lab: np.ndarray, block: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """The paper's tone (Lab) in ``lab``: the text ``block``'s typical colour with its text
+    closed away."""
     centre, axes, half = block
-    lab = _lab(image)
-    # The paper's tone: the text block's typical colour with its text closed away.
     grid = np.linspace(-0.9, 0.9, 15)
     inner = centre[None, :] + (
         grid[:, None, None] * half[0] * axes[0] + grid[None, :, None] * half[1] * axes[1]
     ).reshape(-1, 2)
-    paper = np.median(_sample_lab(lab, inner), axis=0)
+    return np.asarray(np.median(_sample_lab(lab, inner), axis=0))
+
+
+def _frame_side(centre: np.ndarray, axis: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The border of a frame of ``size`` that the ray from ``centre`` along ``axis`` leaves the
+    frame through, as a line (a, b, c)."""
+    h, w = size
+    borders = [(0, 0.0), (0, w - 1.0), (1, 0.0), (1, h - 1.0)]  # (coordinate, its value)
+    best: tuple[float, np.ndarray] | None = None
+    for coord, value in borders:
+        if abs(axis[coord]) < 1e-9:
+            continue
+        t = (value - centre[coord]) / axis[coord]
+        if t > 0 and (best is None or t < best[0]):
+            line = np.array([1.0, 0.0, -value]) if coord == 0 else np.array([0.0, 1.0, -value])
+            best = (t, line)
+    assert best is not None  # a ray from inside the frame leaves it somewhere
+    return best[1]
+
+
+def _quad_around(
+    lab: np.ndarray, paper: np.ndarray, block: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> np.ndarray | None:
+    """The outline around the text ``block`` in ``lab`` (text closed away) whose every side is
+    a faint, consistent step off the ``paper`` tone or the frame's border, or None."""
+    centre, axes, half = block
     lines = []
     # Sides in turn round the block: +u, +v, -u, -v (their crossings in order are its corners).
     for k, sign in ((0, 1.0), (1, 1.0), (0, -1.0), (1, -1.0)):
@@ -277,7 +232,7 @@ def _quad_around(image: np.ndarray, block: tuple[np.ndarray, np.ndarray, np.ndar
         line = _first_step(lab, paper, centre, axis, along, half[k], half[1 - k])
         if line is None:
             return None
-        lines.append(line)
+        lines.append(_frame_side(centre, axis, lab.shape[:2]) if isinstance(line, str) else line)
     corners = crossings([lines[0], lines[1], lines[2], lines[3]])
     if corners is None or not is_convex(corners) or quad_area(corners) <= 0:
         return None
@@ -285,27 +240,42 @@ def _quad_around(image: np.ndarray, block: tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def whole_sides_step(lab: np.ndarray, quad: np.ndarray) -> bool:
-    """Whether each full side of ``quad`` (any order round it) steps consistently."""
+    """Whether each full side of ``quad`` (any order round it) steps consistently, but for
+    sides along the frame's border (a page cut by the frame), of which there may be two."""
     pts, normals = side_samples(quad, SAMPLES, np.zeros(1))
     centre = quad.mean(axis=0)
+    stepping = 0
     for i in range(4):
         side = pts[i, :, 0, :].astype(np.float64)
         normal = normals[i] if (side.mean(axis=0) - centre) @ normals[i] > 0 else -normals[i]
+        if _along_border(side, lab.shape[:2]):
+            continue
         if not _in_frame(side, lab.shape[:2]):
             return False
         step, share = _side_step(lab, side, normal)
         if step < MIN_STEP or share < MIN_CONSISTENT:
             return False
-    return True
+        stepping += 1
+    # Three sides on the border leave one side of evidence: a line across the frame, no page.
+    return stepping >= 2
+
+
+def _along_border(side: np.ndarray, size: tuple[int, int]) -> bool:
+    """Whether the points ``side`` (n x 2) all lie on one border of a frame of ``size``, within
+    the step's reach (HALF_SPAN + 1 pixels)."""
+    h, w = size
+    near = HALF_SPAN + 1
+    x, y = side[:, 0], side[:, 1]
+    return bool((x < near).all() or (x > w - 1 - near).all() or (y < near).all() or (y > h - 1 - near).all())
 
 
 def faint_page(
     image: np.ndarray, ink: np.ndarray, best: np.ndarray | None, min_area: float
 ) -> np.ndarray | None:
-    """The faint outline of the page in ``image`` (see _quad_around) when the best outline found
-    on clear edges (``best``, or None for none) leaves the text block a narrow part of itself,
-    and the faint one lies within it, clearly smaller: the page on its backing; not when it is a
-    tinted box printed on the page (see _printed_box). None otherwise."""
+    """The faint outline of the page in ``image`` (see _quad_around, or else page_tint) when the
+    best outline found on clear edges (``best``, or None for none) leaves the text block a
+    narrow part of itself, and the faint one lies within it, clearly smaller: the page on its
+    backing; not when it is a tinted box printed on the page (see _printed_box). None otherwise."""
     h, w = ink.shape
     # Looked for only when the text block is under MAX_TEXT_SHARE of the outline, and print
     # covers only part of its block: ink on more of the frame than MAX_INK_SHARE is the
@@ -317,14 +287,45 @@ def faint_page(
     if block is None:
         return None
     outer = best if best is not None else np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
-    if 4 * float(np.prod(block[2])) >= MAX_TEXT_SHARE * quad_area(outer):
+    narrow = 4 * float(np.prod(block[2])) < MAX_TEXT_SHARE * quad_area(outer)
+    # With no outline on clear edges at all (``best`` None) the frame stands for one, and a
+    # page filling most of it holds a text block as wide: it is still looked for, as every side
+    # of it must step off its surface (or run on past the frame).
+    if not narrow and best is not None:
         return None
-    quad = _quad_around(image, block)
-    if quad is None or not min_area <= quad_area(quad) <= NESTED_AREA_RATIO * quad_area(outer):
-        return None
-    if not contains(outer, quad, (h, w)):
-        return None
-    return None if _printed_box(image, ink, quad, outer) else quad
+    lab = _lab(image)
+    paper = paper_tone(lab, block)
+
+    def fits(quad: np.ndarray) -> bool:
+        return (
+            min_area <= quad_area(quad) <= NESTED_AREA_RATIO * quad_area(outer)
+            and contains(outer, quad, (h, w))
+            and not _printed_box(lab, ink, quad, outer)
+        )
+
+    walked = _quad_around(lab, paper, block)
+    if walked is not None and not _border_sides(walked, (h, w)):
+        return walked if fits(walked) else None
+    # The page encloses its text: a region of the paper's hue that does not hold the text
+    # block's centre is another sheet or a patch of the surface.
+    centre = (float(block[0][0]), float(block[0][1]))
+    tinted = [
+        q
+        for q in sorted(tint_quads(lab, paper, min_area), key=quad_area, reverse=True)
+        if cv2.pointPolygonTest(q.reshape(-1, 1, 2).astype(np.float32), centre, False) > 0
+        and fits(q)
+        and whole_sides_step(lab, q)
+    ]
+    # A side seen beats a side taken on the frame's border: the walk gives up at the border
+    # wherever print or shadow runs out to it (a soft shadow along a page's edge reads as ink),
+    # while the page's hue may show the side. Between equals the walk's, then the largest region.
+    found = ([walked] if walked is not None and fits(walked) else []) + tinted
+    return min(found, key=lambda q: _border_sides(q, (h, w))) if found else None
+
+
+def _border_sides(quad: np.ndarray, size: tuple[int, int]) -> int:
+    """How many sides of ``quad`` lie along the border of a frame of ``size``."""
+    return sum(_along_border(np.array([quad[i], quad[(i + 1) % 4]]), size) for i in range(4))
 
 
 # Ink on more than this share of the frame is no page's text on its backing (see faint_page).
@@ -340,8 +341,8 @@ PRINT_MARGIN = 8.0
 MIN_PRINT_AROUND = 20
 
 
-def _printed_box(image: np.ndarray, ink: np.ndarray, quad: np.ndarray, outer: np.ndarray) -> bool:
-    """Whether the faint ``quad`` in ``image`` is a tinted box printed on a page whose outline is
+def _printed_box(lab: np.ndarray, ink: np.ndarray, quad: np.ndarray, outer: np.ndarray) -> bool:
+    """Whether the faint ``quad`` in ``lab`` is a tinted box printed on a page whose outline is
     ``outer``, rather than a page on its backing.
 
     By colour alone the two look the same: a box a few levels greyer or warmer than the paper
@@ -354,8 +355,8 @@ def _printed_box(image: np.ndarray, ink: np.ndarray, quad: np.ndarray, outer: np
     their cards are darker than the receipts)."""
     inner = cv2.dilate(_mask(ink.shape, quad).astype(np.uint8), _disc(PRINT_MARGIN))
     around = cv2.erode(_mask(ink.shape, outer).astype(np.uint8), _disc(PRINT_MARGIN))
-    between = int(np.count_nonzero(_marks(ink) & (around > 0) & (inner == 0)))
-    return between >= MIN_PRINT_AROUND and _steps_onto_whiter(_lab(image), quad)
+    between = int(np.count_nonzero(marks(ink) & (around > 0) & (inner == 0)))
+    return between >= MIN_PRINT_AROUND and _steps_onto_whiter(lab, quad)
 
 
 def _disc(radius: float) -> np.ndarray:

@@ -1,0 +1,94 @@
+"""The text block of a page: the box around its print, the seed the faint outline grows from.
+
+Print comes in lines and paragraphs, dense clusters of strokes, and its box is turned as the
+page's lines run; dirt, a punched hole or a strip of shadow along the frame is no part of it.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# Ink spread beyond this share at either end of each axis is dirt or print on the backing, not
+# the text block.
+INK_TAIL = 0.5  # percent
+# Marks this close to the frame's border (a share of its long side) are no text of the page.
+BORDER_BAND = 0.02
+# Ink within the long side over this of other ink is one cluster (a line's spacing at most).
+MERGE_DIVISOR = 40
+# A cluster with less than this share of all the ink is a speck or a hole, not text.
+MIN_CLUSTER_SHARE = 0.03
+
+
+def _smallest_box(pts: np.ndarray, degrees: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """(angle in radians, unit axes as rows, low and high ends) of the smallest box over
+    ``degrees`` around ``pts``, ink tails trimmed."""
+    t = np.radians(degrees)
+    c, s = np.cos(t), np.sin(t)
+    axes = np.stack([np.stack([c, s], axis=1), np.stack([-s, c], axis=1)], axis=1)  # (angles, 2, 2)
+    k = int(len(pts) * INK_TAIL / 100)
+    # One angle at a time in float32: all at once in float64, (angles, 2, points) and its two
+    # partitioned copies, took 300 MB and 1.5 s on a photo of texture (ink on 70 % of the copy).
+    pts32 = pts.T.astype(np.float32)
+    area = np.empty(len(axes))
+    for i, axes_i in enumerate(axes):
+        lo, hi = _ink_ends(axes_i.astype(np.float32) @ pts32, k)
+        area[i] = np.prod(hi - lo)
+    # Float32 moves a projection by 1e-4 px at most, an area by far less than this share (or
+    # this hundredth of a pixel, where ink on one line has none): the box is chosen among the
+    # angles this near the least area, measured again in float64 as before (the first of equal
+    # ones), so the result does not depend on the precision.
+    best: tuple[float, int, np.ndarray, np.ndarray] | None = None
+    for j in np.flatnonzero(area <= area.min() * (1 + 1e-3) + 1e-2):
+        lo, hi = _ink_ends(axes[j] @ pts.T, k)
+        size = float(np.prod(hi - lo))
+        if best is None or size < best[0]:
+            best = (size, int(j), lo, hi)
+    assert best is not None  # the least area itself is always near
+    _, chosen, lo, hi = best
+    return float(t[chosen]), axes[chosen], lo, hi
+
+
+def _ink_ends(proj: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) ends of the projections ``proj`` (2, points) along each of their two axes,
+    ``k`` points trimmed at either end."""
+    ends = np.partition(proj, (k, proj.shape[1] - 1 - k), axis=1)
+    return ends[:, k], ends[:, proj.shape[1] - 1 - k]
+
+
+def marks(ink: np.ndarray) -> np.ndarray:
+    """The ``ink`` that may be print: dark strips along the frame (a scanner's rim, a shadow at
+    the border) are narrower than the closing and show as ink, so marks within BORDER_BAND of
+    the frame are left out."""
+    h, w = ink.shape
+    band = int(np.ceil(BORDER_BAND * max(h, w)))
+    inner = np.zeros_like(ink, dtype=bool)
+    inner[band : h - band, band : w - band] = ink[band : h - band, band : w - band]
+    return inner
+
+
+def text_block(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The text block as (centre, unit axes 2x2 (rows), half-extents along them), or None when
+    there is too little ink. Its direction is that of the smallest rectangle around the ink."""
+    h, w = ink.shape
+    printed = marks(ink)
+    # Text comes in lines and paragraphs, dense clusters of strokes; a hole punched in the
+    # backing or a speck of dirt stands alone. Clusters: ink merged over a line's spacing.
+    merge = max(3, int(round(max(h, w) / MERGE_DIVISOR)) | 1)
+    blobs = cv2.dilate(printed.astype(np.uint8), np.ones((merge, merge), np.uint8))
+    n_blobs, blob_of = cv2.connectedComponents(blobs, connectivity=8)
+    per_blob = np.bincount(blob_of[printed], minlength=n_blobs)
+    text = printed & (per_blob[blob_of] >= MIN_CLUSTER_SHARE * printed.sum())
+    ys, xs = np.nonzero(text)
+    if len(xs) < 50:
+        return None
+    pts = np.stack([xs, ys], axis=1).astype(np.float64)
+    # All of it: a subsample taken in raster order would change with the photo's turn.
+    # The direction whose box, ink tails trimmed, is smallest (the smallest rectangle around all
+    # the ink follows a stray mark on the backing). Modulo a quarter turn: a box is a box.
+    # Coarsely, then finely about the best.
+    best = _smallest_box(pts, np.arange(-45.0, 45.0, 3.0))
+    best = _smallest_box(pts, np.degrees(best[0]) + np.arange(-2.5, 2.6, 0.5))
+    _, axes, lo, hi = best
+    centre = ((lo + hi) / 2) @ axes
+    return centre, axes, (hi - lo) / 2
