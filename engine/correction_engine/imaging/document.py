@@ -11,8 +11,10 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
+from correction_core.contract import MIN_DIMENSION
+
 from .geometry import downscale, order_quad, output_size, quarter_turn, warp_quad
-from .orientation import Orientation, estimate_orientation
+from .orientation import Orientation, estimate_orientation, kept_as_taken
 from .page_detection import PageQuad, canonical_turns, find_page_quad, turned, turned_back
 from .page_regions import MAX_OUTSIDE, clamp_to_frame
 from .text_enhance import enhance_text
@@ -39,7 +41,10 @@ def locate_page(image: np.ndarray) -> tuple[np.ndarray, PageQuad | None, Orienta
     """
     h, w = image.shape[:2]
     turns = canonical_turns(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
-    quad, found, orientation, mid_shape = _locate_in_pose(turned(image, turns))
+    mid, scale = posed_copy(image, turns, ANALYSIS_SIDE)
+    posed_shape = (w, h) if turns % 2 else (h, w)
+    quad, found, orientation = _locate_in_pose(mid, scale, posed_shape)
+    mid_shape = mid.shape[:2]
     if not turns:
         return quad, found, orientation
     # The text's top-left corner is carried back as a point, not as an index: sorting the
@@ -57,17 +62,44 @@ def locate_page(image: np.ndarray) -> tuple[np.ndarray, PageQuad | None, Orienta
         mh, mw = mid_shape
         mid_unposed = (mw, mh) if turns % 2 else (mh, mw)
         found = PageQuad(order_quad(turned_back(found.quad, mid_unposed, turns)), found.score, found.detector)
-    # A residual tilt is the same in both poses.
-    return quad, found, replace(orientation, rotation=90 * first)
+    # A residual tilt is the same in both poses. What no cue decided was read in the canonical
+    # pose, not the photo's: it stays as the photo was taken.
+    return quad, found, replace(orientation, rotation=kept_as_taken(90 * first, orientation.cue))
+
+
+def posed_copy(image: np.ndarray, turns: int, long_side: int) -> tuple[np.ndarray, float]:
+    """``downscale(turned(image, turns), long_side)``, the same pixels, without turning the
+    full-size photo (a 12 MP quarter turn is a 36 MB copy; the half-size copy's a quarter of it).
+
+    The halvings that come first in :func:`~.geometry.downscale` are made before the turn while
+    both sides are even: a 2x2 block average turns with the picture exactly, so the turned
+    half-size copy is the half-size copy of the turned photo. Odd sides (whose halving drops a
+    row or column on one side only) and the last, non-halving step stay after the turn, where
+    ``downscale`` rounds them as it did. The scale is the copy's over the turned photo's."""
+    small = image
+    if turns % 4:
+        while True:
+            sh, sw = small.shape[:2]
+            if max(sh, sw) < 2 * long_side or sh % 2 or sw % 2:
+                break
+            # One of downscale's own halving steps: asked for half the long side, it halves
+            # once (both sides even) and has nothing left to do.
+            small, _ = downscale(small, max(sh, sw) // 2)
+    copy, _ = downscale(turned(small, turns), long_side)
+    posed_w = image.shape[0] if turns % 2 else image.shape[1]
+    return copy, copy.shape[1] / posed_w
 
 
 def _locate_in_pose(
-    image: np.ndarray,
-) -> tuple[np.ndarray, PageQuad | None, Orientation, tuple[int, int]]:
-    """:func:`locate_page`'s work on the photo as given, and the analysis copy's (h, w)."""
-    h, w = image.shape[:2]
-    mid, scale = downscale(image, ANALYSIS_SIDE)
+    mid: np.ndarray, scale: float, shape: tuple[int, int]
+) -> tuple[np.ndarray, PageQuad | None, Orientation]:
+    """:func:`locate_page`'s work in the canonical pose on ``mid``, the analysis copy of a photo
+    of ``shape`` = (h, w) at ``scale``; the quad is in that photo's pixels."""
+    h, w = shape
     found = find_page_quad(mid, refine_side=ANALYSIS_SIDE)
+    if found is not None and min(output_size(found.quad / scale, (h, w))) < MIN_DIMENSION:
+        # A "page" thinner than the contract's smallest side (a streak in a noise strip) is none.
+        found = None
     if found is None:
         quad_mid = np.array(
             [[0, 0], [mid.shape[1], 0], [mid.shape[1], mid.shape[0]], [0, mid.shape[0]]], float
@@ -84,7 +116,7 @@ def _locate_in_pose(
         # Held at the frame's limit again in the photo's pixels (a hair inside it): scaling back
         # from the analysis size rounds a corner held exactly at the limit to just past it.
         quad = clamp_to_frame(quad_mid / scale, (h, w), 0.999 * MAX_OUTSIDE)
-    return quad, found, orientation, mid.shape[:2]
+    return quad, found, orientation
 
 
 def crop_and_orient(image: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ diagram's bars are taken out first, from the profiles and from what the classifi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -20,7 +21,7 @@ from correction_engine.imaging.code_blocks import code_blocks
 
 from .orientation_model import model_log_probs, tile_probabilities
 
-__all__ = ["Orientation", "estimate_orientation", "find_text_direction", "ink_mask"]
+__all__ = ["Orientation", "estimate_orientation", "find_text_direction", "ink_mask", "kept_as_taken"]
 
 SKEW_RANGE_DEG = 12.0
 # Connected ink longer than this share of the page's long side is a rule, not a letter or word.
@@ -56,18 +57,29 @@ MODEL_ALONE_PROBABILITY = 0.7
 TILE_SURE = 0.5
 MIN_AGREEING = 2
 NO_LINES_LEAD = 0.25
+# A page this narrow (a noise strip's rectified "page") has no lines to read and too little to
+# halve for the direction search.
+MIN_SIDE = 2
+
+# What the cues settled (see Orientation.cue).
+Cue = Literal["turn", "axis", "none"]
 
 
 @dataclass(frozen=True)
 class Orientation:
     """``rotation`` is how far the text is turned clockwise (0, 90, 180, 270); undo it with
     ``np.rot90(page, k=rotation // 90)``. ``skew_deg`` is the residual clockwise tilt found
-    (the counter-clockwise turn that levels the lines)."""
+    (the counter-clockwise turn that levels the lines). ``cue`` says what decided the rotation:
+    "turn" (a cue read it), "axis" (the lines' direction only: 0 versus 180 or 90 versus 270 is
+    a coin toss) or "none" (nothing did: 0 means only "not read"). A caller that read the page
+    in a frame other than the photo's own (the canonical pose) keeps the photo's own frame for
+    what no cue decided: "unsure means no turn" must hold for the photo as it was taken."""
 
     rotation: int
     skew_deg: float
     line_confidence: float  # profile sharpness of the chosen direction over the other, >= 1
     updown_evidence: float  # > 0 for upright once levelled, < 0 for upside down, ~0 unsure
+    cue: Cue
 
 
 def ink_mask(gray: np.ndarray) -> np.ndarray:
@@ -281,6 +293,8 @@ def estimate_orientation(
     orientation_model.tile_probabilities). A page without clear text lines is turned only by a
     classifier sure of the turn (see _sure_without_lines).
     """
+    if min(gray.shape[:2]) < MIN_SIDE:
+        return Orientation(0, 0.0, 1.0, 0.0, "none")
     mask, rules, marks = _ink_and_rules(gray)
     # A code (QR, Aztec) is no print: its modules would set the lines and draw the tiles.
     blocks, paper = code_blocks(gray)
@@ -288,7 +302,7 @@ def estimate_orientation(
         mask[blocks > 0] = 0
         marks[blocks > 0] = 0
     if not mask.any():
-        return Orientation(0, 0.0, 1.0, 0.0)
+        return Orientation(0, 0.0, 1.0, 0.0, "none")
     # Direction search on a half-size mask: lines survive, the search costs a quarter.
     small = cv2.resize(mask, (mask.shape[1] // 2, mask.shape[0] // 2), interpolation=cv2.INTER_AREA)
     angle, line_conf = find_text_direction(small)
@@ -303,7 +317,7 @@ def estimate_orientation(
         seen = np.where(blocks > 0, paper, seen)
     log_p = model_log_probs(seen) if use_model else None
     if no_lines and log_p is None:
-        return Orientation(0, 0.0, line_conf, 0.0)
+        return Orientation(0, 0.0, line_conf, 0.0, "none")
     vertical = abs(angle) > SKEW_RANGE_DEG + 0.01
     skew = angle - (90.0 if vertical else 0.0)
     level = _rotate(mask, angle)
@@ -317,10 +331,16 @@ def estimate_orientation(
             rotation = 270 if flipped else 90
         else:
             rotation = 180 if flipped else 0
-        return Orientation(rotation, skew, line_conf, evidence)
+        # Under min_evidence up versus down was not read: only the lines' axis was.
+        return Orientation(
+            rotation, skew, line_conf, evidence, "axis" if abs(evidence) < min_evidence else "turn"
+        )
     if no_lines:
         # Nothing to level and no up/down cue: the classifier alone, on its own terms.
-        return Orientation(90 * _sure_without_lines(seen, mask, marks, log_p), 0.0, line_conf, 0.0)
+        sure = _sure_without_lines(seen, mask, marks, log_p)
+        if sure is None:
+            return Orientation(0, 0.0, line_conf, 0.0, "none")
+        return Orientation(90 * sure, 0.0, line_conf, 0.0, "turn")
     scores = combine_turns(log_p, vertical, line_conf, evidence)
     if _lead(scores) < TILE_GATE:
         tiles = tile_probabilities(seen, mask, marks)
@@ -330,27 +350,40 @@ def estimate_orientation(
             )
     rotation = int(np.argmax(scores))
     along = (1, 3) if vertical else (0, 2)
-    return Orientation(90 * rotation, skew, line_conf, float(scores[along[0]] - scores[along[1]]))
+    return Orientation(90 * rotation, skew, line_conf, float(scores[along[0]] - scores[along[1]]), "turn")
 
 
-def _sure_without_lines(seen: np.ndarray, mask: np.ndarray, marks: np.ndarray, log_p: np.ndarray) -> int:
+def kept_as_taken(rotation: int, cue: Cue) -> int:
+    """``rotation`` (read in a pose of the page, mapped back to the photo as taken) with what no
+    cue decided left as the photo was taken: no turn when nothing was read, and no half turn
+    beyond the lines' axis when only that was (see Orientation.cue)."""
+    if cue == "none":
+        return 0
+    return rotation % 180 if cue == "axis" else rotation
+
+
+def _sure_without_lines(
+    seen: np.ndarray, mask: np.ndarray, marks: np.ndarray, log_p: np.ndarray
+) -> int | None:
     """Quarter turns for a page without clear text lines: the classifier's best turn (whole page,
     plus tile votes when that is unclear) when it leads "as it is" by NO_LINES_LEAD and either the
-    whole page gives it MODEL_ALONE_PROBABILITY or most tiles with strokes are sure of it; else 0.
-    The skew found without lines is noise: none is reported."""
+    whole page gives it MODEL_ALONE_PROBABILITY or most tiles with strokes are sure of it; else
+    None (not read). A best turn of 0 must lead every other turn by NO_LINES_LEAD instead: "as
+    it is" may be a pose the photo was not taken in (the canonical pose), where a 0 read on a
+    lean would turn the photo. The skew found without lines is noise: none is reported."""
     scores = np.asarray(log_p, dtype=np.float64).copy()
     tiles = tile_probabilities(seen, mask, marks) if _lead(scores) < TILE_GATE else None
     if tiles is not None:
         scores += TILE_VOTE_WEIGHT * tiles.sum(axis=0)
     best = int(np.argmax(scores))
-    if best == 0 or scores[best] - scores[0] < NO_LINES_LEAD:
-        return 0
+    if (_lead(scores) if best == 0 else scores[best] - scores[0]) < NO_LINES_LEAD:
+        return None
     if float(np.exp(log_p[best])) >= MODEL_ALONE_PROBABILITY:
         return best
     if tiles is None or len(tiles) == 0:
-        return 0
+        return None
     agreeing = int(np.sum((np.argmax(tiles, axis=1) == best) & (tiles.max(axis=1) > TILE_SURE)))
-    return best if agreeing >= MIN_AGREEING and 2 * agreeing > len(tiles) else 0
+    return best if agreeing >= MIN_AGREEING and 2 * agreeing > len(tiles) else None
 
 
 def _lead(scores: np.ndarray) -> float:
