@@ -25,15 +25,10 @@ def segment_fits(
     ``frame``'s size (h, w), runs lying along the frame's border are left out: where the
     frame cuts the product, the outline follows the frame, whose edge is no side of the
     product (paired with a real side, it pulls the tilt towards level)."""
-    pts = contour.reshape(-1, 2).astype(np.float64)
     perimeter = cv2.arcLength(contour, True)
-    poly = cv2.approxPolyDP(contour, eps * perimeter, True).reshape(-1, 2)
-    # approxPolyDP keeps a subset of the contour's own points: find their indices.
-    idx = sorted(_vertex_indices(contour.reshape(-1, 2), poly))
+    poly = cv2.approxPolyDP(contour, eps * perimeter, True)
     fits = []
-    for k, start in enumerate(idx):
-        end = idx[(k + 1) % len(idx)]
-        run = pts[start : end + 1] if end > start else np.concatenate([pts[start:], pts[: end + 1]])
+    for run in _runs(contour, poly):
         if len(run) < 8:
             continue
         if frame is not None:
@@ -50,6 +45,41 @@ def segment_fits(
         length = float(along.max() - along.min())
         fits.append((float(np.degrees(np.arctan2(-vy, vx))), length, np.array([cx, cy], float)))
     return fits
+
+
+def polygon_runs(contour: np.ndarray, poly: np.ndarray) -> list[tuple[float, float]]:
+    """Each side of ``poly`` (a simplification of ``contour`` whose vertices are contour
+    points, in order) refitted by least squares to the contour points it stands for, a tenth
+    trimmed at each end (the corners are rounded): (direction in degrees modulo 180,
+    counter-clockwise on screen; the points' RMS distance from the fitted line over the side's length). The
+    second says how straight the outline really runs there: a box's side is straight to the
+    mask's jitter, a skirt's hem or a bundle of objects bows away from the chord."""
+    runs = []
+    for run in _runs(contour, poly):
+        trim = len(run) // 10
+        inner = run[trim : len(run) - trim]
+        chord = run[-1] - run[0]
+        length = float(np.hypot(*chord))
+        if len(inner) < 2 or length <= 0:
+            runs.append((float(np.degrees(np.arctan2(-chord[1], chord[0]))), 1.0))
+            continue
+        vx, vy, cx, cy = cv2.fitLine(inner.astype(np.float32), cv2.DIST_L2, 0, 0.01, 0.01).ravel()
+        across = (inner - [cx, cy]) @ np.array([-vy, vx], float)
+        runs.append((float(np.degrees(np.arctan2(-vy, vx))), float(np.sqrt(np.mean(across**2))) / length))
+    return runs
+
+
+def _runs(contour: np.ndarray, poly: np.ndarray) -> list[np.ndarray]:
+    """The contour's points (float x, y) between each vertex of ``poly`` and the next, both
+    included, in the contour's order."""
+    pts = contour.reshape(-1, 2).astype(np.float64)
+    # approxPolyDP keeps a subset of the contour's own points: find their indices.
+    idx = sorted(_vertex_indices(contour.reshape(-1, 2), poly.reshape(-1, 2)))
+    runs = []
+    for k, start in enumerate(idx):
+        end = idx[(k + 1) % len(idx)]
+        runs.append(pts[start : end + 1] if end > start else np.concatenate([pts[start:], pts[: end + 1]]))
+    return runs
 
 
 def _vertex_indices(points: np.ndarray, poly: np.ndarray) -> list[int]:
