@@ -16,6 +16,7 @@ import numpy as np
 from .geometry import is_convex, order_quad, quad_area, quarter_turn
 from .page_border import border_variants
 from .page_faint import faint_page
+from .page_gutter import gutter_cut, with_side_on
 from .page_nesting import choose_nested
 from .page_proposals import (
     closed_small,
@@ -249,6 +250,11 @@ def _find_in_pose(
         ]
         if wider:
             s, area, quad, name = max(wider, key=lambda sc: sc[0])
+    # An open book's facing page, cut by the frame, joins the page's region across the gutter.
+    blackhat = cv2.subtract(gray, cv2.cvtColor(small_image, cv2.COLOR_RGB2GRAY))
+    cut = gutter_cut(blackhat, quad, contrast, min_area)
+    if cut is not None:
+        quad, name = cut[0], f"{name} to gutter"
     inner = _faint(image, closed, ink, quad, min_area, scale)
     if inner is not None:
         return inner
@@ -256,6 +262,19 @@ def _find_in_pose(
     quad_ref = quad * (ref_scale / scale)
     for radius in (6.0, 3.0):
         quad_ref = refine_quad(ref_gray, quad_ref, radius * max(1.0, ref_scale / scale) / 2)
-    quad_full = order_quad(quad_ref / ref_scale)
+    quad_ref = quad_ref / ref_scale
+    if cut is not None:
+        # The refinement moves a side to the strongest brightness step near it; the text-free
+        # copy has none at the gutter (the crease went with the print), so the side goes back
+        # on the crease, in full-size coordinates (x_small = scale * x).
+        line = cut[2]
+        quad_ref = with_side_on(quad_ref, cut[1], np.array([line[0] * scale, line[1] * scale, line[2]]))
+    quad_full = order_quad(quad_ref)
+    found = order_quad(quad / scale)
+    if not is_convex(quad_full) or quad_area(quad_full) < 0.5 * quad_area(found):
+        # The refinement moves sides a few pixels; one that loses half the page jumped to another
+        # step: on a tiny two-tone photo both sides snapped to the one step between its halves,
+        # the quad collapsed to a line and the output size divided 0 by 0.
+        quad_full = found
     # Refinement may push a corner of a page cut by the frame farther out; hold it at the limit.
     return PageQuad(clamp_to_frame(quad_full, image.shape[:2]), s, name)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .page_regions import MAX_OUTSIDE, along_border
+
 # Grey levels by which the ring's brightest tenth must stay below the inner outline's typical
 # brightness for the ring to count as a different, darker thing (not the same paper).
 PAPER_MARGIN = 25.0
@@ -29,6 +31,16 @@ INSIDE_TOLERANCE = 0.015  # share of the frame's long side: a border side is fou
 # shadowed synthetic pages 0.29-0.86 (the shadow dims its ink, and it runs over blank margins
 # too); the grey backing cards of the real receipt scans 0.001-0.033.
 RING_INK_SHARE = 0.15
+# How much less supported than ``best`` a larger outline around it may be and still be taken
+# as the sheet: in general, and when ``best`` is that outline cut by one straight line (they
+# share three sides off the frame's border: a full-bleed band printed across a cover or page,
+# where the sheet's own sides, worn or rounded over the band, score less than the print's
+# sharp boundary). The spill rule of page_detection allows the same 0.2 for a shadow's edge.
+OUTER_MARGIN = 0.1
+CUT_OUTER_MARGIN = 0.2
+# A side of one outline lies on a side of another when both its ends are within this share of
+# the frame's long side of that side's line.
+SHARED_SIDE_TOLERANCE = 0.01
 
 Candidate = tuple[float, float, np.ndarray, str]  # (score, area, quad, detector name)
 
@@ -62,13 +74,35 @@ def same_paper(white: np.ndarray, ink: np.ndarray, outer: np.ndarray, inner: np.
     return float(ink[ring].mean()) >= RING_INK_SHARE * float(ink[inside].mean())
 
 
+def shared_sides(outer: np.ndarray, inner: np.ndarray, size: tuple[int, int]) -> int:
+    """How many of ``inner``'s sides lie on a side of ``outer`` (both its ends within
+    SHARED_SIDE_TOLERANCE of the frame's long side from that side's line), counting none that
+    runs along the border of a frame of ``size`` (two outlines cut by the frame share it for
+    nothing: a receipt and its backing card in a scan's corner)."""
+    tolerance = SHARED_SIDE_TOLERANCE * max(size)
+    shared = 0
+    for i in range(4):
+        a, b = inner[i], inner[(i + 1) % 4]
+        if along_border(a, b, size, MAX_OUTSIDE):
+            continue
+        for j in range(4):
+            p, q = outer[j], outer[(j + 1) % 4]
+            d = (q - p) / (np.linalg.norm(q - p) + 1e-12)
+            normal = np.array([d[1], -d[0]])
+            if max(abs(float((a - p) @ normal)), abs(float((b - p) @ normal))) <= tolerance:
+                shared += 1
+                break
+    return shared
+
+
 def choose_nested(
     white: np.ndarray, ink: np.ndarray, best: Candidate, scored: list[Candidate], min_score: float
 ) -> Candidate:
     """``best``, or the outline nested with it that is the document (``white`` the whiteness
     and ``ink`` the text-ink mask of the photo the outlines were found in): a smaller one inside it
     whose surroundings within it are a darker backing (the document on it), else a larger one
-    around it, nearly as well supported, whose ring is the same paper (the sheet whose printed
+    around it, nearly as well supported (OUTER_MARGIN; CUT_OUTER_MARGIN when ``best`` is it cut
+    by one line, see shared_sides), whose ring is the same paper (the sheet whose printed
     content ``best`` outlined)."""
     supported = [sc for sc in scored if sc[0] >= min_score and sc[2] is not best[2]]
     inner = [
@@ -80,11 +114,12 @@ def choose_nested(
     ]
     if inner:
         return max(inner, key=lambda sc: sc[0])
+    size = white.shape[:2]
     outer = [
         sc
         for sc in supported
         if best[1] < PRINTED_AREA_RATIO * sc[1]
-        and sc[0] >= best[0] - 0.1
+        and sc[0] >= best[0] - (CUT_OUTER_MARGIN if shared_sides(sc[2], best[2], size) >= 3 else OUTER_MARGIN)
         and contains(sc[2], best[2], white.shape[:2])
         and same_paper(white, ink, sc[2], best[2])
     ]
