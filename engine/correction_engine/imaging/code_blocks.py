@@ -25,6 +25,18 @@ BLOCK_DENSITY = 0.35
 BLOCK_MIN_SIDE = 0.25
 BLOCK_ASPECT = 2.5
 BLOCK_MAX_CV = 0.45
+# Nor is a patch whose profiles vary much more one way than the other: print varies across its
+# lines only, and bold print set with tight leading, shrunk to BLOCK_SIDE, leaves gaps too thin to
+# lift its row profile's CV over BLOCK_MAX_CV (0.40-0.45, columns 0.07-0.08); read as a code,
+# 92-99 % of such a page was painted out and nothing turned it upright. A code's modules vary
+# alike both ways (smaller over larger CV 0.75-0.99 on the committed pages with codes and the
+# synthetic cards; dense print 0.15-0.20, up to 0.56 at the coarser scale).
+BLOCK_MIN_CV_RATIO = 0.6
+# A patch of the coarser scale lying mostly (over PRINT_OVERLAP of it) on one the finer scale
+# saw as such print is print too: its window spans several lines of tight leading, and its rim
+# follows the print's drifts of density, not the lines (a page of bold print rectified from a
+# photo: coarser patch CVs 0.28 and 0.43, painted out over 99 % of it).
+PRINT_OVERLAP = 0.5
 # A code's modules are about half dark (QR and Aztec masking keeps them so: 0.34-0.53 on the
 # committed pages with codes); the dark ground of light print on a dark card or an inverted page
 # is dark over 0.79-0.85 of the patch, its letters the only gaps, and read as a code it was
@@ -51,6 +63,7 @@ def code_blocks(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     side = min(h, w)
     blocks = np.zeros_like(gray)
     closings = []
+    print_seen = np.zeros(gray.shape, bool)
     for share in BLOCK_SCALES:
         k = max(5, int(share * side) | 1)
         paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
@@ -66,7 +79,14 @@ def code_blocks(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             ink = dark[y : y + bh, x : x + bw] * inside
             if ink.sum() > BLOCK_MAX_DARK * np.count_nonzero(inside):
                 continue
-            if max(_variation(ink, inside, 1), _variation(ink, inside, 0)) >= BLOCK_MAX_CV:
+            seen = print_seen[y : y + bh, x : x + bw]
+            if np.count_nonzero(seen & inside) > PRINT_OVERLAP * np.count_nonzero(inside):
+                continue
+            rows, cols = _variation(ink, inside, 1), _variation(ink, inside, 0)
+            if max(rows, cols) >= BLOCK_MAX_CV:
+                continue
+            if min(rows, cols) < BLOCK_MIN_CV_RATIO * max(rows, cols):
+                seen |= inside
                 continue
             # The window's average falls under the density at the block's rim: the patch found
             # stops about half a scale inside the code's edge.
