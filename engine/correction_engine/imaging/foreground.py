@@ -58,6 +58,10 @@ DEFAULT_WORK_LONG_SIDE = 512
 # u2netp probability under which an enclosed hole in its object is background seen through
 # the product, not a part of it the model missed.
 HOLE_LEVEL = 0.1
+# u2netp probability down to which a region joined to the model's object still lies within
+# it: the 0.5 outline moves by several pixels with the input's resampling, and a piece of the
+# border model's answer on that rim is no less a piece of the object.
+REACH_LEVEL = 0.3
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,8 @@ def estimate_foreground(
        (IoU >= ``agree_iou``) the border model's sharper outline is kept, with the regions it
        took for shadow but the model calls object given back; where they disagree the
        model's mask is the seed ("u2netp").
-       When the border model's answer is no candidate - a fragment of the model's object, or
+       When the border model's answer is no candidate - a fragment of the model's object (judged
+       against the object with its penumbra, :data:`REACH_LEVEL`), or
        the whole frame around it - the model's mask is the seed without weighing. Where
        they agree, each region between the two outlines is decided by the image's edges
        (:func:`~correction_engine.imaging.region_evidence.settle_by_edges`, "+edges").
@@ -198,7 +203,8 @@ def estimate_foreground(
             # the rest of the product away), or it fills the frame around the model's
             # compact, sure object (the backdrop taken for the product).
             area = np.count_nonzero(mask)
-            fragment = overlap >= 0.9 * area and area < fragment_share * np.count_nonzero(sal_mask)
+            within = np.count_nonzero(mask & _reach(sal, sal_mask, REACH_LEVEL))
+            fragment = within >= 0.9 * area and area < fragment_share * np.count_nonzero(sal_mask)
             frame_filling = (
                 model_sure and area >= 0.9 * mask.size and np.count_nonzero(sal_mask) < 0.5 * mask.size
             )
@@ -287,6 +293,16 @@ def estimate_foreground(
         salient=sal,
         apart=objects_apart(border, mask, small, sal),
     )
+
+
+def _reach(sal: np.ndarray, core: np.ndarray, level: float) -> np.ndarray:
+    """The components of ``sal > level`` (holes filled) that hold some of ``core``: the
+    model's object with its penumbra (hysteresis on the model's 0.5 cut)."""
+    n, labels = cv2.connectedComponents(fill_holes(sal > level).astype(np.uint8), connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[np.unique(labels[core])] = True
+    keep[0] = False
+    return keep[labels]
 
 
 def _piece_of_one_object(mask: np.ndarray, objects: np.ndarray, share: float) -> bool:
