@@ -1,7 +1,9 @@
 """Product photos (enhancement types 3 and 4) as a straight line of stages.
 
 1. find   :func:`correction_engine.imaging.foreground.estimate_foreground` - the product's
-          mask at a fixed working resolution (the choice between methods lives there);
+          mask at a fixed working resolution (the choice between methods lives there),
+          and :func:`correction_engine.imaging.closer_look.closer_look` - where the model,
+          run again on the product's neighbourhood, sees the product continue;
 2. place  :func:`place_product` - tilt (:mod:`~correction_engine.imaging.straighten`),
           upright turn (:mod:`~correction_engine.imaging.product_orientation`) and the crop
           around the turned product, planned as one affine map;
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from correction_engine.imaging import saliency
+from correction_engine.imaging.closer_look import closer_look
 from correction_engine.imaging.cutout import alpha_in_frame, cutout_with_alpha
 from correction_engine.imaging.foreground import ForegroundEstimate, estimate_foreground
 from correction_engine.imaging.geometry import quarter_turn
@@ -176,15 +180,17 @@ def place_product(
     turn: UprightTurn = NO_TURN,
     *,
     margin: float = DEFAULT_MARGIN,
+    closer: np.ndarray | None = None,
 ) -> ProductPlacement:
     """Plan the output for an input of ``shape`` (h, w): straighten by ``tilt``, turn by
     ``turn``, crop around the product with ``margin`` x its longer side on every side.
 
     The crop is computed after turning, from the whole outline and the loose parts beside it
     (``est.apart``), so nothing of the product is lost to it; it also covers
-    :func:`maybe_product` (without a margin of its own: the margin frames the sure product, the
-    maybe region only must not be cut). Without a tilt the crop
-    stays inside the frame (no invented pixels).
+    :func:`maybe_product` and ``closer``, the model's closer look
+    (:func:`~correction_engine.imaging.closer_look.closer_look`, working grid), without a
+    margin of their own: the margin frames the sure product, the maybe regions only must not
+    be cut. Without a tilt the crop stays inside the frame (no invented pixels).
     """
     h, w = shape
     if not (est.alpha >= 0.5).any():
@@ -196,6 +202,8 @@ def place_product(
         # Loose parts laid out beside the product on a plain backdrop are framed like it.
         corners = np.concatenate([corners, _region_corners(est.apart, est.scale_xy)])
     region = maybe_product(est)
+    if closer is not None:
+        region = closer if region is None else region | closer
     extra = _region_corners(region, est.scale_xy) if region is not None else corners[:0]
     angle = tilt.angle
     if angle == 0.0:
@@ -251,19 +259,27 @@ def locate_product(
     max_tilt: float = DEFAULT_MAX_TILT,
     min_tilt: float = DEFAULT_MIN_TILT,
     foreground: ForegroundEstimate | None = None,
+    look_closer: bool = True,
 ) -> ProductPlacement:
     """Stages 1 and 2 for an RGB uint8 image: find the product, then place it.
 
     A precomputed ``foreground`` estimate may be passed to avoid estimating it twice.
+    ``look_closer``: run the model again on the product's neighbourhood so the crop covers
+    where the product may extend beyond its mask (one more inference; only a crop that shows
+    the photo needs it, a cut-out's alpha is the mask).
     """
     est = foreground if foreground is not None else estimate_foreground(image)
     tilt, turn = NO_TILT, NO_TURN
+    closer = None
     if est.mask.any():
         if straighten:
             tilt = estimate_tilt(est.mask, max_tilt=max_tilt, min_tilt=min_tilt, image=est.small)
         if orient and est.small is not None:
             turn = estimate_upright_turn(est.small, est.mask, tilt.angle)
-    return place_product(image.shape[:2], est, tilt, turn, margin=margin)
+        if look_closer and est.salient is not None and est.small is not None:
+            # Only where the model was consulted for the mask (it is there and was run).
+            closer = closer_look(est.small, est.mask, saliency.salient_probability)
+    return place_product(image.shape[:2], est, tilt, turn, margin=margin, closer=closer)
 
 
 def apply_placement(image: np.ndarray, placement: ProductPlacement) -> np.ndarray:
@@ -314,6 +330,8 @@ def crop_straighten_cutout(image: np.ndarray) -> np.ndarray:
     The mask found for the crop is reused (warped into the crop) rather than estimated
     again, and refined against the full-resolution crop.
     """
-    placement = locate_product(image)
+    # The cut-out shows only what its alpha (the mask) covers: a crop widened to where the
+    # product may extend would add transparent margin for the cost of an inference.
+    placement = locate_product(image, look_closer=False)
     crop = apply_placement(image, placement)
     return cutout_with_alpha(crop, alpha_in_frame(crop, placement.foreground, placement.to_input))
