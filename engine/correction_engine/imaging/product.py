@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from correction_core.contract import MIN_DIMENSION
 from correction_engine.imaging import saliency
 from correction_engine.imaging.closer_look import closer_look
 from correction_engine.imaging.cutout import alpha_in_frame, cutout_with_alpha
@@ -173,6 +174,20 @@ def _cover(box: tuple[int, int, int, int], points: np.ndarray) -> tuple[int, int
     return (min(box[0], int(x0)), min(box[1], int(y0)), max(box[2], int(x1)), max(box[3], int(y1)))
 
 
+def _at_least(lo: int, hi: int, limit: int | None = None) -> tuple[int, int]:
+    """The span [lo, hi) grown about its middle to the contract's smallest side (a product of
+    a few pixels in a tiny photo must still give a result that can be submitted again), kept
+    within [0, limit) when a limit is given and the frame is wide enough."""
+    if hi - lo >= MIN_DIMENSION:
+        return lo, hi
+    lo -= (MIN_DIMENSION - (hi - lo)) // 2
+    hi = lo + MIN_DIMENSION
+    if limit is not None:
+        lo, hi = (0, MIN_DIMENSION) if lo < 0 else (lo, hi)
+        lo, hi = (max(0, limit - MIN_DIMENSION), limit) if hi > limit else (lo, hi)
+    return lo, hi
+
+
 def place_product(
     shape: tuple[int, int],
     est: ForegroundEstimate,
@@ -212,6 +227,8 @@ def place_product(
         m = int(round(margin * max(px1 - px0, py1 - py0)))
         cx0, cy0, cx1, cy1 = _cover((px0 - m, py0 - m, px1 + m, py1 + m), extra)
         crop = (max(0, cx0), max(0, cy0), min(w, cx1), min(h, cy1))
+        (x0, x1), (y0, y1) = _at_least(crop[0], crop[2], w), _at_least(crop[1], crop[3], h)
+        crop = (x0, y0, x1, y1)
         product = (max(0, px0), max(0, py0), min(w, px1), min(h, py1))
         return ProductPlacement(
             angle=0.0,
@@ -234,6 +251,7 @@ def place_product(
     px1, py1 = np.ceil(q.max(0)).astype(int)
     m = int(round(margin * max(px1 - px0, py1 - py0)))
     x0, y0, x1, y1 = _cover((px0 - m, py0 - m, px1 + m, py1 + m), (extra - centre) @ rot + centre)
+    (x0, x1), (y0, y1) = _at_least(x0, x1), _at_least(y0, y1)
     # Output pixel q_out maps to input p = rot (q_out + origin - c) + c.
     to_input = np.zeros((2, 3))
     to_input[:, :2] = rot
