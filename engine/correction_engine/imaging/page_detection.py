@@ -29,6 +29,7 @@ from .page_proposals import (
 )
 from .page_regions import MAX_OUTSIDE, border_sides, clamp_to_frame, corners_outside
 from .page_scoring import edge_contrast, outside_ink, refine_quad, score_quad, text_ink
+from .page_tint import shadowed_page_quads
 
 # A found page must cover at least this share of the frame: business cards and short receipts
 # are photographed down to about 5 % of it; smaller bright shapes are more likely a label or a
@@ -243,11 +244,24 @@ def _find_in_pose(
     # chosen inside a darker, text-free backing: marks on the backing are not the page's text.)
     spill = outside_ink(ink, quad) if chosen[1] >= best[1] else 0.0
     if spill > 0.04:
-        wider = [
-            sc
-            for sc in scored
-            if sc[1] > 1.1 * area and sc[0] >= max(min_score, s - 0.2) and outside_ink(ink, sc[2]) < spill / 2
-        ]
+
+        def wider_of(
+            rivals: list[tuple[float, float, np.ndarray, str]],
+        ) -> list[tuple[float, float, np.ndarray, str]]:
+            return [
+                sc
+                for sc in rivals
+                if sc[1] > 1.1 * area
+                and sc[0] >= max(min_score, s - 0.2)
+                and outside_ink(ink, sc[2]) < spill / 2
+            ]
+
+        wider = wider_of(scored)
+        if not wider:
+            # No outline of brightness steps holds the whole page; the paper's chroma, which runs
+            # on under the shadow, may (page_tint.shadowed_page_quads).
+            tinted = shadowed_page_quads(closed, ink, quad, min_area)
+            wider = wider_of(_scored(gray, [(q, f"{name} by tint") for q in tinted], contrast))
         if wider:
             s, area, quad, name = max(wider, key=lambda sc: sc[0])
     # An open book's facing page, cut by the frame, joins the page's region across the gutter.
