@@ -5,12 +5,12 @@ frame). Each scored under the bar on brightness steps, and the whole frame was k
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from bench.real_sets import DOCUMENTS, load_document, turn_cw, turn_points_cw
 from correction_engine.imaging.document import locate_page
 from correction_engine.imaging.geometry import quad_iou
+
+from .real_document_photos import turned_document
 
 # (photo id, the least corners IoU accepted, the IoU of the whole frame kept before).
 PHOTOS = [
@@ -30,11 +30,7 @@ PHOTOS = [
 @pytest.mark.parametrize("ident,least_iou,before", PHOTOS, ids=[p[0] for p in PHOTOS])
 @pytest.mark.parametrize("k", [0, 1])
 def test_a_faint_page_on_a_pale_surface_is_found(ident, least_iou, before, k):
-    path = DOCUMENTS / f"{ident}.jpg"
-    if not path.is_file():
-        pytest.skip(f"{path} is not in this checkout")
-    image, meta = load_document(path)
-    truth = turn_points_cw(np.asarray(meta["corners"], float), image.shape[:2], k)
-    quad, found, _ = locate_page(turn_cw(image, k))
+    image, truth = turned_document(ident, k)
+    quad, found, _ = locate_page(image)
     assert found is not None, f"whole frame kept (IoU {before})"
     assert quad_iou(quad, truth) >= least_iou, (found.detector, quad_iou(quad, truth))

@@ -5,12 +5,12 @@ set is measured by bench/real_documents.py."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from bench.real_sets import DOCUMENTS, load_document, turn_cw, turn_points_cw
 from correction_engine.imaging.geometry import quad_iou
 from correction_engine.imaging.page_detection import find_page_quad
+
+from .real_document_photos import turned_document
 
 # (photo id, the least corners IoU accepted, what went wrong before)
 PHOTOS = [
@@ -29,11 +29,7 @@ PHOTOS = [
 @pytest.mark.parametrize("ident,least_iou", PHOTOS, ids=[p[0] for p in PHOTOS])
 @pytest.mark.parametrize("k", [0, 1])
 def test_page_outline_on_real_photo(ident: str, least_iou: float, k: int) -> None:
-    path = DOCUMENTS / f"{ident}.jpg"
-    if not path.is_file():
-        pytest.skip(f"{path} is not in this checkout")
-    image, meta = load_document(path)
-    truth = turn_points_cw(np.asarray(meta["corners"], float), image.shape[:2], k)
-    found = find_page_quad(turn_cw(image, k))
+    image, truth = turned_document(ident, k)
+    found = find_page_quad(image)
     assert found is not None
     assert quad_iou(found.quad, truth) >= least_iou, quad_iou(found.quad, truth)

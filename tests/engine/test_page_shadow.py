@@ -9,9 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.real_sets import DOCUMENTS, load_document, turn_cw, turn_points_cw
+from bench.real_sets import turn_cw, turn_points_cw
 from correction_engine.imaging.document import locate_page
 from correction_engine.imaging.geometry import order_quad, quad_area, quad_iou
+
+from .real_document_photos import turned_document
 
 # A pale yellow note on pale wood: close in lightness, some 10 units apart in chroma (Lab).
 NOTE_LAB = (246.0, 126.0, 142.0)
@@ -70,11 +72,7 @@ def test_a_table_of_the_papers_own_colour_is_not_taken_for_the_page():
 def test_the_real_note_under_a_hands_shadow_is_found_whole(k):
     # A yellow sticky note on pale wood, a hand's hard shadow across it: the lit part won and
     # the shadow's edge was its bottom side (IoU 0.33); "Bread" and "Eggs" run on below it.
-    path = DOCUMENTS / "note-mslearn-shopping-list-wood.jpg"
-    if not path.is_file():
-        pytest.skip(f"{path} is not in this checkout")
-    image, meta = load_document(path)
-    truth = turn_points_cw(np.asarray(meta["corners"], float), image.shape[:2], k)
-    quad, found, _ = locate_page(turn_cw(image, k))
+    image, truth = turned_document("note-mslearn-shopping-list-wood", k)
+    quad, found, _ = locate_page(image)
     assert found is not None
     assert quad_iou(quad, truth) >= 0.95, (found.detector, quad_iou(quad, truth))

@@ -12,13 +12,15 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.real_sets import DOCUMENTS, load_document, turn_cw, turn_points_cw
+from bench.real_sets import DOCUMENTS, turn_cw, turn_points_cw
 from correction_engine.imaging.document import crop_and_orient, locate_page
 from correction_engine.imaging.geometry import order_quad, output_size, quad_iou, warp_quad
 from correction_engine.imaging.orientation import estimate_orientation
 from correction_engine.imaging.page_detection import find_page_quad
 from correction_engine.imaging.page_proposals import closed_small, grey_and_white, propose_by_brightness
 from correction_engine.imaging.text_enhance import enhance_text
+
+from .real_document_photos import document_or_skip
 
 DATA = DOCUMENTS
 
@@ -62,10 +64,7 @@ PLAIN_PAGES = [
 
 
 def _load(ident: str) -> tuple[np.ndarray, dict]:
-    path = DATA / f"{ident}.jpg"
-    if not path.is_file():
-        pytest.skip(f"{path} is not in this checkout")
-    return load_document(path)
+    return document_or_skip(ident)
 
 
 @pytest.mark.parametrize("ident,least_iou", PHOTOS, ids=[p[0] for p in PHOTOS])

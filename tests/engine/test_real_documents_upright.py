@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.real_sets import DOCUMENTS, load_document, turn_cw, turn_points_cw
 from correction_engine.imaging.document import locate_page
 from correction_engine.imaging.orientation_model import updown_model
+
+from .real_document_photos import turned_document
 
 # (photo id, quarter turns clockwise), each wrong before. Mostly the whole page shrunk to the
 # classifier's 224 pixels, which leaves letters of two or three pixels: its answer there was
@@ -45,12 +46,8 @@ CASES = [
 def test_real_page_comes_out_upright(ident, k):
     if updown_model() is None:
         pytest.skip("the orientation classifier's package is not installed")
-    path = DOCUMENTS / f"{ident}.jpg"
-    if not path.is_file():
-        pytest.skip(f"{path} is not in this checkout")
-    image, meta = load_document(path)
-    truth = turn_points_cw(np.asarray(meta["corners"], float), image.shape[:2], k)
-    quad, _, orientation = locate_page(turn_cw(image, k))
+    image, truth = turned_document(ident, k)
+    quad, _, orientation = locate_page(image)
     upright = np.roll(np.asarray(quad, float), -(orientation.rotation // 90), axis=0)
     shifts = [np.linalg.norm(np.roll(upright, -s, axis=0) - truth, axis=1).sum() for s in range(4)]
     assert int(np.argmin(shifts)) == 0, (orientation, shifts)
