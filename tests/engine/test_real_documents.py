@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.real_sets import DOCUMENTS, turn_cw, turn_points_cw
+from bench.real_sets import turn_cw, turn_points_cw
 from correction_engine.imaging.document import crop_and_orient, locate_page
 from correction_engine.imaging.geometry import order_quad, output_size, quad_iou, warp_quad
 from correction_engine.imaging.orientation import estimate_orientation
@@ -21,8 +21,6 @@ from correction_engine.imaging.page_proposals import closed_small, grey_and_whit
 from correction_engine.imaging.text_enhance import enhance_text
 
 from .real_document_photos import document_or_skip
-
-DATA = DOCUMENTS
 
 # (photo id, the least corners IoU accepted). The engine measured 0.97-0.99 on each when these
 # were written; the previous engine got 0.43 on the notebook and 0.11 on the receipt.
@@ -63,14 +61,10 @@ PLAIN_PAGES = [
 ]
 
 
-def _load(ident: str) -> tuple[np.ndarray, dict]:
-    return document_or_skip(ident)
-
-
 @pytest.mark.parametrize("ident,least_iou", PHOTOS, ids=[p[0] for p in PHOTOS])
 @pytest.mark.parametrize("k", [0, 1])
 def test_page_corners_and_upright_turn(ident, least_iou, k):
-    image, meta = _load(ident)
+    image, meta = document_or_skip(ident)
     truth = turn_points_cw(np.asarray(meta["corners"], float), image.shape[:2], k)
     turned = turn_cw(image, k)
     quad, found, orientation = locate_page(turned)
@@ -89,7 +83,7 @@ def test_page_corners_and_upright_turn(ident, least_iou, k):
 @pytest.mark.parametrize("ident,least_iou", PLAIN_PAGES, ids=[p[0] for p in PLAIN_PAGES])
 @pytest.mark.parametrize("k", [0, 1])
 def test_page_corners_of_pages_without_text(ident, least_iou, k):
-    image, meta = _load(ident)
+    image, meta = document_or_skip(ident)
     truth = turn_points_cw(np.asarray(meta["corners"], float), image.shape[:2], k)
     quad, found, _ = locate_page(turn_cw(image, k))
     assert found is not None
@@ -104,7 +98,7 @@ FEW_LINES = [("whiteboard-imagelabs-02", 1), ("card-zxing-qr-held", 2), ("card-z
 
 @pytest.mark.parametrize("ident,k", FEW_LINES, ids=[f"{i}-{k}" for i, k in FEW_LINES])
 def test_pages_with_few_text_lines_come_out_upright(ident, k):
-    image, meta = _load(ident)
+    image, meta = document_or_skip(ident)
     truth = np.asarray(meta["corners"], float)
     crop = warp_quad(image, truth, output_size(truth, image.shape[:2]))
     grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
@@ -117,7 +111,7 @@ def test_pages_with_few_text_lines_come_out_upright(ident, k):
 def test_type1_makes_a_printed_page_more_legible(monkeypatch):
     pytesseract = pytest.importorskip("pytesseract")
     monkeypatch.setenv("OMP_THREAD_LIMIT", "1")  # tesseract's threads only fight on 2 cores
-    image, meta = _load("page-dynamsoft-about-wood")
+    image, meta = document_or_skip("page-dynamsoft-about-wood")
     truth = np.asarray(meta["corners"], float)
     crop = warp_quad(image, truth, output_size(truth, image.shape[:2]))
 
@@ -143,7 +137,7 @@ CUT_PAGES = ["page-boofcv-chessboard-desk2", "page-boofcv-chess-desk3"]
 def test_no_corner_lies_more_than_one_percent_outside_the_frame(ident):
     # The limit was applied at the analysis size; scaled back to the photo, a corner held at
     # exactly 1 % came out at 1.000000000000002 %, one more photo past the limit in the bench.
-    image, _ = _load(ident)
+    image, _ = document_or_skip(ident)
     for k in range(4):
         turned = turn_cw(image, k)
         h, w = turned.shape[:2]
@@ -184,7 +178,7 @@ TURN_INVARIANT = [
 
 @pytest.mark.parametrize("ident,least_iou", TURN_INVARIANT, ids=[p[0] for p in TURN_INVARIANT])
 def test_the_same_page_is_found_at_every_quarter_turn(ident, least_iou):
-    image, meta = _load(ident)
+    image, meta = document_or_skip(ident)
     ious = []
     for k in range(4):
         truth = turn_points_cw(np.asarray(meta["corners"], float), image.shape[:2], k)
@@ -198,7 +192,7 @@ def test_brightness_regions_turn_with_the_photo():
     # The region proposer on a turned photo gives the turned outlines: OpenCV's elliptic opening
     # element is not symmetric under a quarter turn, and a hull simplified from the raster scan's
     # first point was not either; the sticky note's outlines moved by 2 px with the turn.
-    image, _ = _load("note-gcloud-sticky-carpet")
+    image, _ = document_or_skip("note-gcloud-sticky-carpet")
     closed, _ = closed_small(image, 640)
     gray = grey_and_white(closed)[0]
     h = gray.shape[0]
@@ -222,7 +216,7 @@ TURN_EXACT = ["card-zxing-qr-held", "page-boofcv-hexagonal-far", "receipt-scan-s
 
 @pytest.mark.parametrize("ident", TURN_EXACT)
 def test_the_detection_does_not_depend_on_the_photos_turn(ident):
-    image, _ = _load(ident)
+    image, _ = document_or_skip(ident)
     found = find_page_quad(image)
     for k in (1, 2, 3):
         turned = find_page_quad(turn_cw(image, k))
@@ -244,7 +238,7 @@ WHOLE_RESULT_SAME = ["whiteboard-imagelabs-01", "card-zxing-qr-held"]
 
 @pytest.mark.parametrize("ident", WHOLE_RESULT_SAME)
 def test_type0_gives_the_same_page_whichever_way_the_photo_was_taken(ident):
-    image, _ = _load(ident)
+    image, _ = document_or_skip(ident)
     first = crop_and_orient(image)
     for k in (1, 2, 3):
         other = crop_and_orient(turn_cw(image, k))
@@ -256,7 +250,7 @@ def test_type0_gives_the_same_page_whichever_way_the_photo_was_taken(ident):
 def _oblique_page() -> tuple[np.ndarray, np.ndarray]:
     """A printed page (a committed photo's true crop) seen obliquely: its corners near the
     diagonals of the frame, as a page lies on a desk photographed from a corner. (photo, page)"""
-    image, meta = _load("page-dynamsoft-about-wood")
+    image, meta = document_or_skip("page-dynamsoft-about-wood")
     truth = np.asarray(meta["corners"], float)
     page = warp_quad(image, truth, output_size(truth, image.shape[:2]))
     s = 700 / max(page.shape[:2])
