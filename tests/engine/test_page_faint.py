@@ -89,3 +89,51 @@ def test_a_receipt_duller_than_its_white_card_is_still_its_faint_outline(receipt
     quad, found, _ = locate_page(photo)
     assert found is not None and found.detector == "faint outline"
     assert quad_iou(quad, corners) >= 0.95, quad_iou(quad, corners)
+
+
+def _sheet_on_board_past_the_frame(
+    sheet_rgb: tuple[int, int, int], board_rgb: tuple[int, int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A wide white sheet full of text on a white board that runs on past the frame at the top
+    and both sides and ends above a dark desk at the bottom: the board's outline is three sides
+    on the frame's border and one strong edge, the sheet's sides step by a few levels, and the
+    text fills well over half of the board's visible area. (photo, the sheet's corners)"""
+    rng = np.random.default_rng(11)
+    h, w = 1000, 600
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = (60, 50, 45)  # the desk below the board
+    img[:880] = board_rgb
+    corners = np.array([[62.0, 58.0], [538.0, 64.0], [534.0, 856.0], [66.0, 850.0]])
+    sheet = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(sheet, np.round(corners).astype(np.int32), 1)
+    img[sheet > 0] = sheet_rgb
+    for y in range(95, 820, 22):
+        x1 = 500 - int(rng.integers(0, 120))
+        for x in range(95, x1, 11):
+            cv2.rectangle(img, (x, y), (x + 7, y + 9), (40, 40, 40), -1)
+    img += rng.normal(0, 1.5, img.shape).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8), corners
+
+
+# (the sheet, the board): the sheet greyer than the board, as a thermal receipt on a white
+# board is; or as bright and a little warmer.
+SHEETS_ON_BOARDS = {
+    "greyer": ((229, 230, 231), (236, 237, 238)),
+    "warmer": ((236, 235, 231), (233, 235, 239)),
+}
+
+
+@pytest.mark.parametrize("colours", list(SHEETS_ON_BOARDS), ids=list(SHEETS_ON_BOARDS))
+@pytest.mark.parametrize("k", [0, 1])
+def test_a_text_filled_sheet_on_a_white_board_past_the_frame_is_found_not_the_board(colours, k):
+    # The board's outline (three sides on the frame's border, one strong edge onto the desk)
+    # scored 1.0 and its text share (over half: the sheet is wide and full) kept the faint
+    # search from looking inside it: the board was taken. Its area says little about how much
+    # of it the text fills: most of it lies past the frame.
+    photo, corners = _sheet_on_board_past_the_frame(*SHEETS_ON_BOARDS[colours])
+    photo = np.ascontiguousarray(np.rot90(photo, -k))
+    for _ in range(k):
+        corners = np.stack([photo.shape[1] - 1 - corners[:, 1], corners[:, 0]], axis=1)
+    quad, found, _ = locate_page(photo)
+    assert found is not None
+    assert quad_iou(quad, corners) >= 0.95, (found.detector, quad_iou(quad, corners))

@@ -15,6 +15,7 @@ import numpy as np
 
 from .geometry import is_convex, order_quad, quad_area, quarter_turn
 from .page_border import border_variants
+from .page_cast_shadow import beyond_shadow, shadow_sides
 from .page_faint import faint_page
 from .page_gutter import gutter_cut, with_side_on
 from .page_nesting import choose_nested
@@ -121,6 +122,19 @@ def _faint(
     if quad is None:
         return None
     return PageQuad(clamp_to_frame(order_quad(quad / scale), image.shape[:2]), FAINT_SCORE, "faint outline")
+
+
+def _past_cast_shadows(
+    gray: np.ndarray, quad: np.ndarray, name: str, contrast: float, min_score: float
+) -> tuple[np.ndarray, str]:
+    """``quad`` with each side that is a cast shadow's edge (page_cast_shadow: its step runs on
+    past the page's corners) moved out to the page's own side beyond the shadow, when the
+    outline so found is still supported as a page; else ``quad`` as it was."""
+    for side in shadow_sides(gray, quad, contrast):
+        moved = beyond_shadow(gray, quad, side, contrast)
+        if moved is not None and score_quad(gray, moved, contrast) >= min_score:
+            quad, name = moved, f"{name} past a shadow"
+    return quad, name
 
 
 def canonical_turns(gray: np.ndarray) -> int:
@@ -264,9 +278,11 @@ def _find_in_pose(
             wider = wider_of(_scored(gray, [(q, f"{name} by tint") for q in tinted], contrast))
         if wider:
             s, area, quad, name = max(wider, key=lambda sc: sc[0])
+    if name == chosen[3]:
+        quad, name = _past_cast_shadows(gray, quad, name, contrast, min_score)
     # An open book's facing page, cut by the frame, joins the page's region across the gutter.
     blackhat = cv2.subtract(gray, cv2.cvtColor(small_image, cv2.COLOR_RGB2GRAY))
-    cut = gutter_cut(blackhat, quad, contrast, min_area)
+    cut = gutter_cut(blackhat, gray, quad, contrast, min_area)
     if cut is not None:
         quad, name = cut[0], f"{name} to gutter"
     inner = _faint(image, closed, ink, quad, min_area, scale)

@@ -290,8 +290,11 @@ def faint_page(
     narrow = 4 * float(np.prod(block[2])) < MAX_TEXT_SHARE * quad_area(outer)
     # With no outline on clear edges at all (``best`` None) the frame stands for one, and a
     # page filling most of it holds a text block as wide: it is still looked for, as every side
-    # of it must step off its surface (or run on past the frame).
-    if not narrow and best is not None:
+    # of it must step off its surface (or run on past the frame). So too behind an outline with
+    # two or more sides on the frame's border: that is a surface running on past the frame (a
+    # board, a table) as often as a page cut by it, its area is only the part in view, and a
+    # sheet lying on it may hold text over most of that part.
+    if not narrow and best is not None and _border_sides(best, (h, w)) < 2:
         return None
     lab = _lab(image)
     paper = paper_tone(lab, block)

@@ -8,6 +8,9 @@ across the whole region from one of its sides to the other. The text-free copy t
 scored on has it erased with the print (it is as thin as a pen stroke), so it is looked for on
 the photo's black-hat, what that closing removed. A crease must be alone: ruled lines, a text
 line or a grid repeat, and a second crease-like line near it means none of them is a gutter.
+And it must lie in a valley of shading: a book's pages curve down into the gutter. A sheet's flat
+fold, a tear-off perforation or a pencil line is as thin, as dark and as alone, but the paper on
+both sides of it is as bright as at the line, and the sheet goes on past it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,21 @@ NEAR = 4
 # The crease may run this many pixels more or less far from the border at one end than at the
 # other (the pages are seen in perspective; the region's sides need not be parallel to it).
 MAX_SKEW = 24
+# The shading of pages curving into a gutter: the text-free grey is darker at the crease than on
+# both sides of it. The closing that made that copy erases only strokes thinner than its kernel,
+# a 110th of the long side (page_proposals.closed_small), so it erases a flat fold with the print
+# and leaves the paper beside it as bright as at the line; a valley of shading is wider and
+# stays. The valley's floor is read within SHADE_FLOOR pixels of the crease (the line found is
+# within a pixel or two of its middle), its sides from SHADE_NEAR to SHADE_FAR of the long side
+# away, each the brightest median along the crease there; both must rise SHADE_DEPTH of the edge
+# contrast above the floor. A median over SAMPLES points along the crease is far steadier than
+# one pixel, so a third of an edge's step is well clear of the noise; an evenly lit flat sheet
+# gives 0, a light falling off across the line makes one side darker (below 0), and the bound
+# notebook of the real set (book-breta-notebook-page08) is 5.5 grey levels deep (the bar: 2).
+SHADE_FLOOR = 2
+SHADE_NEAR = 1 / 128
+SHADE_FAR = 1 / 24
+SHADE_DEPTH = 1 / 3
 # Samples along a line, from 2 % to 98 % of it (an end tenth holds a tenth of them).
 SAMPLES = 50
 # Candidate lines are first searched this many pixels apart at each end (each costs SAMPLES
@@ -62,17 +80,18 @@ def _dark_share(dark: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple
 
 
 def gutter_cut(
-    blackhat: np.ndarray, quad: np.ndarray, contrast: float, min_area: float
+    blackhat: np.ndarray, gray: np.ndarray, quad: np.ndarray, contrast: float, min_area: float
 ) -> tuple[np.ndarray, int, np.ndarray] | None:
     """``quad`` (TL, TR, BR, BL, on the text-free copy) cut at an open book's gutter: (the cut
     quad, the index of its side on the gutter, that side's homogeneous line), or None.
 
-    ``blackhat`` is what the text-free closing removed from the photo (the same size): thin dark
-    strokes. Only a side of ``quad`` that runs along the frame's border is looked behind: the
-    facing page cut by the frame. The gutter is the one line between the two neighbouring sides,
-    within MAX_STRIP of their length from the border, dark along GUTTER_SHARE of it and END_SHARE
-    of each end, with no rival line (see RIVAL_SHARE); the quad cut there must still be a page
-    (convex, ``min_area``).
+    ``gray`` is the text-free grey copy and ``blackhat`` what its closing removed from the photo
+    (the same size): thin dark strokes. Only a side of ``quad`` that runs along the frame's
+    border is looked behind: the facing page cut by the frame. The gutter is the one line between
+    the two neighbouring sides, within MAX_STRIP of their length from the border, dark along
+    GUTTER_SHARE of it and END_SHARE of each end, with no rival line (see RIVAL_SHARE), in a
+    valley of ``gray`` (see SHADE_DEPTH); the quad cut there must still be a page (convex,
+    ``min_area``).
     """
     size = blackhat.shape[:2]
     # Dark strokes, widened by half the search step each way: a line searched STEP pixels apart
@@ -91,6 +110,8 @@ def gutter_cut(
         lines[i] = line
         cut = crossings(lines)
         if cut is None or not is_convex(cut) or quad_area(cut) < min_area:
+            continue
+        if _valley_depth(gray, cut[i], cut[(i + 1) % 4]) < SHADE_DEPTH * contrast:
             continue
         # Two border sides with a crease behind each: keep the larger page (cut the least).
         if found is None or quad_area(cut) > quad_area(found[0]):
@@ -143,6 +164,26 @@ def _crease(
     pts = starts[:, None, :] + t[None, :, None] * (stops - starts)[:, None, :]
     k = int(np.argmax(sample(blackhat, pts.astype(np.float32)).mean(axis=1)))
     return line_through(starts[k], stops[k])
+
+
+def _valley_depth(gray: np.ndarray, p: np.ndarray, q: np.ndarray) -> float:
+    """How far the text-free ``gray`` rises from the crease p-q to the paper on its lesser side
+    (see SHADE_DEPTH); -inf when a side has no row of samples wholly in the frame."""
+    along = q - p
+    normal = np.array([-along[1], along[0]]) / max(float(np.linalg.norm(along)), 1e-9)
+    long_side = max(gray.shape[:2])
+    offsets = np.arange(-np.ceil(SHADE_FAR * long_side), np.ceil(SHADE_FAR * long_side) + 0.5)
+    # Its middle eight tenths: the corners, where the neighbouring sides meet it, stay out.
+    on = p[None, :] + np.linspace(0.1, 0.9, SAMPLES)[:, None] * along[None, :]
+    pts = on[None, :, :] + offsets[:, None, None] * normal[None, None, :]
+    h, w = gray.shape[:2]
+    inside = ((pts >= 0) & (pts <= np.array([w - 1, h - 1]))).all(axis=(1, 2))
+    profile = np.median(sample(gray, pts.astype(np.float32)), axis=1)
+    floor = profile[np.abs(offsets) <= SHADE_FLOOR].min()
+    sides = [inside & (offsets >= SHADE_NEAR * long_side), inside & (offsets <= -SHADE_NEAR * long_side)]
+    if not all(side.any() for side in sides):
+        return float("-inf")
+    return float(min(profile[side].max() for side in sides) - floor)
 
 
 def with_side_on(quad: np.ndarray, side: int, line: np.ndarray) -> np.ndarray:
