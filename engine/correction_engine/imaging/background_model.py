@@ -218,7 +218,11 @@ def border_model(
         # a bright patch in the middle of the sweep, which would otherwise read as product).
         core = d_smooth > 2.0 * max(min_threshold, 1.5 * smooth_spread)
         core = cv2.dilate(core.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
-        surface = _smooth_background(rgb, ~core, step=4)
+        # A frame a few pixels wide can lie wholly within the core's dilation (a 300x8 photo
+        # half dark, half light): with fewer samples than the surface has terms there is nothing
+        # to refit on, and the ring's fit stands.
+        if np.count_nonzero(~core[::4, ::4]) >= len(_TERMS):
+            surface = _smooth_background(rgb, ~core, step=4)
         d = shadow_tolerant_distance(rgb, surface, shadow_floor=shadow_floor, dark_weight=dark_weight)
         strict = shadow_tolerant_distance(rgb, surface, shadow_floor=1.0, dark_weight=dark_weight)
     else:

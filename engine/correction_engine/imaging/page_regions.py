@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .geometry import is_convex, order_quad
+from .geometry import cross3, is_convex, order_quad
 
 # A page may run past the frame, but its corners are placed no farther outside than this share
 # of the side: beyond it nothing in the photo supports where the corner is.
@@ -41,7 +41,7 @@ MAX_MOVE = 0.25
 
 def line_through(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """The homogeneous line through points p and q."""
-    return np.cross(np.array([p[0], p[1], 1.0]), np.array([q[0], q[1], 1.0]))
+    return cross3(np.array([p[0], p[1], 1.0]), np.array([q[0], q[1], 1.0]))
 
 
 def fitted_line(points: np.ndarray) -> np.ndarray:
@@ -55,7 +55,7 @@ def crossings(lines: list[np.ndarray]) -> np.ndarray | None:
     two neighbours are parallel."""
     corners = []
     for i in range(4):
-        p = np.cross(lines[(i - 1) % 4], lines[i])
+        p = cross3(lines[(i - 1) % 4], lines[i])
         if abs(p[2]) < 1e-12:
             return None
         corners.append(p[:2] / p[2])

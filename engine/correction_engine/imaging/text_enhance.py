@@ -76,7 +76,9 @@ def solid_content_mask(background: np.ndarray, paper: np.ndarray, stroke: int = 
     the paper level around them (a closing wide enough to bridge them); ``stroke`` the closing's
     width, which sets the size of the light letters a tinted band may hold."""
     # Per channel with OpenCV: numpy's reductions over a 3-long last axis are ten times slower.
-    ratio = cv2.divide(background.astype(np.float32) + 1.0, paper.astype(np.float32) + 1.0)
+    # (One pass each: the same whole numbers as a cast and then an add, in half the time.)
+    one = np.float32(1.0)
+    ratio = cv2.divide(np.add(background, one, dtype=np.float32), np.add(paper, one, dtype=np.float32))
     r, g, b = cv2.split(ratio)
     lum = (r + g + b) / 3.0
     chroma = cv2.max(cv2.max(r, g), b) / np.maximum(cv2.min(cv2.min(r, g), b), 1e-3)
@@ -95,6 +97,10 @@ def solid_content_mask(background: np.ndarray, paper: np.ndarray, stroke: int = 
     keep[labels[seeds]] = True
     keep[0] = False
     mask = keep[labels].astype(np.uint8)
+    if not mask.any():
+        # No content (a quarter of the real pages): the closing, the reach past the rim and the
+        # fill below keep an empty mask empty.
+        return mask.astype(bool)
     # A printed photo is dark or coloured only in parts: close the gaps between them, then reach
     # a little past the rim, so the paper level is filled in from clean paper around it. (A
     # texture cue for light-toned pictures was tried: the closing's background is as uneven along
