@@ -57,9 +57,12 @@ MODEL_ALONE_PROBABILITY = 0.7
 TILE_SURE = 0.5
 MIN_AGREEING = 2
 NO_LINES_LEAD = 0.25
-# A page this narrow (a noise strip's rectified "page") has no lines to read and too little to
-# halve for the direction search.
-MIN_SIDE = 2
+# A page must be this many ink windows (see _ink_window) across its short side to show text
+# lines. The window holds a letter with paper around it, so a line of text and its gap take at
+# most about one (body text 15-17 px a line on an A4 page at 1100 px, the window 27 px). On a
+# page narrower than two, the profile's one crisp step is the page's own two edges: a noise strip
+# 6-33 px by 1100 read as one line 13-220 times crisper than across it and was turned.
+MIN_LINES = 2
 
 # What the cues settled (see Orientation.cue).
 Cue = Literal["turn", "axis", "none"]
@@ -93,7 +96,7 @@ def _ink_and_rules(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     and every mark but those strokes (large handwriting included: a word of it joined up is
     longer than the component limit)."""
     h, w = gray.shape
-    block = max(15, (int(max(h, w) / 40) | 1))
+    block = _ink_window(h, w)
     mask = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 12)
     my, mx = int(0.03 * h), int(0.03 * w)
     mask[:my] = 0
@@ -117,6 +120,12 @@ def _ink_and_rules(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return mask, rules, marks
 
 
+def _ink_window(h: int, w: int) -> int:
+    """Side (odd) of the adaptive threshold's window for an ``h`` x ``w`` page: a stroke is ink
+    when darker than the mean around it, so the window is sized to hold a letter and paper."""
+    return max(15, int(max(h, w) / 40) | 1)
+
+
 def straight_strokes(ink: np.ndarray) -> np.ndarray:
     """Ink lying on thin straight horizontal or vertical runs of at least RULE_FRACTION of the
     long side, widened by a pixel: rules, table borders, a diagram's bars, a barcode's bars.
@@ -132,6 +141,9 @@ def straight_strokes(ink: np.ndarray) -> np.ndarray:
     strokes = np.zeros_like(ink)
     for axis, run in ((0, (length, 1)), (1, (1, length))):
         straight = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, run))
+        if not straight.any():
+            # No run that long this way (3-4 of 29 real pages): every stroke below lies within it.
+            continue
         # A rule has paper on both sides; the edge of a line of small print that the threshold
         # merged into a solid bar (a low-resolution card) is straight too, with print beside it.
         widened = cv2.dilate(ink, np.ones((3, 1) if axis == 0 else (1, 3), np.uint8))
@@ -173,8 +185,15 @@ def _rotate(mask: np.ndarray, angle_deg: float) -> np.ndarray:
 def _profile_sharpness(mask: np.ndarray, angle_deg: float) -> float:
     """How crisply rows separate into lines and gaps after rotating by ``angle_deg``: the energy of
     the row profile's differences (Postl's skew criterion)."""
-    prof = _rotate(mask, angle_deg).sum(axis=1, dtype=np.float64)
+    prof = _row_sums(_rotate(mask, angle_deg))
     return float(np.sum(np.diff(prof) ** 2))
+
+
+def _row_sums(mask: np.ndarray) -> np.ndarray:
+    """``mask.sum(axis=1, dtype=np.float64)`` for a uint8 mask: the same integers, summed by
+    OpenCV's row reduction in a tenth of NumPy's time (the direction search takes 56 profiles
+    a page)."""
+    return cv2.reduce(mask, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.float64)
 
 
 def find_text_direction(mask: np.ndarray) -> tuple[float, float]:
@@ -191,7 +210,10 @@ def find_text_direction(mask: np.ndarray) -> tuple[float, float]:
         # Both axes get it: a finely levelled axis against a coarsely sampled one wins by the
         # search, not the text (monospace columns are nearly as crisp as lines).
         for a in np.arange(coarse - 1.25, coarse + 1.26, 0.25):
-            scores[a] = _profile_sharpness(mask, a)
+            # The coarse optimum is on this grid too (both grids are exact in binary): its
+            # score is known.
+            if a not in scores:
+                scores[a] = _profile_sharpness(mask, a)
         best = max(scores, key=lambda a: scores[a])
         best_per_axis.append((scores[best], best))
     (s_best, best), (s_other, _) = sorted(best_per_axis, reverse=True)
@@ -293,7 +315,7 @@ def estimate_orientation(
     orientation_model.tile_probabilities). A page without clear text lines is turned only by a
     classifier sure of the turn (see _sure_without_lines).
     """
-    if min(gray.shape[:2]) < MIN_SIDE:
+    if min(gray.shape[:2]) < MIN_LINES * _ink_window(*gray.shape[:2]):
         return Orientation(0, 0.0, 1.0, 0.0, "none")
     mask, rules, marks = _ink_and_rules(gray)
     # A code (QR, Aztec) is no print: its modules would set the lines and draw the tiles.
