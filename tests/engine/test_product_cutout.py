@@ -262,3 +262,35 @@ def test_a_skin_toned_product_narrowing_towards_the_frame_keeps_its_body(body):
     image[label] = (245, 245, 245)
     kept = without_holding_hand(mask, image)
     assert np.count_nonzero(kept & mask) >= 0.99 * np.count_nonzero(mask)
+
+
+@pytest.mark.parametrize("in_mask", [True, False])
+def test_a_hand_beside_the_product_tells_that_it_is_held(in_mask):
+    # The crop of a held product gets a wider margin (product.HELD_MARGIN_FACTOR): the hand
+    # counts whether it is still in the mask or was taken out of it already.
+    from correction_engine.imaging.holding_hand import held_in_a_hand
+
+    image, mask = _scene((128, 128, 128))
+    image[60:330, 150:330] = (235, 235, 230)
+    mask[60:330, 150:330] = True
+    assert not held_in_a_hand(mask, image)
+    hand = np.zeros(HAND_FRAME, np.uint8)
+    hand[230:300, 330:] = 1
+    cv2.ellipse(hand, (330, 265), (55, 45), 0, 0, 360, 1, -1)
+    image[hand > 0] = SKIN
+    if in_mask:
+        mask |= hand > 0
+    else:
+        mask &= hand == 0
+    assert held_in_a_hand(mask, image)
+
+
+@pytest.mark.parametrize("body", [(190, 150, 105), (215, 170, 120)])
+def test_a_skin_toned_product_cut_by_the_frame_is_not_held(body):
+    from correction_engine.imaging.holding_hand import held_in_a_hand
+
+    image, mask = _scene((200, 200, 205))
+    image[100:, 150:360] = body
+    mask[100:, 150:360] = True
+    image[170:290, 180:330] = (245, 245, 245)
+    assert not held_in_a_hand(mask, image)

@@ -36,6 +36,16 @@ def test_crop_holds_what_a_closer_look_finds(name):
     assert held(truth, locate_product(image)) >= 0.99
 
 
+# A carton held up in a hand in a shop: the model's mask stops a few pixels short of its far
+# end (a white gable against a white shelf label, a corner running off the frame past the
+# fingers), and no look of the model sees it. A held product gets a wider margin. Before the
+# fix: 0.984 and 0.987 held.
+@pytest.mark.parametrize("name", ["pi-food-arlamilk-01", "pa-food-10"])
+def test_the_crop_of_a_product_held_in_a_hand_has_room_around_it(name):
+    image, truth, _ = load(name)
+    assert held(truth, locate_product(image)) >= 0.99
+
+
 def tilted_camera(image: np.ndarray, cw_deg: float) -> np.ndarray:
     """``image`` as a camera turned by ``cw_deg`` would have framed it: turned, then cut to the
     largest upright rectangle of the same shape inside (no invented corners)."""
@@ -54,11 +64,11 @@ def small_copy(image: np.ndarray, long_side: int = 800) -> np.ndarray:
     return cv2.resize(image, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA) if f < 1 else image
 
 
-# A bottle's axis alone reads a small tilt too weakly (or a larger one a degree or two off);
-# the scene's gradients agreeing with it straighten the photo. Two ways of tilting a level
+# A level bottle turned by a small angle comes back level. Two ways of tilting a level
 # photo: as a camera turned by hand would frame it, and as the bench does (corners filled by
-# replicating the border).
-@pytest.mark.parametrize("name,cw_deg", [("pa-bottle-01", 3.0), ("pa-bottle-01", -3.0)])
+# replicating the border). (pa-bottle-01, used here before, leans -1.8 degrees in its photo:
+# its truth was corrected in session 8, so it is no longer a level photo.)
+@pytest.mark.parametrize("name,cw_deg", [("pa-bottle-03", 3.0), ("pa-bottle-03", -3.0)])
 def test_a_level_bottle_photographed_tilted_comes_back_level(name, cw_deg):
     image, _, meta = load(name)
     assert abs(meta["tilt_deg"]) <= 1.0

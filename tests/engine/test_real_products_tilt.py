@@ -14,7 +14,9 @@ import pytest
 from bench.real_sets import PRODUCTS, load_product
 from correction_engine.imaging.outline_sides import polygon_runs
 from correction_engine.imaging.product import locate_product
-from correction_engine.imaging.straighten import QUAD_MAX_BOW, quad_tilt
+from correction_engine.imaging.product_orientation import straightened
+from correction_engine.imaging.straighten import QUAD_MAX_BOW, estimate_tilt, one_of_a_group, quad_tilt
+from tests.engine.test_real_products_placement import small_copy
 
 SIZE = (480, 640)
 
@@ -87,3 +89,59 @@ def test_a_tub_photographed_rolled_by_two_degrees_comes_out_level():
     image, _, meta = load_product(stem)
     placement = locate_product(image)
     assert abs(meta["tilt_deg"] - placement.tilt_cw) <= 1.5, placement.evidence
+
+
+def _bottle(ccw_deg: float, centre: tuple[float, float] = (320.0, 240.0)) -> np.ndarray:
+    """A bottle's silhouette (a body and a narrower neck), turned counter-clockwise."""
+    mask = np.zeros(SIZE, np.uint8)
+    body = np.array([[-40.0, -60.0], [40.0, -60.0], [40.0, 150.0], [-40.0, 150.0]])
+    neck = np.array([[-15.0, -150.0], [15.0, -150.0], [15.0, -60.0], [-15.0, -60.0]])
+    c = np.array(centre)
+    t = np.radians(ccw_deg)
+    rot = np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])
+    for part in (body, neck):
+        cv2.fillPoly(mask, [np.round(part @ rot.T + c).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def test_a_single_symmetric_product_straightens_from_a_small_tilt_but_not_one_of_a_group():
+    # Alone, a symmetric outline's axis is read to a few tenths of a degree: 2.5 degrees is
+    # straightened. Three such bottles in a row each lean their own way by the camera's
+    # perspective, so one member's axis keeps the weak cues' 3 degree dead zone.
+    alone = _bottle(2.5)
+    assert not one_of_a_group(alone)
+    found = estimate_tilt(alone)
+    assert found.evidence == "axis" and abs(found.angle - 2.5) <= 0.5, found
+    group = alone | _bottle(0.0, (130.0, 250.0)) | _bottle(-1.0, (510.0, 250.0))
+    assert one_of_a_group(group)
+    assert estimate_tilt(group).angle == 0.0
+
+
+def _variant(stem, cw_deg: float) -> tuple[np.ndarray, float]:
+    """The photo at the bench's 800 px working size turned clockwise by ``cw_deg`` (corners
+    replicated, as bench/real_products.py turns level photos), and the tilt it then has."""
+    image, _, meta = load_product(stem)
+    return straightened(small_copy(image), cw_deg, border=cv2.BORDER_REPLICATE), meta["tilt_deg"] + cw_deg
+
+
+# Regression (2026-11-30, session 8): a milk bottle standing alone (recorded tilt 0.9) turned
+# by -3 degrees: its axis read -2.0 (truth -2.1), but an axis had to show 3 degrees, so the
+# photo was left 2.1 degrees off level.
+def test_a_bottle_turned_by_three_degrees_comes_out_level():
+    stem = PRODUCTS / "pa-bottle-03"
+    if not stem.with_suffix(".jpg").exists():
+        pytest.skip("pa-bottle-03 is not in datasets/real-products")
+    image, tilt = _variant(stem, -3.0)
+    placement = locate_product(image)
+    assert abs(tilt - placement.tilt_cw) <= 1.5, (tilt, placement.tilt_cw, placement.evidence)
+
+
+# Three bottles in a row, level (tilt 0.0): the largest bottle's axis reads -2.1 degrees (it
+# leans by the camera's perspective, its neighbours +3.1 and -0.7): the photo stays as it is.
+def test_a_level_group_is_not_turned_by_one_members_lean():
+    stem = PRODUCTS / "pa-bottle-02"
+    if not stem.with_suffix(".jpg").exists():
+        pytest.skip("pa-bottle-02 is not in datasets/real-products")
+    image, _, meta = load_product(stem)
+    assert meta["tilt_deg"] == 0.0
+    assert abs(locate_product(image).tilt_cw) <= 1.0

@@ -78,7 +78,8 @@ class ForegroundEstimate:
     on the working grid when it was computed (placement reads where the product may extend).
     ``apart``: on a smooth backdrop, the objects the border model sees that stand apart from
     the mask (see :func:`~correction_engine.imaging.loose_parts.objects_apart`; the crop
-    frames them), else None.
+    frames them), else None. ``plain_backdrop``: the border model found one smooth backdrop
+    and no scene around the product (nothing else in the frame draws the model's eye).
     """
 
     mask: np.ndarray
@@ -89,6 +90,7 @@ class ForegroundEstimate:
     small: np.ndarray | None = None
     salient: np.ndarray | None = None
     apart: np.ndarray | None = None
+    plain_backdrop: bool = False
 
     @property
     def scale(self) -> float:
@@ -292,6 +294,7 @@ def estimate_foreground(
         small=small,
         salient=sal,
         apart=objects_apart(border, mask, small, sal),
+        plain_backdrop=bool(border.smooth and not border.scene),
     )
 
 

@@ -141,8 +141,8 @@ def gradient_votes(
     g = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), 1.0)
     # Scharr's kernel: its direction is true to a fraction of a degree at every angle
     # (the 3x3 Sobel's is up to a degree off between the axes and the diagonals).
-    gx = cv2.Scharr(g, cv2.CV_32F, 1, 0) / 4.0
-    gy = cv2.Scharr(g, cv2.CV_32F, 0, 1) / 4.0
+    gx = np.asarray(cv2.Scharr(g, cv2.CV_32F, 1, 0) / 4.0, np.float32)
+    gy = np.asarray(cv2.Scharr(g, cv2.CV_32F, 0, 1) / 4.0, np.float32)
     mag = cv2.magnitude(gx, gy)
     # An absolute floor as well: the sensor's noise on a plain backdrop is no edge.
     sel = mag > max(float(np.percentile(mag, 100.0 * (1.0 - share))), 8.0)
