@@ -137,3 +137,43 @@ def test_a_text_filled_sheet_on_a_white_board_past_the_frame_is_found_not_the_bo
     quad, found, _ = locate_page(photo)
     assert found is not None
     assert quad_iou(quad, corners) >= 0.95, (found.detector, quad_iou(quad, corners))
+
+
+def _letterhead_filling_the_frame(tint: tuple[int, int, int]) -> np.ndarray:
+    """A flat scan of a letterhead that fills the frame: a pale ``tint`` printed down its left
+    side and across its foot, body text on the white part and a footer's text on the tint."""
+    rng = np.random.default_rng(3)
+    h, w = 1000, 760
+    img = np.full((h, w, 3), 240, np.float32)
+    img[:, :130] = tint
+    img[830:, :] = tint
+
+    def lines(y0: int, y1: int, scale: float) -> None:
+        for y in range(y0, y1, 30):
+            x = 170
+            while True:
+                word = "e" * int(rng.integers(2, 8))
+                (width, _), _ = cv2.getTextSize(word + " ", cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+                if x + width > 720:
+                    break
+                cv2.putText(img, word, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (40, 40, 45), 2, cv2.LINE_AA)
+                x += width
+
+    lines(80, 800, 0.7)
+    lines(880, 980, 0.5)
+    img += rng.normal(0, 1.5, img.shape).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+@pytest.mark.parametrize("tint", ["pale green", "pale yellow"])
+def test_a_page_filling_the_frame_is_not_cut_to_its_white_part(tint, k):
+    # The white part's outline (two sides on the frame's border, two stepping onto the tint)
+    # was taken for the page on its backing, cutting off the footer's text printed on the tint.
+    # The page is the whole frame.
+    colour = {"pale green": (225, 240, 225), "pale yellow": (245, 240, 210)}[tint]
+    photo = np.ascontiguousarray(np.rot90(_letterhead_filling_the_frame(colour), -k))
+    h, w = photo.shape[:2]
+    frame = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
+    quad, found, _ = locate_page(photo)
+    assert quad_iou(quad, frame) >= 0.95, (found and found.detector, quad_iou(quad, frame))

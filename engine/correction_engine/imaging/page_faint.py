@@ -12,7 +12,8 @@ line by line parallel to the text, keeping the first line that steps consistentl
 text's whole extent; the outline of the four is kept only if each of its full sides steps
 consistently too. Only the first such line is wanted: farther out lie the backing's own, strong
 outline and the frame. A walk that reaches the frame still on the paper has met a page cut by
-the frame: that side is the frame's border (two such sides at most). Where the walk finds no
+the frame: that side is the frame's border (two such sides at most; such an outline must hold
+the page's text, or it is a pale band printed on a page filling the frame). Where the walk finds no
 outline (the text's direction thrown off by grain on the surface, sides leaning farther than
 the tilts tried), the region of the paper's hue is outlined instead (page_tint), held to the
 same test of its sides.
@@ -27,7 +28,7 @@ from .geometry import is_convex, order_quad, quad_area
 from .page_nesting import NESTED_AREA_RATIO, _mask, contains
 from .page_regions import crossings
 from .page_scoring import side_samples
-from .page_text_block import marks, text_block
+from .page_text_block import holds_text, marks, text_block, text_marks
 from .page_tint import tint_quads
 
 # A side's mean Lab step (8-bit units, L, a and b alike) must be at least this: two or three
@@ -225,6 +226,7 @@ def _quad_around(
     a faint, consistent step off the ``paper`` tone or the frame's border, or None."""
     centre, axes, half = block
     lines = []
+    on_border = 0
     # Sides in turn round the block: +u, +v, -u, -v (their crossings in order are its corners).
     for k, sign in ((0, 1.0), (1, 1.0), (0, -1.0), (1, -1.0)):
         axis = sign * axes[k]
@@ -232,7 +234,15 @@ def _quad_around(
         line = _first_step(lab, paper, centre, axis, along, half[k], half[1 - k])
         if line is None:
             return None
-        lines.append(_frame_side(centre, axis, lab.shape[:2]) if isinstance(line, str) else line)
+        if isinstance(line, str):
+            # A third side on the frame's border leaves whole_sides_step too few stepping sides
+            # to accept the outline: the last side's walk (out to the frame, on a page filling
+            # it) would be wasted.
+            on_border += 1
+            if on_border > 2:
+                return None
+            line = _frame_side(centre, axis, lab.shape[:2])
+        lines.append(line)
     corners = crossings([lines[0], lines[1], lines[2], lines[3]])
     if corners is None or not is_convex(corners) or quad_area(corners) <= 0:
         return None
@@ -283,7 +293,8 @@ def faint_page(
     # Checked first, as it costs nothing; finding the block's direction on such a photo does.
     if np.count_nonzero(ink) > MAX_INK_SHARE * ink.size:
         return None
-    block = text_block(ink)
+    text = text_marks(ink)
+    block = text_block(text)
     if block is None:
         return None
     outer = best if best is not None else np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
@@ -314,7 +325,7 @@ def faint_page(
     centre = (float(block[0][0]), float(block[0][1]))
     tinted = [
         q
-        for q in sorted(tint_quads(lab, paper, min_area), key=quad_area, reverse=True)
+        for q in sorted(_tint_quads(lab, paper, min_area), key=quad_area, reverse=True)
         if cv2.pointPolygonTest(q.reshape(-1, 1, 2).astype(np.float32), centre, False) > 0
         and fits(q)
         and whole_sides_step(lab, q)
@@ -322,8 +333,27 @@ def faint_page(
     # A side seen beats a side taken on the frame's border: the walk gives up at the border
     # wherever print or shadow runs out to it (a soft shadow along a page's edge reads as ink),
     # while the page's hue may show the side. Between equals the walk's, then the largest region.
-    found = ([walked] if walked is not None and fits(walked) else []) + tinted
+    found = [
+        q
+        for q in ([walked] if walked is not None and fits(walked) else []) + tinted
+        if not _border_sides(q, (h, w)) or holds_text(text, q)
+    ]
     return min(found, key=lambda q: _border_sides(q, (h, w))) if found else None
+
+
+def _tint_quads(lab: np.ndarray, paper: np.ndarray, min_area: float) -> list[np.ndarray]:
+    """page_tint's regions of the ``paper``'s hue in ``lab``; none where hardly any pixel's
+    chroma lies MIN_STEP off the paper's: a page told from its surface by hue steps onto it in
+    chroma along a side, HALF_SPAN deep and at least the side of a page of ``min_area`` long.
+    With fewer off-hue pixels than that (a flat scan, a page filling the frame) the map holds
+    the paper's own noise, which Otsu's split would outline for nothing."""
+    # Counted on every other pixel of every other row, a quarter of the cost (the full chroma map
+    # takes about 10 ms on the 640 px analysis copy): enough to tell none from some.
+    ab = lab[::2, ::2, 1:] - paper[None, None, 1:]
+    off = np.einsum("ijc,ijc->ij", ab, ab) > MIN_STEP**2
+    if 4 * np.count_nonzero(off) < HALF_SPAN * np.sqrt(min_area):
+        return []
+    return tint_quads(lab, paper, min_area)
 
 
 def _border_sides(quad: np.ndarray, size: tuple[int, int]) -> int:
