@@ -10,9 +10,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .geometry import downscale, is_convex, order_quad, quad_area
+from .geometry import cross3, downscale, is_convex, order_quad, quad_area
 from .page_regions import clamp_to_frame, corners_outside, fit_quad_to_outline
-from .page_scoring import EDGE_CONTRAST, score_quad
+from .page_scoring import EDGE_CONTRAST, median_u8, score_quad
 
 # A proposal whose corner lies a little farther out (a side found slightly off, crossing the
 # border) is held to that limit and scored there; one far outside is no page in this photo.
@@ -95,7 +95,7 @@ def _quads_from_contours(contours, min_area: float, size: tuple[int, int]) -> li
 def propose_by_edges(gray: np.ndarray, min_area: float) -> list[np.ndarray]:
     """Canny edges closed into contours, each contour's hull simplified to four corners."""
     blur = cv2.GaussianBlur(gray, (5, 5), 0)
-    med = float(np.median(blur))
+    med = median_u8(blur)
     edges = cv2.Canny(blur, max(10, 0.4 * med), max(30, 1.0 * med))
     edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
     # Every outline point, not only segment ends: the side fit weighs points along the sides.
@@ -134,7 +134,9 @@ def propose_by_brightest(channel: np.ndarray, min_area: float) -> list[np.ndarra
     # light) has the paper's tone, joins its region as a strip, and through the region's convex
     # hull pulls a corner out along it. (Not on the one-threshold regions: there a wider opening
     # also cuts a page's region loose from the frame's border less cleanly, tried.)
-    mask = np.where(blur > second, 255, 0).astype(np.uint8)
+    # blur > second, as 0 / 255 (OpenCV compares a uint8 image with the threshold's floor: the
+    # same pixels for any threshold), without an int64 temporary the photo's size.
+    _, mask = cv2.threshold(blur, second, 255, cv2.THRESH_BINARY)
     return propose_by_brightness(mask, min_area, (120, PROTRUSION_DIVISOR))
 
 
@@ -149,6 +151,12 @@ def _within_budget(sides: list[list[np.ndarray]], budget: int) -> list[list[np.n
         longest = max(range(4), key=lambda i: (len(kept[i]), -i))
         kept[longest].pop()
     return kept
+
+
+def _meet(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Where the homogeneous lines ``a`` and ``b`` cross; None when they are (nearly) parallel."""
+    p = cross3(a, b)
+    return None if abs(p[2]) < 1e-9 else p[:2] / p[2]
 
 
 def propose_by_lines(
@@ -168,7 +176,7 @@ def propose_by_lines(
     order pixels are visited in (the probabilistic transform's does, so turning the photo by a
     quarter changed which lines it found)."""
     blur = cv2.GaussianBlur(gray, (5, 5), 0)
-    med = float(np.median(blur))
+    med = median_u8(blur)
     edges = cv2.Canny(blur, max(10, 0.4 * med * sensitivity), max(30, 1.0 * med * sensitivity))
     h, w = gray.shape
     min_len = 0.12 * min(h, w)
@@ -219,23 +227,24 @@ def propose_by_lines(
                 return []
             sides.append(chosen)
     sides = _within_budget(sides, per_side**4)
+    # Where each line of the first family meets each of the second (None: parallel), once, not
+    # per combination.
+    first, second = sides[0] + sides[1], sides[2] + sides[3]
+    meets = [[_meet(a, b) for b in second] for a in first]
+    n0, n2 = len(sides[0]), len(sides[2])
     quads = []
-    for a0 in sides[0]:
-        for a1 in sides[1]:
-            for b0 in sides[2]:
-                for b1 in sides[3]:
-                    corners = []
-                    for a in (a0, a1):
-                        for b in (b0, b1):
-                            p = np.cross(a, b)
-                            if abs(p[2]) < 1e-9:
-                                break
-                            corners.append(p[:2] / p[2])
-                    if len(corners) != 4:
+    for i0 in range(n0):
+        for i1 in range(n0, len(first)):
+            for j0 in range(n2):
+                for j1 in range(n2, len(second)):
+                    corners = [meets[i][j] for i in (i0, i1) for j in (j0, j1)]
+                    if any(c is None for c in corners):
+                        continue
+                    # Before ordering the corners (it does not change how far out they lie):
+                    # most combinations of lines put a corner far off the frame.
+                    if corners_outside(np.array(corners), (h, w)) > MAX_PROPOSAL_OUTSIDE:
                         continue
                     quad = order_quad(np.array(corners))
-                    if corners_outside(quad, (h, w)) > MAX_PROPOSAL_OUTSIDE:
-                        continue
                     quad = clamp_to_frame(quad, (h, w))
                     if quad_area(quad) >= min_area and is_convex(quad):
                         quads.append(quad)
