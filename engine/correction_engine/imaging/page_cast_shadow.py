@@ -52,6 +52,14 @@ def _steps(gray: np.ndarray, pts: np.ndarray, normal: np.ndarray) -> np.ndarray:
     return np.asarray(out - sample(gray, (pts - HALF_SPAN * normal).astype(np.float32)))
 
 
+def _side_sign(gray: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
+    """The steps out across side a -> b of a clockwise quad (its middle 80 %) and their usual
+    sign (0 when there is none)."""
+    along = a[None, :] + np.linspace(0.1, 0.9, SAMPLES)[:, None] * (b - a)[None, :]
+    step = _steps(gray, along, _outward(a, b))
+    return step, float(np.sign(np.median(step)))
+
+
 def _in_frame(pts: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     h, w = size
     m = HALF_SPAN + 1
@@ -80,9 +88,7 @@ def shadow_sides(gray: np.ndarray, quad: np.ndarray, contrast: float) -> list[in
         a, b = quad[i], quad[(i + 1) % 4]
         d, nrm = _unit(b - a), _outward(a, b)
         length = float(np.linalg.norm(b - a))
-        along = a[None, :] + np.linspace(0.1, 0.9, SAMPLES)[:, None] * (b - a)[None, :]
-        step = _steps(gray, along, nrm)
-        sign = float(np.sign(np.median(step)))
+        step, sign = _side_sign(gray, a, b)
         if sign == 0 or _stepping(step, sign, contrast).mean() < MIN_STEPPING:
             continue
         runs_on = True
@@ -148,8 +154,7 @@ def beyond_shadow(gray: np.ndarray, quad: np.ndarray, side: int, contrast: float
     i = side
     a, b = quad[i], quad[(i + 1) % 4]
     nrm = _outward(a, b)
-    step = _steps(gray, a[None, :] + np.linspace(0.1, 0.9, SAMPLES)[:, None] * (b - a)[None, :], nrm)
-    sign = float(np.sign(np.median(step)))
+    sign = _side_sign(gray, a, b)[1]
     depth = 0.5 * float(np.linalg.norm(quad[(i + 2) % 4] - b) + np.linalg.norm(quad[(i - 1) % 4] - a))
     offsets = np.arange(1.0, depth, 1.0)
     # Off the shadow's edge first: the side moved out until it no longer steps along its length.
@@ -183,4 +188,29 @@ def beyond_shadow(gray: np.ndarray, quad: np.ndarray, side: int, contrast: float
     k = int(stepping[0] * len(TILTS) + np.argmax(per_offset[stepping[0]]))
     moved = quad.astype(np.float64).copy()
     moved[i], moved[(i + 1) % 4] = first[k], second[k]
-    return moved if is_convex(moved) and quad_area(moved) > quad_area(quad) else None
+    if not (is_convex(moved) and quad_area(moved) > quad_area(quad)):
+        return None
+    return moved if _crosses_paper(gray, quad, moved, i, contrast) else None
+
+
+def _crosses_paper(gray: np.ndarray, quad: np.ndarray, moved: np.ndarray, side: int, contrast: float) -> bool:
+    """Whether both neighbouring sides of ``side`` run on as edges, stepping their own way,
+    along the stretch the move adds (old corner -> new corner). Beyond a shadow's edge the move
+    crosses shadowed paper, and shadowed paper still stands off the shadowed surface; a page's
+    own side on an edge of the surface that runs on past its corners (a table's far edge, a
+    board joint) passes the same test as a shadow's edge, but the stretch beyond it is the floor
+    or the next board, where the neighbouring sides' lines step nowhere."""
+    i, j = side, (side + 1) % 4
+    # Each stretch runs the way its side does (clockwise), so _supports' normal points outward.
+    sides_from = np.array([quad[(i - 1) % 4], quad[j]], np.float64)
+    sides_to = np.array([quad[i], quad[(j + 1) % 4]], np.float64)
+    added_from = np.array([quad[i], moved[j]], np.float64)
+    added_to = np.array([moved[i], quad[j]], np.float64)
+    for k in range(2):
+        sign = _side_sign(gray, sides_from[k], sides_to[k])[1]
+        if sign == 0:
+            return False
+        share = _supports(gray, added_from[k : k + 1], added_to[k : k + 1], contrast, sign)
+        if share[0] < MIN_STEPPING:
+            return False
+    return True
