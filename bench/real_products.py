@@ -477,6 +477,50 @@ def write_report(rows: list[dict], before: list[dict] | None, seconds: float, co
 
 NOTES = """## Notes
 
+- Fifth round (2026-11-30, session 8), tuned on the even photos, checked on the odd ones:
+  - Crop: a product held in a hand (a skin-coloured limb entering from the frame, in the mask
+    or within 2 % of its long side beside it; `holding_hand.held_in_a_hand`) is framed with a
+    1.5x margin, type 3 only: the model's mask stops 7-20 px short of a held carton's far end
+    (a white gable against a white label, a corner running off past the fingers) and no look
+    of the model sees it. Held >= 99 %: even 48 -> 49 of 52 (pi-food-arlamilk-01), odd 48 -> 49
+    of 51 (pa-food-10); median tightness 0.845 -> 0.833 even, 0.836 -> 0.833 odd. 24 photos
+    trigger it; half of the 12 crops that widen are skin-toned wood (shelf, floor, chess board),
+    which no cue tried (saliency, texture, contact length) separated. Tried and dropped: a 0.04
+    margin everywhere (same two photos, tightness 0.81), the closer look cut at 0.5/0.3, a
+    faint-probability band beside the mask (odd half only). The remaining misses are masks:
+    the printed fruit taken for the carton (pa-food-06, pa-food-13), a moss roof in foliage
+    (pc-other-02), a bag filling the frame that the border ring takes for backdrop
+    (pe-bag-abo-duffel-03), the lower book of a stack (pi-other-books-01).
+  - Speed: the closer look (a second u2netp run, 0.6 CPU-s) is skipped where it cannot change
+    the crop: on a plain backdrop with no scene (13 of 103 photos) and when its view spans
+    >= 95 % of the frame both ways (7 of 103). No crop moved on either half, no type 4 mask
+    changed; CPU-s per type 3 operation at 12 MP: pa-tool-02 1.57 -> 0.99, pj-shoe-heels-01
+    1.48 -> 0.91; table and room photos unchanged (pb-toy-01 1.62). Reusing the first look's map
+    instead of a second look equals no look on all 103 photos (the maybe region covers it);
+    one ONNX thread doubles a look's wall time. Type 3 cannot reach 0.3 s while the model runs
+    at all (one look is ~0.3 s wall on the 2 cores).
+  - Straightening: a single product's symmetry axis (symmetry >= 0.95) straightens from 1.5
+    degrees instead of 3: 51 axis readings on 8 single products stood within 1.2 degrees of the
+    truth (most within 0.4); the 2-degree "misreadings" behind the 3-degree dead zone were
+    bottles of a group really leaning by the camera's perspective, so a group member (another
+    part of the mask >= half the largest; `straighten.one_of_a_group`, built on pa-bottle-02 of
+    the odd half) keeps 3. On all ten angles: even tilted 27 -> 28 of 39, cut 12 -> 13 of 15;
+    odd 42 -> 43 of 53, cut 18/22 unchanged; no level or untilted photo changed. Truth measured
+    from the photos' sides: pa-bottle-01 0.0 -> -1.8 (its sides fit -1.6 and -2.1; a perspective
+    lean, so it left the level set), pg-other-pinkbox-sideways-01 null -> -2.8 (box sides
+    2.8-3.0). pa-bottle-01's quarter-turned copies are now straightened by -1.9 and its base cue
+    turns the half-turned copy back instead of the sideways one (upright again: still 1 case).
+    Tried and dropped: not averaging a single product's axis with scene lines (even only), a
+    1.5-degree limit for very parallel sides (even +1, odd 0, one odd case 3.7 degrees off).
+  - Held out: pk-cup-coffee-mug-01, pk-bottle-wine-group-01, pk-vehicle-sportscar-01 were added
+    after this round's tuning with masks drawn by eye, the engine not run on them while adding.
+    As first measured, the engine is under u2netp alone on all three: the car 0.963 (u2netp
+    0.978; GrabCut moves the edge at the wheels and the shadow line), the four wine bottles 0.696
+    (0.735; the bottle at the left edge and the top of one cut by the frame are left out: a
+    group's member touching the frame is dropped; crop held 0.755), the mug 0.454 (0.464: both
+    take the striped napkin and the spoon under it, props the truth leaves out). Whole set (106):
+    crop held 100/106 (98/103 on the photos tuned on), IoU mean 0.844 vs u2netp 0.822.
+
 - Fourth round (2026-11-30, session 7), tuned on the even photos, checked on the odd ones:
   - Crop: every type 3 miss was the mask leaving out part of the product (placed on the
     engine's own mask, the crop held 1.000 on all 102, turned and straightened crops too).
