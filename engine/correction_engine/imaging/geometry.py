@@ -58,6 +58,31 @@ def is_convex(quad: np.ndarray) -> bool:
     return bool(np.all(cross > 0) or np.all(cross < 0))
 
 
+# The interior angles a photographed sheet can show. A rectangle seen by a 50-80 degree camera
+# tilted up to 45 degrees off its normal, anywhere in the frame, shows corners of 42-143 degrees
+# (simulated over page aspects 1-4 and all turns); the 90 truth outlines of the real photos span
+# 60-127. An outline with a corner far outside that, 30 or 150, is no page but a sliver between
+# crossing lines (a table's edge and a knife, issue 8).
+MIN_CORNER_ANGLE = 30.0
+
+
+def corner_angles(quad: np.ndarray) -> np.ndarray:
+    """The interior angle, in degrees, at each of ``quad``'s four corners (in its order)."""
+    q = np.asarray(quad, dtype=np.float64).reshape(4, 2)
+    to_prev = np.roll(q, 1, axis=0) - q
+    to_next = np.roll(q, -1, axis=0) - q
+    norms = np.linalg.norm(to_prev, axis=1) * np.linalg.norm(to_next, axis=1)
+    cos = np.einsum("ij,ij->i", to_prev, to_next) / np.maximum(norms, 1e-12)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def plausible_page(quad: np.ndarray) -> bool:
+    """Whether ``quad`` (convex, in order) can be a sheet's outline seen in perspective: no
+    corner sharper than MIN_CORNER_ANGLE nor blunter than its supplement."""
+    angles = corner_angles(quad)
+    return bool(np.all(angles >= MIN_CORNER_ANGLE) and np.all(angles <= 180.0 - MIN_CORNER_ANGLE))
+
+
 def rectified_aspect(quad: np.ndarray, image_size: tuple[int, int]) -> float:
     """Width/height of the real rectangle seen as ``quad`` (TL, TR, BR, BL) in a pinhole photo.
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .geometry import is_convex, order_quad, quad_area, quarter_turn
+from .geometry import is_convex, order_quad, plausible_page, quad_area, quarter_turn
 from .page_border import border_variants
 from .page_cast_shadow import beyond_shadow, shadow_sides
 from .page_faint import faint_page
@@ -203,6 +203,10 @@ def find_page_quad(
     posed = turned(image, turns)
     closed, scale = closed_small(posed, detect_side)
     found = _find_in_pose(posed, closed, scale, refine_side, min_area_fraction, min_score)
+    if found is not None and not plausible_page(found.quad):
+        # Issue 8: an outline no sheet seen in perspective shows is a wrong crop; the caller
+        # keeps the whole frame instead. Corner angles do not change under a quarter turn.
+        return None
     if found is None or not turns:
         return found
     quad = order_quad(turned_back(found.quad, image.shape[:2], turns))
