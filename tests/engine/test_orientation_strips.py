@@ -31,12 +31,22 @@ def test_a_noise_strip_is_not_turned_at_any_quarter_turn(short):
     _strip_comes_back_as_given(short)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="page detection finds a 'page' (whiteness, 30 x 250 or 75 x 283 px) in a 24-48 px noise "
-    "strip; cut out, it is wide enough for the line search, which reads the noise (review 8, F4)",
+# The 48 px strip's false "page" (a sliver the "neutral" detector found) had corners no photographed sheet
+# shows and is refused since session 8 (geometry.plausible_page); the 24 px strip's is not.
+@pytest.mark.parametrize(
+    "short",
+    [
+        pytest.param(
+            24,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="page detection finds a 'page' (whiteness, 30 x 250 px) in a 24 px noise strip; cut "
+                "out, it is wide enough for the line search, which reads the noise (review 8, F4)",
+            ),
+        ),
+        48,
+    ],
 )
-@pytest.mark.parametrize("short", [24, 48])
 def test_a_wider_noise_strip_has_no_page_and_is_not_turned(short):
     _strip_comes_back_as_given(short)
 
