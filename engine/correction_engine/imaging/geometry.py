@@ -58,6 +58,13 @@ def is_convex(quad: np.ndarray) -> bool:
     return bool(np.all(cross > 0) or np.all(cross < 0))
 
 
+def quad_mask(shape: tuple[int, ...], quad: np.ndarray) -> np.ndarray:
+    """Bool map of the pixels of a frame of ``shape`` (rows, columns) inside convex ``quad``."""
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, np.round(quad).astype(np.int32), 255)
+    return mask > 0
+
+
 # The interior angles a photographed sheet can show. A rectangle seen by a 50-80 degree camera
 # tilted up to 45 degrees off its normal, anywhere in the frame, shows corners of 42-143 degrees
 # (simulated over page aspects 1-4 and all turns); the 90 truth outlines of the real photos span

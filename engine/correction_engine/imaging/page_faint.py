@@ -24,8 +24,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .geometry import is_convex, order_quad, quad_area
-from .page_nesting import NESTED_AREA_RATIO, _mask, contains
+from .geometry import is_convex, order_quad, quad_area, quad_mask
+from .page_nesting import NESTED_AREA_RATIO, contains
 from .page_regions import crossings
 from .page_scoring import side_samples
 from .page_text_block import holds_text, marks, text_block, text_marks
@@ -386,8 +386,8 @@ def _printed_box(lab: np.ndarray, ink: np.ndarray, quad: np.ndarray, outer: np.n
     PRINT_MARGIN of either), and a side stepping out onto whiter ground (_steps_onto_whiter:
     the committed receipt scans have punched holes and small print on their cards, but
     their cards are darker than the receipts)."""
-    inner = cv2.dilate(_mask(ink.shape, quad).astype(np.uint8), _disc(PRINT_MARGIN))
-    around = cv2.erode(_mask(ink.shape, outer).astype(np.uint8), _disc(PRINT_MARGIN))
+    inner = cv2.dilate(quad_mask(ink.shape, quad).astype(np.uint8), _disc(PRINT_MARGIN))
+    around = cv2.erode(quad_mask(ink.shape, outer).astype(np.uint8), _disc(PRINT_MARGIN))
     between = int(np.count_nonzero(marks(ink) & (around > 0) & (inner == 0)))
     return between >= MIN_PRINT_AROUND and _steps_onto_whiter(lab, quad)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .geometry import quad_mask
 from .page_regions import MAX_OUTSIDE, along_border
 
 # Grey levels by which the ring's brightest tenth must stay below the inner outline's typical
@@ -45,12 +46,6 @@ SHARED_SIDE_TOLERANCE = 0.01
 Candidate = tuple[float, float, np.ndarray, str]  # (score, area, quad, detector name)
 
 
-def _mask(shape: tuple[int, int], quad: np.ndarray) -> np.ndarray:
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillConvexPoly(mask, np.round(quad).astype(np.int32), 255)
-    return mask > 0
-
-
 def contains(outer: np.ndarray, inner: np.ndarray, size: tuple[int, int]) -> bool:
     """Whether every corner of ``inner`` lies inside ``outer`` (within INSIDE_TOLERANCE of the
     long side of a frame of ``size``: both may run along the frame's border, found a few
@@ -65,8 +60,8 @@ def same_paper(white: np.ndarray, ink: np.ndarray, outer: np.ndarray, inner: np.
     ``inner``: it holds parts as white (its 90th percentile within PAPER_MARGIN of the inner
     median; printed outlines on one sheet), or text runs on through it (a shadow across a page),
     rather than a darker, text-free backing or desk."""
-    inside = _mask(white.shape, inner)
-    ring = _mask(white.shape, outer) & ~inside
+    inside = quad_mask(white.shape, inner)
+    ring = quad_mask(white.shape, outer) & ~inside
     if not ring.any() or not inside.any():
         return True
     if float(np.percentile(white[ring], 90)) >= float(np.median(white[inside])) - PAPER_MARGIN:

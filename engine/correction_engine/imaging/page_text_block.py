@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .page_nesting import _mask
+from .geometry import quad_mask
 
 # Ink spread beyond this share at either end of each axis is dirt or print on the backing, not
 # the text block.
@@ -118,5 +118,5 @@ def holds_text(text: np.ndarray, quad: np.ndarray) -> bool:
     a side that steps, that side is print on the page, and the page runs on past it. (A closed
     outline, every side stepping, is its own evidence: a shadow along its edge reads as text
     outside it, 4-8 % of it on the committed receipts on wood and on a table.)"""
-    left_out = np.count_nonzero(text & ~_mask(text.shape, quad))
+    left_out = np.count_nonzero(text & ~quad_mask(text.shape, quad))
     return bool(left_out <= MAX_TEXT_LEFT_OUT * max(int(np.count_nonzero(text)), 1))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .geometry import quad_mask
 from .page_nesting import contains
 from .page_proposals import propose_by_brightness
 
@@ -50,9 +51,7 @@ def shadowed_page_quads(
     across it made the lit part an outline of its own (the shadow's edge steps in lightness
     only, so the paper's chroma runs on across it). Candidates only: the caller scores them."""
     lab = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32), (0, 0), 1.5)
-    inside = np.zeros(ink.shape, np.uint8)
-    cv2.fillConvexPoly(inside, np.round(winner).astype(np.int32), 1)
-    bare = (inside > 0) & (ink == 0)
+    bare = quad_mask(ink.shape, winner) & (ink == 0)
     if not bare.any():
         return []
     paper = np.median(lab[bare], axis=0)
