@@ -47,6 +47,13 @@ LINES_AGREE = 4.0
 WEAK_AXIS_ELONGATION = 1.5
 WEAK_AXIS_SYMMETRY = 0.85
 WEAK_AXIS_AGREE = 3.0
+# ... and only a tall outline's: a standing product is built mirror-symmetric left to right,
+# about a vertical axis, so its long axis is a mirror only when it stands up. A wide outline's
+# long axis is horizontal (a car, a sofa, a shoe in profile); reflecting about it swaps roof
+# and wheels, and a rough match there is the blob's roundness, leaning with the silhouette's
+# perspective (a level street photo of a car in three-quarter view, turned by 3.9 degrees with
+# a wall of planks seen obliquely agreeing). A lying bottle is a true mirror about its long
+# axis: the strict "axis" (WEAK_AXIS_SYMMETRY is not enough there) keeps it.
 # A quadrilateral outline that is also mirror-symmetric and elongated (its axis found) is a
 # tapered product as often as a box: a bulb's lens narrowing to its pins, a tub, a lampshade.
 # Its near-parallel pair is then the rim and a short, ill-defined base (the line across a
@@ -171,14 +178,16 @@ def quad_tilt(
 
 
 def axis_tilt(
-    mask: np.ndarray, min_elongation: float = 2.0, min_symmetry: float = 0.95
+    mask: np.ndarray, min_elongation: float = 2.0, min_symmetry: float = 0.95, *, standing: bool = False
 ) -> tuple[float, float] | None:
     """Tilt of an elongated, mirror-symmetric outline (a bottle, a vase, a tube) from its axis.
 
     The principal axis of the mask's second moments is its symmetry axis when there is one;
     the reflection of the mask about that axis must overlap the mask by ``min_symmetry``
     (IoU), which rejects asymmetric shapes (a shoe's long axis follows no upright). The
-    second moments' eigenvalue ratio must reach ``min_elongation``. Returns (angle, symmetry).
+    second moments' eigenvalue ratio must reach ``min_elongation``. ``standing``: only a long
+    axis nearer vertical than horizontal counts (see ``WEAK_AXIS_SYMMETRY``). Returns (angle,
+    symmetry).
     """
     ys, xs = np.nonzero(mask)
     if xs.size < 64:
@@ -190,6 +199,8 @@ def axis_tilt(
     if evals[0] <= 0 or evals[1] / evals[0] < min_elongation:
         return None
     vx, vy = evecs[:, 1]
+    if standing and abs(vy) < abs(vx):
+        return None
     angle = _direction(vx, vy)
     # Reflect every pixel about the axis through the centroid and count how many land on the mask.
     ux, uy = vx / np.hypot(vx, vy), vy / np.hypot(vx, vy)
@@ -272,11 +283,12 @@ def estimate_tilt(
     rectangle by its minimum-area box (:func:`rectangle_tilt`), a symmetric elongated outline
     (:func:`axis_tilt`), two long parallel sides of an elongated outline
     (:func:`~correction_engine.imaging.outline_sides.sides_tilt`), long straight edges
-    (:func:`edges_tilt`), and, with ``image`` only, a roughly symmetric outline or the
+    (:func:`edges_tilt`), and, with ``image`` only, a roughly symmetric tall outline or the
     parallel sides of a squat one ("weak-axis", "weak-sides": they count only where the
     scene's lines or gradients agree within ``WEAK_AXIS_AGREE``). The first that applies decides; with the working copy
     ``image`` (RGB or grey), the scene's lines (:func:`lines_tilt`) are averaged with an
-    axis or edges answer when they agree, and replace it (or no answer) when they disagree
+    edges answer or a group member's axis when they agree (a single product's axis stands), and
+    replace it (or no answer) when they disagree
     and are strong on their own; a rectangle or quadrilateral outline is never overruled.
     Without lines, the scene's gradients (:func:`gradient_tilt`, the product left out) that
     agree with an axis or edges answer are averaged with it. Tilts beyond ``max_tilt`` are
@@ -321,7 +333,7 @@ def estimate_tilt(
         if edges is not None:
             found = (edges, "edges", 0.5)
     if found is None and image is not None:
-        weak = axis_tilt(main.astype(bool), WEAK_AXIS_ELONGATION, WEAK_AXIS_SYMMETRY)
+        weak = axis_tilt(main.astype(bool), WEAK_AXIS_ELONGATION, WEAK_AXIS_SYMMETRY, standing=True)
         if weak is not None:
             found = (weak[0], "weak-axis", weak[1])
     if found is None and image is not None:
@@ -332,6 +344,12 @@ def estimate_tilt(
     # there is (a tenth of a degree): lines would only blur it, and where they disagree the
     # product is held tilted in a level scene. So the lines (~25 ms) are only looked for
     # when the outline is weaker.
+    # A single product's mirror axis is read to a few tenths of a degree (see GROUP_SHARE);
+    # the scene's lines and gradients carry a degree or two of their own (a table's edge in
+    # perspective): their mean moved the axis away from the truth on all 9 such readings of
+    # the real set (a bottle's 1.8 degree lean read 0.5 and left alone). So they may still
+    # overrule it where they disagree, but never blur it where they agree.
+    single_axis = found is not None and found[1] == "axis" and not one_of_a_group(mask)
     if image is not None and (found is None or found[1] in WEAK):
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
         lines = lines_tilt(grey)
@@ -339,11 +357,12 @@ def estimate_tilt(
             if found is not None and abs(fold(found[0] - lines[0])) <= _agree(found[1]):
                 # A weak outline cue and the scene agree: each has its own bias (a bottle's
                 # taper, a table edge's perspective), so the mean is the better estimate.
-                found = (fold(lines[0] + fold(found[0] - lines[0]) / 2.0), found[1] + "+lines", 1.0)
+                if not single_axis:
+                    found = (fold(lines[0] + fold(found[0] - lines[0]) / 2.0), found[1] + "+lines", 1.0)
             elif lines[2] or lines[1] >= LINES_ALONE_SHARE:
                 # A weak outline cue (or none) that the scene contradicts gives way to it.
                 found = (lines[0], "lines", lines[1])
-        if found is not None and found[1] in WEAK:
+        if found is not None and found[1] in WEAK and not single_axis:
             # Still no scene lines: the scene's strong gradients, which also see structure too
             # short or broken for a line, confirm a weak outline cue (their mean), so that two
             # independent cues agreeing may straighten a smaller tilt. The product and its
