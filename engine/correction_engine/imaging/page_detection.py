@@ -30,6 +30,7 @@ from .page_proposals import (
 )
 from .page_regions import MAX_OUTSIDE, border_sides, clamp_to_frame, corners_outside
 from .page_scoring import edge_contrast, outside_ink, refine_quad, score_quad, text_ink
+from .page_thin_edges import thin_edged
 from .page_tint import shadowed_page_quads
 
 # A found page must cover at least this share of the frame: business cards and short receipts
@@ -50,6 +51,8 @@ CUT_PAGE_OUTSIDE = 0.1
 FAINT_SCORE = MIN_SCORE
 # The lines proposer's edge thresholds, a second time, times this (see find_page_quad).
 FAINT_SENSITIVITY = 0.5
+# The detector name of outlines seen on the least channel (see _find_in_pose).
+WHITE_EDGES = "whiteness edges"
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,12 @@ class PageQuad:
 
 
 def _snapped(
-    gray: np.ndarray, smooth: np.ndarray, raw: np.ndarray, name: str, contrast: float
+    gray: np.ndarray,
+    smooth: np.ndarray,
+    raw: np.ndarray,
+    name: str,
+    contrast: float,
+    snap_on: np.ndarray | None = None,
 ) -> tuple[float, float, np.ndarray, str]:
     """(score, area, quad, name) of ``raw`` held within the frame's limit, or of that moved onto
     the gradient peaks along its sides, whichever scores better. A polygon simplified from a
@@ -78,7 +86,7 @@ def _snapped(
     best = (score_quad(gray, quad, contrast), quad)
     if corners_outside(raw, (h, w)) > MAX_OUTSIDE:
         best = (max(best[0], score_quad(gray, raw, contrast)), quad)
-    snapped = clamp_to_frame(refine_quad(gray, quad, 3.0, smooth), (h, w))
+    snapped = clamp_to_frame(refine_quad(gray if snap_on is None else snap_on, quad, 3.0, smooth), (h, w))
     if is_convex(snapped):
         s = score_quad(gray, snapped, contrast)
         if s > best[0]:
@@ -87,10 +95,14 @@ def _snapped(
 
 
 def _scored(
-    gray: np.ndarray, proposals: list[tuple[np.ndarray, str]], contrast: float
+    gray: np.ndarray,
+    proposals: list[tuple[np.ndarray, str]],
+    contrast: float,
+    snap_on: np.ndarray | None = None,
 ) -> list[tuple[float, float, np.ndarray, str]]:
     """(score, area, quad, detector) of each plausible proposal, held within the frame's limit
-    and snapped onto the edges along its sides where that scores better."""
+    and snapped onto the edges along its sides (of ``snap_on``, the channel it was seen in,
+    ``gray`` by default) where that scores better."""
     h, w = gray.shape
     kept = [(quad, name) for quad, name in proposals if corners_outside(quad, (h, w)) <= CUT_PAGE_OUTSIDE]
     kept += [
@@ -98,9 +110,9 @@ def _scored(
         for quad, name in kept
         for v in border_variants(gray, clamp_to_frame(quad, (h, w)), contrast)
     ]
-    smooth = cv2.GaussianBlur(gray, (0, 0), 1.0)
+    smooth = cv2.GaussianBlur(gray if snap_on is None else snap_on, (0, 0), 1.0)
     return [
-        _snapped(gray, smooth, quad, name, contrast)
+        _snapped(gray, smooth, quad, name, contrast, snap_on)
         for quad, name in kept
         if is_convex(quad) and quad_area(clamp_to_frame(quad, (h, w))) <= 0.97 * h * w
     ]
@@ -233,6 +245,13 @@ def _find_in_pose(
     proposals += [(q, "brightest") for q in propose_by_brightest(white, min_area)]
     proposals += [(q, "lines") for q in propose_by_lines(gray, min_area, contrast=contrast)]
     scored = _scored(gray, proposals, contrast)
+    # Issue 8: a cover's coloured rim and print (a magazine's yellow border, a sunlit picture) on
+    # a white table step by under the Canny thresholds in grey, which scale with a bright
+    # photo's median; in whiteness (the least channel) colour is dark against white, and the
+    # outline shows. Snapped and refined in whiteness too: in grey the nearest step to such a
+    # side is another edge (the table's far edge, the print inside the rim).
+    seen_white = [(q, WHITE_EDGES) for q in propose_by_edges(white, min_area)]
+    scored += _scored(gray, seen_white, contrast, snap_on=white)
     if not any(sc[0] >= min_score for sc in scored):
         # No outline on clear edges: look again with half the edge thresholds. They scale with
         # the photo's median brightness, so on a bright photo a low-contrast side (a receipt on
@@ -253,7 +272,16 @@ def _find_in_pose(
         key=lambda sc: sc[0] + 0.05 * sc[1] / (h * w) - BORDER_SIDE_COST * border_sides(sc[2], (h, w)),
     )
     if best[0] < min_score:
-        return _faint(image, closed, ink, None, min_area, scale)
+        faint_found = _faint(image, closed, ink, None, min_area, scale)
+        if faint_found is not None and not border_sides(faint_found.quad * scale, (h, w)):
+            return faint_found
+        # Issue 8: a sheet on a backing of its own tone, its sides only thin lines (page_thin_edges).
+        # Every side of such an outline is seen; a side seen beats one taken on the frame's border.
+        thin = thin_edged(gray, cv2.cvtColor(small_image, cv2.COLOR_RGB2GRAY), scored, contrast, min_score)
+        if thin is None:
+            return faint_found
+        quad_thin = clamp_to_frame(order_quad(thin[1] / scale), image.shape[:2])
+        return PageQuad(quad_thin, thin[0], f"{thin[2]} on thin edges")
     chosen = choose_nested(white, ink, best, scored, min_score)
     s, area, quad, name = chosen
     # A hard shadow across the page is an outline of brightness steps too, and may score best.
@@ -292,7 +320,9 @@ def _find_in_pose(
     inner = _faint(image, closed, ink, quad, min_area, scale)
     if inner is not None:
         return inner
-    ref_gray, _, ref_scale = text_free_gray(image, refine_side)
+    ref_gray, ref_white, ref_scale = text_free_gray(image, refine_side)
+    if name.startswith(WHITE_EDGES):
+        ref_gray = ref_white
     quad_ref = quad * (ref_scale / scale)
     for radius in (6.0, 3.0):
         quad_ref = refine_quad(ref_gray, quad_ref, radius * max(1.0, ref_scale / scale) / 2)

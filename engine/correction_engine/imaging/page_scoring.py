@@ -16,6 +16,8 @@ from .page_regions import crossings, fitted_line, line_through
 # at least the minimum, in between four noise deviations of the photo (see edge_contrast).
 EDGE_CONTRAST = 14.0
 MIN_EDGE_CONTRAST = 6.0
+# Points sampled along each side of an outline to score it.
+SUPPORT_SAMPLES = 40
 
 
 def text_ink(image: np.ndarray, gray_closed: np.ndarray) -> np.ndarray:
@@ -125,8 +127,16 @@ def one_way_steps(
 
 
 def score_quad(gray: np.ndarray, quad: np.ndarray, contrast: float = EDGE_CONTRAST) -> float:
-    """Share of the outline on an edge: half the mean over the four sides, half the weakest side,
-    so a quad needs all four sides on real edges.
+    """Share of the outline on an edge (side_support): half the mean over the four sides, half
+    the weakest side, so a quad needs all four sides on real edges."""
+    return support_score(*side_support(gray, quad, contrast))
+
+
+def side_support(
+    gray: np.ndarray, quad: np.ndarray, contrast: float = EDGE_CONTRAST
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which of SUPPORT_SAMPLES points along each side of ``quad`` lie on an edge of ``gray``,
+    (4, n) bool, and which sides lie along the frame's border, (4,) bool.
 
     A sample is on an edge when the brightness steps across the side by more than ``contrast``
     in the direction most of that side steps (texture steps both ways at random, a page's edge
@@ -136,7 +146,7 @@ def score_quad(gray: np.ndarray, quad: np.ndarray, contrast: float = EDGE_CONTRA
     1 % of the side), where the page runs past the frame and there is no outside to compare with.
     """
     offsets = np.array([-3.0, 0.0, 3.0])
-    pts, _ = side_samples(quad, 40, offsets)
+    pts, _ = side_samples(quad, SUPPORT_SAMPLES, offsets)
     vals = sample(gray, pts)
     h, w = gray.shape
     x, y = pts[..., 0], pts[..., 1]
@@ -154,11 +164,15 @@ def score_quad(gray: np.ndarray, quad: np.ndarray, contrast: float = EDGE_CONTRA
     off = (ox < 2) | (ox > w - 3) | (oy < 2) | (oy > h - 3)
     along_border = near & off
     support = (in_frame & (stepped | lined)) | along_border
+    return support, along_border.mean(axis=1) > 0.5
+
+
+def support_score(support: np.ndarray, border: np.ndarray) -> float:
+    """score_quad's figure from side_support's (4, n) ``support`` and (4,) ``border``."""
     per_side = support.mean(axis=1)
     # Three sides on the border leave one side of evidence: unless that side is on an edge all
     # along (a receipt against three edges of a scan), it is the frame cut by a line (a shadow,
     # a fold, a vignette), not a page.
-    border = along_border.mean(axis=1) > 0.5
     if border.sum() >= 3 and (border.all() or per_side[~border].min() < 0.9):
         return 0.0
     return float(0.5 * per_side.mean() + 0.5 * per_side.min())
