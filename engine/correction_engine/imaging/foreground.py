@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from correction_engine.imaging.background_model import BorderModel, border_model
-from correction_engine.imaging.holding_hand import without_holding_hand
+from correction_engine.imaging.holding_hand import skin_colour, without_holding_hand
 from correction_engine.imaging.loose_parts import objects_apart
 from correction_engine.imaging.mask_ops import (
     border_ring,
@@ -80,6 +80,8 @@ class ForegroundEstimate:
     the mask (see :func:`~correction_engine.imaging.loose_parts.objects_apart`; the crop
     frames them), else None. ``plain_backdrop``: the border model found one smooth backdrop
     and no scene around the product (nothing else in the frame draws the model's eye).
+    ``skin``: the working copy's skin-coloured pixels
+    (:func:`~correction_engine.imaging.holding_hand.skin_colour`) when a hand was looked for.
     """
 
     mask: np.ndarray
@@ -91,6 +93,7 @@ class ForegroundEstimate:
     salient: np.ndarray | None = None
     apart: np.ndarray | None = None
     plain_backdrop: bool = False
+    skin: np.ndarray | None = None
 
     @property
     def scale(self) -> float:
@@ -273,10 +276,13 @@ def estimate_foreground(
             kept = backdrop_given_back(mask, sal, border, small)
             if np.count_nonzero(kept) < np.count_nonzero(mask):
                 mask, method = kept, method + "+backdrop-out"
+    skin = None
     if mask.any():
         # A hand holding the product is salient with it and unlike the backdrop, so both
-        # models keep it; skin colour entering from the frame's edge tells it apart.
-        held = without_holding_hand(mask, small)
+        # models keep it; skin colour entering from the frame's edge tells it apart. The
+        # skin map is kept: the placement looks for a holding hand again, beside the mask.
+        skin = skin_colour(small)
+        held = without_holding_hand(mask, small, skin=skin)
         if np.count_nonzero(held) < np.count_nonzero(mask):
             mask, method = held, method + "+hand-out"
     if from_model:
@@ -295,6 +301,7 @@ def estimate_foreground(
         salient=sal,
         apart=objects_apart(border, mask, small, sal),
         plain_backdrop=bool(border.smooth and not border.scene),
+        skin=skin,
     )
 
 

@@ -139,6 +139,7 @@ def without_holding_hand(
     keep_share: float = 0.6,
     edge_band: float = HAND_EDGE_BAND,
     max_entry: float = HAND_MAX_ENTRY,
+    skin: np.ndarray | None = None,
 ) -> np.ndarray:
     """``mask`` without a hand that holds the product; ``mask`` itself when none is found.
 
@@ -148,13 +149,15 @@ def without_holding_hand(
     is a skin-coloured product (a wooden chair, a leather bag), not a hand on one. And it
     enters the frame as a limb: narrower there than ``max_entry`` x the rest of the mask, or
     than itself farther in (a wrist narrower than the fist; :func:`_enters_as_a_limb`).
+    ``skin``: :func:`skin_colour` of ``small`` when the caller has it already.
     """
     area = np.count_nonzero(mask)
     if area == 0:
         return mask
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    skin = cv2.morphologyEx((skin_colour(small) & mask).astype(np.uint8), cv2.MORPH_OPEN, k)
-    labels, stats, hand = _limbs(skin, mask, min_share, edge_share, edge_band, max_entry)
+    colour = skin_colour(small) if skin is None else skin
+    opened = cv2.morphologyEx((colour & mask).astype(np.uint8), cv2.MORPH_OPEN, k)
+    labels, stats, hand = _limbs(opened, mask, min_share, edge_share, edge_band, max_entry)
     if not hand.any():
         return mask
     total = sum(stats[i, cv2.CC_STAT_AREA] for i in np.flatnonzero(hand))
@@ -174,11 +177,12 @@ def without_holding_hand(
     return kept
 
 
-def held_in_a_hand(mask: np.ndarray, small: np.ndarray) -> bool:
+def held_in_a_hand(mask: np.ndarray, small: np.ndarray, skin: np.ndarray | None = None) -> bool:
     """True when a hand holds the product of ``mask`` in ``small`` (RGB uint8, working copy):
     a skin-coloured region inside the mask or beside it (within :data:`HAND_BESIDE` x the
     mask's longer side; :func:`without_holding_hand` may have taken it out already) that
-    reaches in from the frame's edge as a limb, as :func:`without_holding_hand` judges it."""
+    reaches in from the frame's edge as a limb, as :func:`without_holding_hand` judges it.
+    ``skin``: :func:`skin_colour` of ``small`` when the caller has it already."""
     if not mask.any():
         return False
     ys, xs = np.nonzero(mask)
@@ -187,6 +191,7 @@ def held_in_a_hand(mask: np.ndarray, small: np.ndarray) -> bool:
         mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     )
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    skin = cv2.morphologyEx(skin_colour(small).astype(np.uint8), cv2.MORPH_OPEN, k)
-    limbs = _limbs(skin, mask, HAND_MIN_SHARE, HAND_EDGE_SHARE, HAND_EDGE_BAND, HAND_MAX_ENTRY, near > 0)
+    colour = skin_colour(small) if skin is None else skin
+    opened = cv2.morphologyEx(colour.astype(np.uint8), cv2.MORPH_OPEN, k)
+    limbs = _limbs(opened, mask, HAND_MIN_SHARE, HAND_EDGE_SHARE, HAND_EDGE_BAND, HAND_MAX_ENTRY, near > 0)
     return bool(limbs[2].any())

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from correction_core.contract import MIN_DIMENSION
 from correction_engine.imaging import saliency
 from correction_engine.imaging.closer_look import closer_look
+from correction_engine.imaging.crop_boxes import at_least, cover, quarter_turn_map, turn_box
 from correction_engine.imaging.cutout import alpha_in_frame, cutout_with_alpha
 from correction_engine.imaging.foreground import ForegroundEstimate, estimate_foreground
 from correction_engine.imaging.geometry import quarter_turn
+from correction_engine.imaging.group_members import faint_members
 from correction_engine.imaging.holding_hand import held_in_a_hand
 from correction_engine.imaging.product_orientation import NO_TURN, UprightTurn, estimate_upright_turn
 from correction_engine.imaging.straighten import (
@@ -143,60 +144,6 @@ def _region_corners(region: np.ndarray, scale_xy: tuple[float, float]) -> np.nda
     return corners / np.asarray(scale_xy)
 
 
-def _quarter_turn_map(box: tuple[int, int, int, int], turn_cw: int) -> np.ndarray:
-    """2x3 affine from pixel (x, y) of ``np.rot90(crop, -turn_cw // 90)`` to the input, where
-    ``crop`` is the input sliced to ``box``."""
-    x0, y0, x1, y1 = box
-    cw, ch = x1 - x0, y1 - y0
-    k = (turn_cw // 90) % 4
-    if k == 0:
-        return np.array([[1.0, 0, x0], [0, 1.0, y0]])
-    if k == 1:
-        return np.array([[0, 1.0, x0], [-1.0, 0, y0 + ch - 1]])
-    if k == 2:
-        return np.array([[-1.0, 0, x0 + cw - 1], [0, -1.0, y0 + ch - 1]])
-    return np.array([[0, -1.0, x0 + cw - 1], [1.0, 0, y0]])
-
-
-def _turn_box(
-    box: tuple[int, int, int, int], shape: tuple[int, int], turn_cw: int
-) -> tuple[int, int, int, int]:
-    """``box`` (end-exclusive, input frame of ``shape`` = (h, w)) in the frame turned clockwise."""
-    x0, y0, x1, y1 = box
-    h, w = shape
-    k = (turn_cw // 90) % 4
-    if k == 0:
-        return box
-    if k == 1:
-        return (h - y1, x0, h - y0, x1)
-    if k == 2:
-        return (w - x1, h - y1, w - x0, h - y0)
-    return (y0, w - x1, y1, w - x0)
-
-
-def _cover(box: tuple[int, int, int, int], points: np.ndarray) -> tuple[int, int, int, int]:
-    """``box`` (end-exclusive) grown to hold ``points`` (x, y)."""
-    if not len(points):
-        return box
-    x0, y0 = np.floor(points.min(0)).astype(int)
-    x1, y1 = np.ceil(points.max(0)).astype(int)
-    return (min(box[0], int(x0)), min(box[1], int(y0)), max(box[2], int(x1)), max(box[3], int(y1)))
-
-
-def _at_least(lo: int, hi: int, limit: int | None = None) -> tuple[int, int]:
-    """The span [lo, hi) grown about its middle to the contract's smallest side (a product of
-    a few pixels in a tiny photo must still give a result that can be submitted again), kept
-    within [0, limit) when a limit is given and the frame is wide enough."""
-    if hi - lo >= MIN_DIMENSION:
-        return lo, hi
-    lo -= (MIN_DIMENSION - (hi - lo)) // 2
-    hi = lo + MIN_DIMENSION
-    if limit is not None:
-        lo, hi = (0, MIN_DIMENSION) if lo < 0 else (lo, hi)
-        lo, hi = (max(0, limit - MIN_DIMENSION), limit) if hi > limit else (lo, hi)
-    return lo, hi
-
-
 def place_product(
     shape: tuple[int, int],
     est: ForegroundEstimate,
@@ -205,12 +152,14 @@ def place_product(
     *,
     margin: float = DEFAULT_MARGIN,
     closer: np.ndarray | None = None,
+    members: np.ndarray | None = None,
 ) -> ProductPlacement:
     """Plan the output for an input of ``shape`` (h, w): straighten by ``tilt``, turn by
     ``turn``, crop around the product with ``margin`` x its longer side on every side.
 
     The crop is computed after turning, from the whole outline and the loose parts beside it
-    (``est.apart``), so nothing of the product is lost to it; it also covers
+    (``est.apart``) and ``members`` (a group's faint members, working grid), so nothing of
+    the product is lost to it; it also covers
     :func:`maybe_product` and ``closer``, the model's closer look
     (:func:`~correction_engine.imaging.closer_look.closer_look`, working grid), without a
     margin of their own: the margin frames the sure product, the maybe regions only must not
@@ -225,6 +174,9 @@ def place_product(
     if est.apart is not None:
         # Loose parts laid out beside the product on a plain backdrop are framed like it.
         corners = np.concatenate([corners, _region_corners(est.apart, est.scale_xy)])
+    if members is not None:
+        # So are a group's members seen only faintly (working grid, see locate_product).
+        corners = np.concatenate([corners, _region_corners(members, est.scale_xy)])
     region = maybe_product(est)
     if closer is not None:
         region = closer if region is None else region | closer
@@ -234,17 +186,17 @@ def place_product(
         px0, py0 = np.floor(corners.min(0)).astype(int)
         px1, py1 = np.ceil(corners.max(0)).astype(int)
         m = int(round(margin * max(px1 - px0, py1 - py0)))
-        cx0, cy0, cx1, cy1 = _cover((px0 - m, py0 - m, px1 + m, py1 + m), extra)
+        cx0, cy0, cx1, cy1 = cover((px0 - m, py0 - m, px1 + m, py1 + m), extra)
         crop = (max(0, cx0), max(0, cy0), min(w, cx1), min(h, cy1))
-        (x0, x1), (y0, y1) = _at_least(crop[0], crop[2], w), _at_least(crop[1], crop[3], h)
+        (x0, x1), (y0, y1) = at_least(crop[0], crop[2], w), at_least(crop[1], crop[3], h)
         crop = (x0, y0, x1, y1)
         product = (max(0, px0), max(0, py0), min(w, px1), min(h, py1))
         return ProductPlacement(
             angle=0.0,
             evidence=tilt.evidence,
-            product_box=_turn_box(product, shape, turn.turn_cw),
-            crop_box=_turn_box(crop, shape, turn.turn_cw),
-            to_input=_quarter_turn_map(crop, turn.turn_cw),
+            product_box=turn_box(product, shape, turn.turn_cw),
+            crop_box=turn_box(crop, shape, turn.turn_cw),
+            to_input=quarter_turn_map(crop, turn.turn_cw),
             foreground=est,
             turn_cw=turn.turn_cw,
             turn_evidence=turn.evidence,
@@ -259,8 +211,8 @@ def place_product(
     px0, py0 = np.floor(q.min(0)).astype(int)
     px1, py1 = np.ceil(q.max(0)).astype(int)
     m = int(round(margin * max(px1 - px0, py1 - py0)))
-    x0, y0, x1, y1 = _cover((px0 - m, py0 - m, px1 + m, py1 + m), (extra - centre) @ rot + centre)
-    (x0, x1), (y0, y1) = _at_least(x0, x1), _at_least(y0, y1)
+    x0, y0, x1, y1 = cover((px0 - m, py0 - m, px1 + m, py1 + m), (extra - centre) @ rot + centre)
+    (x0, x1), (y0, y1) = at_least(x0, x1), at_least(y0, y1)
     # Output pixel q_out maps to input p = rot (q_out + origin - c) + c.
     to_input = np.zeros((2, 3))
     to_input[:, :2] = rot
@@ -294,11 +246,14 @@ def locate_product(
     ``look_closer``: run the model again on the product's neighbourhood so the crop covers
     where the product may extend beyond its mask (one more inference; only a crop that shows
     the photo needs it, a cut-out's alpha is the mask); the same crop frames a product held
-    in a hand with :data:`HELD_MARGIN_FACTOR` x ``margin``.
+    in a hand with :data:`HELD_MARGIN_FACTOR` x ``margin``, and frames a group's member the
+    model sees only faintly
+    (:func:`~correction_engine.imaging.group_members.faint_members`) like the product.
     """
     est = foreground if foreground is not None else estimate_foreground(image)
     tilt, turn = NO_TILT, NO_TURN
     closer = None
+    members = None
     if est.mask.any():
         if straighten:
             tilt = estimate_tilt(est.mask, max_tilt=max_tilt, min_tilt=min_tilt, image=est.small)
@@ -310,9 +265,19 @@ def locate_product(
             # product is already the view's one object (none of the real set's 13 such crops
             # moved with a second look, each an inference: about half a type 3 task).
             closer = closer_look(est.small, est.mask, saliency.salient_probability)
-        if look_closer and est.small is not None and held_in_a_hand(est.mask, est.small):
+        if look_closer and est.small is not None and held_in_a_hand(est.mask, est.small, est.skin):
             margin *= HELD_MARGIN_FACTOR
-    return place_product(image.shape[:2], est, tilt, turn, margin=margin, closer=closer)
+        # A group's member the model sees only faintly is framed like the product.
+        members = faint_members(est.mask, est.salient) if look_closer else None
+    return place_product(
+        image.shape[:2],
+        est,
+        tilt,
+        turn,
+        margin=margin,
+        closer=closer,
+        members=members,
+    )
 
 
 def apply_placement(image: np.ndarray, placement: ProductPlacement) -> np.ndarray:
