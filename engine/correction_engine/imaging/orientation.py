@@ -309,7 +309,16 @@ def estimate_orientation(
             rotation, skew, line_conf, evidence, "axis" if abs(evidence) < min_evidence else "turn"
         )
     if no_lines:
-        # Nothing to level and no up/down cue: the classifier alone, on its own terms.
+        # Nothing to level and no up/down cue: the classifier alone, on its own terms. Codes are
+        # painted out so that their modules set no lines and draw no tiles; with no lines found
+        # there is nothing for them to set, and on a small page (a magazine cover 103 px across)
+        # the "code" painted out was the cover's photo and big title (the classifier's 0.73 for
+        # the right turn fell to 0.24, a wrong one won).
+        if blocks.any():
+            mask, rules, marks = _ink_and_rules(gray)
+            seen = without_strokes(gray, rules)
+            unpainted = model_log_probs(seen)
+            log_p = log_p if unpainted is None else unpainted
         sure = _sure_without_lines(seen, mask, marks, log_p)
         if sure is None:
             return Orientation(0, 0.0, line_conf, 0.0, "none")
