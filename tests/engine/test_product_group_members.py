@@ -73,3 +73,35 @@ def test_a_faint_object_far_along_the_row_stays_out():
     est = row_of_bottles((30, 100, 60, 180))
     assert faint_members(est.mask, est.salient) is None
     assert crop(est) == crop(row_of_bottles(None))
+
+
+def test_a_faint_strip_longer_than_a_member_stays_out():
+    # Issue 9 (a): a faint strip in the row's band that starts 20 px from the row (as the
+    # framed member above) but runs on to the frame's side - a shelf edge, a table top - and a
+    # faint rug beside a pair of shoes: longer along the row than any member, so not the next one.
+    cases = (
+        (row_of_bottles((0, 100, 100, 180)), row_of_bottles(None)),
+        (row_of_bottles((0, 60, 118, 180), members=2), row_of_bottles(None, members=2)),
+    )
+    for est, without in cases:
+        assert faint_members(est.mask, est.salient) is None
+        assert crop(est) == crop(without)
+
+
+def test_a_block_of_members_keeps_the_same_faint_neighbour_in_every_pose():
+    # Issue 9 (c): a 2x2 block of members is neither a row nor a column; whether a faint box
+    # beside it is kept must not depend on the photo's quarter turn.
+    mask = np.zeros((300, 300), bool)
+    sal = np.zeros((300, 300), np.float32)
+    for x0 in (100, 180):
+        for y0 in (100, 180):
+            mask[y0 : y0 + 60, x0 : x0 + 60] = True
+            sal[y0 : y0 + 60, x0 : x0 + 60] = 0.95
+    sal[100:240, 60:90] = 0.35
+    kept = set()
+    for k in range(4):
+        m = np.ascontiguousarray(np.rot90(mask, k))
+        s = np.ascontiguousarray(np.rot90(sal, k))
+        region = faint_members(m, s)
+        kept.add(None if region is None else int(np.count_nonzero(region)))
+    assert len(kept) == 1

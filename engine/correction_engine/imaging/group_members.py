@@ -32,6 +32,14 @@ IN_BAND = 0.8
 # Greatest gap between the region and the nearest member, in the members' median width along
 # the row: the next place in the row, not an object across the room.
 MAX_GAP = 1.0
+# Greatest extent of a faint region along the row, in the members' median width: the next
+# member, seen whole or in part, and some slack for a wider one; a longer strip in the band is
+# a shelf edge, a table top or a rug running beside the row, not a member (issue 9).
+MAX_LENGTH = 1.5
+# Least ratio of the members' spreads (along x and along y) that leaves no direction: a block
+# of members (2x2) is neither a row nor a column, and picking one by the larger spread would
+# keep a neighbour in one quarter turn of the photo and drop it in the next (issue 9).
+TIE = 0.8
 
 
 def _members(mask: np.ndarray) -> np.ndarray:
@@ -60,6 +68,8 @@ def _in_row(box: np.ndarray, members: np.ndarray, axis: int) -> bool:
     if _overlap(b0, b1, lo, hi) < IN_BAND * (b1 - b0):
         return False
     step = float(np.median(members[:, along + 2]))
+    if box[along + 2] > MAX_LENGTH * step:
+        return False
     a0, a1 = int(box[along]), int(box[along] + box[along + 2])
     gaps = [max(int(m[along]) - a1, a0 - int(m[along] + m[along + 2])) for m in members]
     return min(gaps) <= MAX_GAP * step
@@ -68,7 +78,9 @@ def _in_row(box: np.ndarray, members: np.ndarray, axis: int) -> bool:
 def faint_members(mask: np.ndarray, salient: np.ndarray | None) -> np.ndarray | None:
     """Working-grid region (bool) of the model's faint objects that stand apart from ``mask``
     where the mask is a group (two or more parts, each at least ``GROUP_SHARE`` of the
-    largest) and lie in the group's row (or column) next to a member; None when there are none."""
+    largest) and lie in the group's row (or column) next to a member, no longer along it than
+    :data:`MAX_LENGTH` members; None when there are none, or when the members' spreads along x
+    and y are within :data:`TIE` of each other (no row or column to follow)."""
     if salient is None or salient.shape != mask.shape:
         return None
     members = _members(mask)
@@ -80,7 +92,10 @@ def faint_members(mask: np.ndarray, salient: np.ndarray | None) -> np.ndarray | 
     touching[np.unique(labels[mask & faint])] = True
     # A row (bottles side by side) or a column (boxes stacked): the way the members' centres spread.
     centres = members[:, :2] + members[:, 2:4] / 2.0
-    axis = 0 if np.ptp(centres[:, 0]) >= np.ptp(centres[:, 1]) else 1
+    spread_x, spread_y = float(np.ptp(centres[:, 0])), float(np.ptp(centres[:, 1]))
+    if min(spread_x, spread_y) >= TIE * max(spread_x, spread_y):
+        return None
+    axis = 0 if spread_x > spread_y else 1
     keep = np.zeros(n, bool)
     min_area = MEMBER_SHARE * float(members[:, cv2.CC_STAT_AREA].min())
     for i in range(1, n):
