@@ -131,3 +131,26 @@ def test_a_line_farther_off_or_a_step_is_no_thin_line(kind, offset):
     # not a line darker than both its neighbours.
     img, quad = _square_with(kind, offset)
     assert not thin_line_support(img, quad, 6.0).any()
+
+
+# Only x1.6: at x1.3, x1.8, x2.0 and x2.4 this draw ends in another branch (a "faint lines"
+# outline scoring over the bar on its own), a different failure, not this rule's.
+@pytest.mark.parametrize("factor", [1.6])
+def test_print_is_not_taken_for_a_thin_edged_sheet_at_larger_sizes(factor):
+    # Issue 8 review: the same scene photographed larger (bilinear, fresh sensor noise). At
+    # x1.6 the text-free closing no longer erases all the dense print, so two sides inside the
+    # text block "stepped" and letter strokes along the other two passed for thin shadow lines:
+    # a quad through the print (IoU 0.20), with print running across its sides. Whatever is found,
+    # it must not cut into the receipt: the frame kept whole (0.70 at x1.3), the faint outline
+    # found before (0.84 at x1.6) or the receipt itself all hold nearly all of it.
+    photo, corners = _receipt_on_notebook(2.0)
+    big = cv2.resize(photo, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
+    rng = np.random.default_rng(2)
+    big = np.clip(big + rng.normal(0, 1.5, big.shape), 0, 255).astype(np.uint8)
+    quad, found, _ = locate_page(big)
+    truth = corners * factor
+    iou = quad_iou(order_quad(quad), truth)
+    # The share of the receipt inside the quad, from IoU and the two areas: I = IoU (A + B) / (1 + IoU).
+    areas = cv2.contourArea(order_quad(quad).astype(np.float32)) + cv2.contourArea(truth.astype(np.float32))
+    held = iou * areas / (1.0 + iou) / cv2.contourArea(truth.astype(np.float32))
+    assert held >= 0.95, (found and found.detector, iou, held)

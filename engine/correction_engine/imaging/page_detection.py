@@ -277,7 +277,9 @@ def _find_in_pose(
             return faint_found
         # Issue 8: a sheet on a backing of its own tone, its sides only thin lines (page_thin_edges).
         # Every side of such an outline is seen; a side seen beats one taken on the frame's border.
-        thin = thin_edged(gray, cv2.cvtColor(small_image, cv2.COLOR_RGB2GRAY), scored, contrast, min_score)
+        thin = thin_edged(
+            gray, cv2.cvtColor(small_image, cv2.COLOR_RGB2GRAY), scored, contrast, min_score, ink
+        )
         if thin is None:
             return faint_found
         quad_thin = clamp_to_frame(order_quad(thin[1] / scale), image.shape[:2])

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .page_scoring import SUPPORT_SAMPLES, sample, side_samples, side_support, support_score
+from .page_scoring import SUPPORT_SAMPLES, outside_ink, sample, side_samples, side_support, support_score
 
 # How far (pixels, at the analysis size) the line may lie either side of a proposed side: a hand-
 # laid sheet's edge is straight to within a pixel or two there, and a side found by the Hough
@@ -34,6 +34,9 @@ LINE_SPAN = 3
 # and the share of their samples that must be: page_faint's bar for a consistent faint side.
 STEPPING_SIDES = 2
 STEP_SHARE = 0.8
+# Text running across a side at most this much (page_scoring.outside_ink): the bar page_detection
+# sets for every outline it keeps; above it the side cuts through print, not along a sheet's edge.
+SPILL_LIMIT = 0.04
 
 
 def thin_line_support(raw: np.ndarray, quad: np.ndarray, contrast: float) -> np.ndarray:
@@ -61,17 +64,23 @@ def thin_edged(
     scored: list[tuple[float, float, np.ndarray, str]],
     contrast: float,
     min_score: float,
+    ink: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray, str] | None:
     """The best of the ``scored`` proposals (score, area, quad, name) scored again on ``gray``
     (the text-free copy) with thin dark lines in ``raw`` (the un-closed copy, the same size) as
     support too, when it reaches ``min_score``, no side lies on the frame's border and at least
-    STEPPING_SIDES of its sides step on ``gray`` alone; as (score, quad, name), or None."""
+    STEPPING_SIDES of its sides step on ``gray`` alone; as (score, quad, name), or None. Given
+    the text-ink map ``ink`` (page_scoring.text_ink), an outline with print running across a
+    side (outside_ink above SPILL_LIMIT) is refused: where a larger photo's dense print outlasts
+    the closing, a text block "steps" and its letters pass for thin lines."""
     best: tuple[float, np.ndarray, str] | None = None
     for _, _, quad, name in scored:
         support, border = side_support(gray, quad, contrast)
         # Every side seen (the caller prefers such an outline to one with sides on the border),
         # STEPPING_SIDES of them steps.
         if border.any() or int(np.count_nonzero(support.mean(axis=1) >= STEP_SHARE)) < STEPPING_SIDES:
+            continue
+        if ink is not None and outside_ink(ink, quad) > SPILL_LIMIT:
             continue
         score = support_score(support | thin_line_support(raw, quad, contrast), border)
         if score >= min_score and (best is None or score > best[0]):
