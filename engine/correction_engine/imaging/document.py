@@ -58,7 +58,7 @@ def locate_page(image: np.ndarray) -> tuple[np.ndarray, PageQuad | None, Orienta
     top_left_back = turned_back(text_top_left[None], (h, w), turns, pixel=pixel)
     first = int(np.argmin(np.linalg.norm(quad - top_left_back, axis=1)))
     if found is not None:
-        quad = clamp_to_frame(quad, (h, w), 0.999 * MAX_OUTSIDE)
+        quad = held_to_frame(quad, (h, w))
         mh, mw = mid_shape
         mid_unposed = (mw, mh) if turns % 2 else (mh, mw)
         found = PageQuad(order_quad(turned_back(found.quad, mid_unposed, turns)), found.score, found.detector)
@@ -115,8 +115,16 @@ def _locate_in_pose(
     else:
         # Held at the frame's limit again in the photo's pixels (a hair inside it): scaling back
         # from the analysis size rounds a corner held exactly at the limit to just past it.
-        quad = clamp_to_frame(quad_mid / scale, (h, w), 0.999 * MAX_OUTSIDE)
+        quad = held_to_frame(quad_mid / scale, (h, w))
     return quad, found, orientation
+
+
+def held_to_frame(quad: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A found page's corners (pixel positions: a pixel's centre at its index) held a hair inside
+    MAX_OUTSIDE of each side beyond the frame of ``size`` = (h, w). The frame's own edges lie half
+    a pixel outside the outer pixels' centres, so the limit is measured from there: held in pixel
+    positions alone, a corner could end half a pixel past it."""
+    return clamp_to_frame(np.asarray(quad, np.float64) + 0.5, size, 0.999 * MAX_OUTSIDE) - 0.5
 
 
 def crop_and_orient(image: np.ndarray) -> np.ndarray:
