@@ -271,7 +271,10 @@ def estimate_orientation(
     mask, rules, marks = _ink_and_rules(gray)
     # A code (QR, Aztec) is no print: its modules would set the lines and draw the tiles.
     blocks, paper = code_blocks(gray)
+    # The page with its "codes" kept, for the classifier alone when no lines are found (below).
+    whole_mask, whole_marks = mask, marks
     if blocks.any():
+        mask, marks = mask.copy(), marks.copy()
         mask[blocks > 0] = 0
         marks[blocks > 0] = 0
     if not mask.any():
@@ -286,7 +289,11 @@ def estimate_orientation(
     # its writing read as lines of text across the writing (0.78-0.92 for a wrong turn; 0.9-2.7
     # of 3 tile votes for the right one with the rules painted out).
     seen = without_strokes(gray, rules) if use_model else gray
-    if use_model and blocks.any():
+    if use_model and blocks.any() and not no_lines:
+        # Codes are painted out so that their modules draw no tiles; with no lines found there
+        # is nothing for them to set, and on a small page (a magazine cover 103 px across) the
+        # "code" was the cover's photo and big title (the classifier's 0.73 for the right turn
+        # fell to 0.24 painted, a wrong one won): the classifier alone then reads the page whole.
         seen = np.where(blocks > 0, paper, seen)
     log_p = model_log_probs(seen) if use_model else None
     if no_lines and log_p is None:
@@ -309,17 +316,9 @@ def estimate_orientation(
             rotation, skew, line_conf, evidence, "axis" if abs(evidence) < min_evidence else "turn"
         )
     if no_lines:
-        # Nothing to level and no up/down cue: the classifier alone, on its own terms. Codes are
-        # painted out so that their modules set no lines and draw no tiles; with no lines found
-        # there is nothing for them to set, and on a small page (a magazine cover 103 px across)
-        # the "code" painted out was the cover's photo and big title (the classifier's 0.73 for
-        # the right turn fell to 0.24, a wrong one won).
-        if blocks.any():
-            mask, rules, marks = _ink_and_rules(gray)
-            seen = without_strokes(gray, rules)
-            unpainted = model_log_probs(seen)
-            log_p = log_p if unpainted is None else unpainted
-        sure = _sure_without_lines(seen, mask, marks, log_p)
+        # Nothing to level and no up/down cue: the classifier alone, on its own terms, on the
+        # page with its "codes" kept (see ``seen``).
+        sure = _sure_without_lines(seen, whole_mask, whole_marks, log_p)
         if sure is None:
             return Orientation(0, 0.0, line_conf, 0.0, "none")
         return Orientation(90 * sure, 0.0, line_conf, 0.0, "turn")
