@@ -26,10 +26,11 @@ from .page_proposals import (
     propose_by_brightness,
     propose_by_edges,
     propose_by_lines,
+    step_thresholds,
     text_free_gray,
 )
 from .page_regions import MAX_OUTSIDE, border_sides, clamp_to_frame, corners_outside
-from .page_scoring import edge_contrast, outside_ink, refine_quad, score_quad, text_ink
+from .page_scoring import TEXT_SPILL, edge_contrast, outside_ink, refine_quad, score_quad, text_ink
 from .page_thin_edges import thin_edged
 from .page_tint import shadowed_page_quads
 
@@ -262,6 +263,19 @@ def _find_in_pose(
         scored += _scored(gray, [(q, "faint lines") for q in faint], contrast)
     small_image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
     ink = text_ink(small_image, gray)
+    noise_edges = (
+        None
+        if any(sc[0] >= min_score for sc in scored)
+        else step_thresholds(gray, contrast, FAINT_SENSITIVITY)
+    )
+    if noise_edges is not None:
+        # Issue 8: still none, on a clean photo whose noise allows lower thresholds than half the
+        # median's (a page lit from one side, its sides stepping by little more than the noise).
+        # At those thresholds a printed page's rows and a shadow's edges are lines too: an
+        # outline with text running across a side is not taken (see outside_ink).
+        steps = propose_by_lines(gray, min_area, contrast=contrast, thresholds=noise_edges)
+        steps = [q for q in steps if outside_ink(ink, q) <= TEXT_SPILL]
+        scored += _scored(gray, [(q, "noise-level lines") for q in steps], contrast)
     if not scored:
         return _faint(image, closed, ink, None, min_area, scale)
     # Between equally supported outlines prefer the larger, by a little, and the one with fewer
@@ -291,7 +305,7 @@ def _find_in_pose(
     # supported outline with no text beyond it: the whole page. (Not after a document was
     # chosen inside a darker, text-free backing: marks on the backing are not the page's text.)
     spill = outside_ink(ink, quad) if chosen[1] >= best[1] else 0.0
-    if spill > 0.04:
+    if spill > TEXT_SPILL:
 
         def wider_of(
             rivals: list[tuple[float, float, np.ndarray, str]],

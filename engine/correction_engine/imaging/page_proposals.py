@@ -19,6 +19,9 @@ from .page_scoring import EDGE_CONTRAST, median_u8, score_quad
 MAX_PROPOSAL_OUTSIDE = 0.05
 # The wider opening of the brightest tone's region: strips up to about 2 % of the long side go.
 PROTRUSION_DIVISOR = 45
+# Canny's gradient (3x3 Sobel, after the 5x5 Gaussian every proposer blurs with) peaks at this
+# many times the height of a straight brightness step: a step of d grey levels reads 2.5 d.
+SOBEL_GAIN = 2.5
 
 
 def closed_small(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
@@ -95,8 +98,7 @@ def _quads_from_contours(contours, min_area: float, size: tuple[int, int]) -> li
 def propose_by_edges(gray: np.ndarray, min_area: float) -> list[np.ndarray]:
     """Canny edges closed into contours, each contour's hull simplified to four corners."""
     blur = cv2.GaussianBlur(gray, (5, 5), 0)
-    med = median_u8(blur)
-    edges = cv2.Canny(blur, max(10, 0.4 * med), max(30, 1.0 * med))
+    edges = cv2.Canny(blur, *median_thresholds(median_u8(blur)))
     edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
     # Every outline point, not only segment ends: the side fit weighs points along the sides.
     contours, _ = cv2.findContours(edges, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
@@ -159,12 +161,36 @@ def _meet(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     return None if abs(p[2]) < 1e-9 else p[:2] / p[2]
 
 
+def median_thresholds(median: float, sensitivity: float = 1.0) -> tuple[float, float]:
+    """Canny's (low, high) thresholds for a blurred grey copy of median brightness ``median``:
+    a bright photo's edges are steeper in grey levels, so its thresholds are higher."""
+    return max(10.0, 0.4 * median * sensitivity), max(30.0, 1.0 * median * sensitivity)
+
+
+def step_thresholds(gray: np.ndarray, contrast: float, sensitivity: float) -> tuple[float, float] | None:
+    """Canny's (low, high) thresholds set by the photo's noise rather than its brightness: an
+    edge seeded by a step of twice the scorer's bar (``contrast``, four noise deviations, see
+    page_scoring.edge_contrast) and traced on along steps of the bar itself; None when these
+    are no lower than median_thresholds at ``sensitivity`` (they would see nothing new).
+
+    Issue 8: on a bright, clean photo the median-based thresholds ask for steps of 20-50 grey
+    levels, and a page lit from one side, its far half as dark as the table and its sides
+    stepping by 8-25 levels, left no line at all, though every side steps by more than the
+    noise allows (book-pagedewarp-thesis-a: median 131, contrast 6)."""
+    low, high = SOBEL_GAIN * contrast, 2 * SOBEL_GAIN * contrast
+    floor_low, floor_high = median_thresholds(median_u8(cv2.GaussianBlur(gray, (5, 5), 0)), sensitivity)
+    if high >= floor_high:
+        return None
+    return min(low, floor_low), high
+
+
 def propose_by_lines(
     gray: np.ndarray,
     min_area: float,
     per_side: int = 4,
     contrast: float = EDGE_CONTRAST,
     sensitivity: float = 1.0,
+    thresholds: tuple[float, float] | None = None,
 ) -> list[np.ndarray]:
     """Hough lines (the standard transform, Duda & Hart 1972) on the edge map, for pages whose
     outline contour is broken or merged with a shadow or clutter: the strongest few distinct lines
@@ -174,10 +200,13 @@ def propose_by_lines(
     The standard transform votes with every edge pixel on a line, so a page edge broken into
     pieces by clutter still adds up, and it has no random sampling whose outcome depends on the
     order pixels are visited in (the probabilistic transform's does, so turning the photo by a
-    quarter changed which lines it found)."""
+    quarter changed which lines it found).
+
+    The edge map's hysteresis thresholds scale with the photo's median brightness times
+    ``sensitivity``, unless ``thresholds`` (low, high) are given (see step_thresholds)."""
     blur = cv2.GaussianBlur(gray, (5, 5), 0)
-    med = median_u8(blur)
-    edges = cv2.Canny(blur, max(10, 0.4 * med * sensitivity), max(30, 1.0 * med * sensitivity))
+    low, high = thresholds or median_thresholds(median_u8(blur), sensitivity)
+    edges = cv2.Canny(blur, low, high)
     h, w = gray.shape
     min_len = 0.12 * min(h, w)
     found = cv2.HoughLines(edges, 1, np.pi / 360, threshold=int(min_len))

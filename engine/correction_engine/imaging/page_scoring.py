@@ -18,6 +18,9 @@ EDGE_CONTRAST = 14.0
 MIN_EDGE_CONTRAST = 6.0
 # Points sampled along each side of an outline to score it.
 SUPPORT_SAMPLES = 40
+# Text ink across a side on more than this share of it (outside_ink): the side cuts through
+# the page's print (a shadow's edge, a fold, a row of text), it is not the page's edge.
+TEXT_SPILL = 0.04
 
 
 def text_ink(image: np.ndarray, gray_closed: np.ndarray) -> np.ndarray:
