@@ -4,7 +4,8 @@ A carton held in a hand, a can or a book photographed tilted: the hand, a shelf 
 frame breaks the outline, so it is no rectangle or quadrilateral and has no mirror symmetry,
 but two of its sides stay straight. Each straight run of the outline is refitted by least
 squares at the working grid's full detail (a fraction of a degree over a few hundred
-pixels); runs of one side broken by an occluder are merged. Used by
+pixels); runs of one side broken by an occluder are merged; with the photo, the pair found
+is refitted to the photo's own edges beside it. Used by
 :func:`correction_engine.imaging.straighten.estimate_tilt`.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from correction_engine.imaging.edge_fit import ImageEdges, refit_side
 from correction_engine.imaging.scene_tilt import fold
 
 
@@ -25,9 +27,16 @@ def segment_fits(
     ``frame``'s size (h, w), runs lying along the frame's border are left out: where the
     frame cuts the product, the outline follows the frame, whose edge is no side of the
     product (paired with a real side, it pulls the tilt towards level)."""
+    return [fit for fit, _ in _segment_runs(contour, eps, frame)]
+
+
+def _segment_runs(
+    contour: np.ndarray, eps: float, frame: tuple[int, int] | None
+) -> list[tuple[tuple[float, float, np.ndarray], np.ndarray]]:
+    """:func:`segment_fits`, each fit with the contour points it was fitted to."""
     perimeter = cv2.arcLength(contour, True)
     poly = cv2.approxPolyDP(contour, eps * perimeter, True)
-    fits = []
+    fits: list[tuple[tuple[float, float, np.ndarray], np.ndarray]] = []
     for run in _runs(contour, poly):
         if len(run) < 8:
             continue
@@ -43,7 +52,8 @@ def segment_fits(
         vx, vy, cx, cy = cv2.fitLine(inner, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
         along = (run - [cx, cy]) @ np.array([vx, vy], float)
         length = float(along.max() - along.min())
-        fits.append((float(np.degrees(np.arctan2(-vy, vx))), length, np.array([cx, cy], float)))
+        fit = (float(np.degrees(np.arctan2(-vy, vx))), length, np.array([cx, cy], float))
+        fits.append((fit, inner.astype(np.float64)))
     return fits
 
 
@@ -128,11 +138,20 @@ def merge_collinear(
     across it) are merged, their direction length-weighted, the side spanning the runs'
     end points projected on it (so its centre and length are the whole side's, and the
     band between two sides is where the product is)."""
+    return _merge(fits, max_angle, max_offset)[0]
+
+
+def _merge(
+    fits: list[tuple[float, float, np.ndarray]], max_angle: float, max_offset: float
+) -> tuple[list[tuple[float, float, np.ndarray]], list[list[int]]]:
+    """:func:`merge_collinear`, with the indices in ``fits`` of each merged side's runs."""
     merged: list[tuple[float, float, np.ndarray]] = []
+    members: list[list[int]] = []
     # The outline seen on each merged side (its runs' summed lengths, not the span across
     # the occluder): what its direction's and centre line's weights are.
     seen: list[float] = []
-    for a, length, centre in sorted(fits, key=lambda f: -f[1]):
+    for index in sorted(range(len(fits)), key=lambda f: -fits[f][1]):
+        a, length, centre = fits[index]
         for k, (b, lb, cb) in enumerate(merged):
             d = (a - b + 90.0) % 180.0 - 90.0
             t = np.radians(b)
@@ -149,11 +168,28 @@ def merge_collinear(
                 mid = (s.max() + s.min()) / 2.0
                 merged[k] = (direction, span, along * mid + normal * offset)
                 seen[k] += length
+                members[k].append(index)
                 break
         else:
             merged.append((a, length, centre))
             seen.append(length)
-    return merged
+            members.append([index])
+    return merged, members
+
+
+def _on_edges(
+    side: tuple[float, float, np.ndarray], points: np.ndarray, edges: ImageEdges
+) -> tuple[float, float, np.ndarray]:
+    """A merged side (direction, length, centre) refitted to the photo's own edge along its
+    runs' ``points`` (:func:`~correction_engine.imaging.edge_fit.refit_side`); the side as it
+    was where no edge stands out. Its length stays; its centre moves onto the new line."""
+    refit = refit_side(points, edges)
+    if refit is None:
+        return side
+    (vx, vy), on_line = refit
+    u = np.array([vx, vy], float)
+    centre = on_line + float((side[2] - on_line) @ u) * u
+    return float(np.degrees(np.arctan2(-vy, vx))), side[1], centre
 
 
 def _band_fill(
@@ -183,6 +219,7 @@ def sides_tilt(
     min_gap: float = 0.5,
     min_elongation: float = 1.75,
     min_fill: float = 0.9,
+    edges: ImageEdges | None = None,
 ) -> tuple[float, float] | None:
     """Tilt from a pair of long, nearly parallel straight sides of the outline: a carton held
     in a hand (the hand or a shelf breaks the outline, so it is no quadrilateral, but two of
@@ -199,6 +236,9 @@ def sides_tilt(
     converge by the camera's pitch, not its roll, and a squat outline has no long sides to
     average it away. The longest such pair decides: its length-weighted mean direction.
     ``frame``: the size (h, w) of the frame the contour was found in; its border is no side.
+    ``edges``: the photo's gradients on the contour's grid; the chosen pair is then read on
+    the photo's own edges beside it (:func:`~correction_engine.imaging.edge_fit.refit_side`:
+    a mask's outline is rough to a few pixels and often unevenly so).
     Returns (angle, the spread's confidence).
     """
     (_, _), (bw, bh), _ = cv2.minAreaRect(contour)
@@ -208,8 +248,10 @@ def sides_tilt(
     x, y, w, h = cv2.boundingRect(contour)
     inside = np.zeros((h, w), np.uint8)
     cv2.drawContours(inside, [contour], -1, 1, thickness=-1, offset=(-x, -y))
-    merged = merge_collinear(segment_fits(contour, frame=frame), 3.0, 0.02 * major)
-    fits = [f for f in merged if f[1] >= min_partner * major]
+    runs = _segment_runs(contour, 0.01, frame)
+    merged, members = _merge([fit for fit, _ in runs], 3.0, 0.02 * major)
+    keep = [k for k, f in enumerate(merged) if f[1] >= min_partner * major]
+    fits = [merged[k] for k in keep]
     best = None
     for i in range(len(fits)):
         for j in range(i + 1, len(fits)):
@@ -227,7 +269,22 @@ def sides_tilt(
                 continue
             if _band_fill(inside, (x, y), (a, la, ca), (b, lb, cb)) < min_fill:
                 continue
-            best = (la + lb, fold(b + d * la / (la + lb)), abs(d))
+            best = (la + lb, i, j)
     if best is None:
         return None
-    return best[1], float(1.0 - best[2] / (2 * max_spread))
+    pair = [fits[best[1]], fits[best[2]]]
+    if edges is not None:
+        # The outline says which sides are the product's pair; the photo says where they
+        # run: each is refitted to the photo's edge along all its runs (merged first: a
+        # short run alone is read a few degrees off). Refitting never makes a pair (turned
+        # by up to 4 degrees, a T-shirt's or a hat's sides would become parallel), and a
+        # refit that leaves the pair further apart than max_spread is no better reading.
+        refined = [
+            _on_edges(fits[k], np.concatenate([runs[r][1] for r in members[keep[k]]]), edges)
+            for k in best[1:]
+        ]
+        if abs((refined[0][0] - refined[1][0] + 90.0) % 180.0 - 90.0) <= max_spread:
+            pair = refined
+    (a, la, _), (b, lb, _) = pair
+    d = (a - b + 90.0) % 180.0 - 90.0
+    return fold(b + d * la / (la + lb)), float(1.0 - abs(d) / (2 * max_spread))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from correction_engine.imaging.edge_fit import ImageEdges
 from correction_engine.imaging.outline_sides import polygon_runs, sides_tilt
 from correction_engine.imaging.scene_tilt import (
     GRADIENT_MIN_PEAK,
@@ -282,7 +283,8 @@ def estimate_tilt(
     more than ``QUAD_AXIS_AGREE`` is a tapered product, read by its axis), a
     rectangle by its minimum-area box (:func:`rectangle_tilt`), a symmetric elongated outline
     (:func:`axis_tilt`), two long parallel sides of an elongated outline
-    (:func:`~correction_engine.imaging.outline_sides.sides_tilt`), long straight edges
+    (:func:`~correction_engine.imaging.outline_sides.sides_tilt`; with ``image`` on the mask's
+    grid, the pair is read on the photo's own edges beside the outline), long straight edges
     (:func:`edges_tilt`), and, with ``image`` only, a roughly symmetric tall outline or the
     parallel sides of a squat one ("weak-axis", "weak-sides": they count only where the
     scene's lines or gradients agree within ``WEAK_AXIS_AGREE``). The first that applies decides; with the working copy
@@ -324,8 +326,13 @@ def estimate_tilt(
         axis = axis_tilt(main.astype(bool))
         if axis is not None:
             found = (axis[0], "axis", axis[1])
+    # The photo's own edges, to which the outline's straight sides are refitted (the mask's
+    # outline is rough to a few pixels); only on the mask's grid, and only when sides are read.
+    photo_edges = None
+    if found is None and image is not None and image.shape[:2] == mask.shape[:2]:
+        photo_edges = ImageEdges.of(image)
     if found is None:
-        sides = sides_tilt(contour, mask.shape[:2])
+        sides = sides_tilt(contour, mask.shape[:2], edges=photo_edges)
         if sides is not None:
             found = (sides[0], "sides", sides[1])
     if found is None:
@@ -337,7 +344,7 @@ def estimate_tilt(
         if weak is not None:
             found = (weak[0], "weak-axis", weak[1])
     if found is None and image is not None:
-        weak = sides_tilt(contour, mask.shape[:2], min_elongation=1.0)
+        weak = sides_tilt(contour, mask.shape[:2], min_elongation=1.0, edges=photo_edges)
         if weak is not None:
             found = (weak[0], "weak-sides", weak[1])
     # The product's own box outline (rectangle, quadrilateral) is the most exact evidence
