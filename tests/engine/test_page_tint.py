@@ -10,7 +10,7 @@ import pytest
 
 from correction_engine.imaging.document import locate_page
 from correction_engine.imaging.geometry import order_quad, quad_iou
-from correction_engine.imaging.page_faint import _lab, whole_sides_step
+from correction_engine.imaging.page_faint_sides import lab_of, whole_sides_step
 
 # Bluish-white paper and light wood of the same grey (ITU-R 601 luma 229 and 228): the sheet's
 # outline steps by a grey level, its hue by about 20 units of b (blue against orange).
@@ -111,7 +111,7 @@ def test_one_faint_line_with_the_frame_is_no_page():
     img = np.full((400, 600, 3), 230, np.uint8)
     img[:, 300:] = 222
     img[:, 450:] = 230
-    lab = _lab(img)
+    lab = lab_of(img)
     one = np.array([[0.0, 0.0], [300.0, 0.0], [300.0, 399.0], [0.0, 399.0]])
     strip = np.array([[300.0, 0.0], [450.0, 0.0], [450.0, 399.0], [300.0, 399.0]])
     assert not whole_sides_step(lab, one)

@@ -16,7 +16,9 @@ the frame: that side is the frame's border (two such sides at most; such an outl
 the page's text, or it is a pale band printed on a page filling the frame). Where the walk finds no
 outline (the text's direction thrown off by grain on the surface, sides leaning farther than
 the tilts tried), the region of the paper's hue is outlined instead (page_tint), held to the
-same test of its sides.
+same test of its sides (page_faint_sides: no side is one of a series of like steps, as the
+rules of lined paper leave under a glare's falloff) and, behind a winning outline, not that
+outline cut by one line (page_one_cut).
 """
 
 from __future__ import annotations
@@ -25,34 +27,34 @@ import cv2
 import numpy as np
 
 from .geometry import is_convex, order_quad, quad_area, quad_mask
+from .page_faint_sides import (
+    HALF_SPAN,
+    MIN_CONSISTENT,
+    MIN_STEP,
+    PAPER_DISTANCE,
+    SAMPLES,
+    WALK,
+    in_frame,
+    lab_of,
+    sample_lab,
+    side_on_border,
+    whole_sides_step,
+)
 from .page_nesting import NESTED_AREA_RATIO, contains
+from .page_one_cut import cut_by_one_line
 from .page_regions import crossings
 from .page_scoring import side_samples
 from .page_text_block import holds_text, marks, text_block, text_marks
 from .page_tint import tint_quads
 
-# A side's mean Lab step (8-bit units, L, a and b alike) must be at least this: two or three
-# levels of chroma or brightness, the difference between white paper and a white backing.
-MIN_STEP = 2.0
-# ...and this share of its samples must step the same way by at least half that mean (a side,
-# not a patch of shading or the edge of a stain).
-MIN_CONSISTENT = 0.8
-# Across the side the step is measured between points this many pixels either side.
-HALF_SPAN = 3.0
 # Tilts tried for each side about the text block's direction (degrees): a page's side is
 # parallel to its text lines to within a degree or two, and seen at an angle, its opposite
 # sides converge by a few degrees more (a long receipt's sides, 2 degrees apart, either side of
 # the block's direction).
 TILTS = np.radians(np.arange(-4.0, 4.01, 0.5))
-SAMPLES = 60
-# The inside of a side is the paper's tone to within this (Lab, 8-bit units): shading and a
-# tint, not print.
-PAPER_DISTANCE = 20.0
 # Pixels of walk off the paper's tone after which no side of this page lies beyond (a share of
 # the analysis copy's long side would be the same at one size: the detection runs at one).
 OFF_PAPER = 16.0
-# The walk outward from the text block moves by this many pixels a line.
-WALK = 2.0
 # Lines this many pixels beyond the first that steps are compared with it.
 REACH = 4.0
 # Looked for only when the text block covers less than this share of the best outline found on
@@ -63,32 +65,6 @@ MAX_TEXT_SHARE = 0.45
 BORDER = "border"
 
 
-def _lab(image: np.ndarray) -> np.ndarray:
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
-    return cv2.GaussianBlur(lab, (0, 0), 1.5)
-
-
-def _side_step(lab: np.ndarray, pts: np.ndarray, normal: np.ndarray) -> tuple[float, float]:
-    """(mean step size, share of samples stepping the same way by half of it) across the line
-    through ``pts`` (n x 2), from the inside to the outside along ``normal``."""
-    out = _sample_lab(lab, pts + HALF_SPAN * normal[None, :])
-    inside = _sample_lab(lab, pts - HALF_SPAN * normal[None, :])
-    steps = out - inside  # (n, 3)
-    mean = steps.mean(axis=0)
-    size = float(np.linalg.norm(mean))
-    if size < 1e-6:
-        return 0.0, 0.0
-    along = steps @ (mean / size)
-    return size, float((along > 0.5 * size).mean())
-
-
-def _sample_lab(lab: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """Bilinear samples of the three channels at ``pts`` (n x 2): (n, 3)."""
-    flat = pts.reshape(-1, 1, 2).astype(np.float32)
-    out = cv2.remap(lab, flat[..., 0], flat[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return out.reshape(-1, 3)
-
-
 def _all_in_frame(pts: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Per line of ``pts`` (lines, n, 2): whether all its points and their step samples lie in
     the frame."""
@@ -97,19 +73,6 @@ def _all_in_frame(pts: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     x, y = pts[..., 0], pts[..., 1]
     return np.asarray(
         ((x >= margin) & (x <= w - 1 - margin) & (y >= margin) & (y <= h - 1 - margin)).all(axis=-1)
-    )
-
-
-def _in_frame(pts: np.ndarray, size: tuple[int, int]) -> bool:
-    h, w = size
-    margin = HALF_SPAN + 1
-    return bool(
-        (
-            (pts[:, 0] >= margin)
-            & (pts[:, 0] <= w - 1 - margin)
-            & (pts[:, 1] >= margin)
-            & (pts[:, 1] <= h - 1 - margin)
-        ).all()
     )
 
 
@@ -139,13 +102,13 @@ def _first_step(
         mid = centre + offset * axis
         pts = mid[None, None, :] + t[None, :, None] * d[:, None, :]  # (tilts, n, 2)
         inside = _all_in_frame(pts, size)
-        if not _in_frame(mid[None, :], size):
+        if not in_frame(mid[None, :], size):
             return "off"
         if not inside.any():
             return None
         pts, nrm = pts[inside], normals[inside]
-        within = _sample_lab(lab, pts - HALF_SPAN * nrm[:, None, :]).reshape(len(pts), SAMPLES, 3)
-        beyond = _sample_lab(lab, pts + HALF_SPAN * nrm[:, None, :]).reshape(len(pts), SAMPLES, 3)
+        within = sample_lab(lab, pts - HALF_SPAN * nrm[:, None, :]).reshape(len(pts), SAMPLES, 3)
+        beyond = sample_lab(lab, pts + HALF_SPAN * nrm[:, None, :]).reshape(len(pts), SAMPLES, 3)
         steps = beyond - within
         mean = steps.mean(axis=1)  # (tilts, 3)
         size_t = np.linalg.norm(mean, axis=1)
@@ -199,7 +162,7 @@ def paper_tone(lab: np.ndarray, block: tuple[np.ndarray, np.ndarray, np.ndarray]
     inner = centre[None, :] + (
         grid[:, None, None] * half[0] * axes[0] + grid[None, :, None] * half[1] * axes[1]
     ).reshape(-1, 2)
-    return np.asarray(np.median(_sample_lab(lab, inner), axis=0))
+    return np.asarray(np.median(sample_lab(lab, inner), axis=0))
 
 
 def _frame_side(centre: np.ndarray, axis: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -249,36 +212,6 @@ def _quad_around(
     return corners if whole_sides_step(lab, corners) else None
 
 
-def whole_sides_step(lab: np.ndarray, quad: np.ndarray) -> bool:
-    """Whether each full side of ``quad`` (any order round it) steps consistently, but for
-    sides along the frame's border (a page cut by the frame), of which there may be two."""
-    pts, normals = side_samples(quad, SAMPLES, np.zeros(1))
-    centre = quad.mean(axis=0)
-    stepping = 0
-    for i in range(4):
-        side = pts[i, :, 0, :].astype(np.float64)
-        normal = normals[i] if (side.mean(axis=0) - centre) @ normals[i] > 0 else -normals[i]
-        if _along_border(side, lab.shape[:2]):
-            continue
-        if not _in_frame(side, lab.shape[:2]):
-            return False
-        step, share = _side_step(lab, side, normal)
-        if step < MIN_STEP or share < MIN_CONSISTENT:
-            return False
-        stepping += 1
-    # Three sides on the border leave one side of evidence: a line across the frame, no page.
-    return stepping >= 2
-
-
-def _along_border(side: np.ndarray, size: tuple[int, int]) -> bool:
-    """Whether the points ``side`` (n x 2) all lie on one border of a frame of ``size``, within
-    the step's reach (HALF_SPAN + 1 pixels)."""
-    h, w = size
-    near = HALF_SPAN + 1
-    x, y = side[:, 0], side[:, 1]
-    return bool((x < near).all() or (x > w - 1 - near).all() or (y < near).all() or (y > h - 1 - near).all())
-
-
 def faint_page(
     image: np.ndarray, ink: np.ndarray, best: np.ndarray | None, min_area: float
 ) -> np.ndarray | None:
@@ -307,13 +240,18 @@ def faint_page(
     # sheet lying on it may hold text over most of that part.
     if not narrow and best is not None and _border_sides(best, (h, w)) < 2:
         return None
-    lab = _lab(image)
+    lab = lab_of(image)
     paper = paper_tone(lab, block)
 
     def fits(quad: np.ndarray) -> bool:
+        # Behind a winner, a sheet lying on its surface lies clear of the surface's edges: an
+        # outline keeping three of the winner's sides is the winner cut by one line (issue 8: a
+        # lined sheet cut by the frame on two sides, where the walk stopped at a ruled line that
+        # the closing and a glare's falloff had made a faint step; 0.54, half the page lost).
         return (
             min_area <= quad_area(quad) <= NESTED_AREA_RATIO * quad_area(outer)
             and contains(outer, quad, (h, w))
+            and not (best is not None and cut_by_one_line(outer, quad, (h, w)))
             and not _printed_box(lab, ink, quad, outer)
         )
 
@@ -358,7 +296,7 @@ def _tint_quads(lab: np.ndarray, paper: np.ndarray, min_area: float) -> list[np.
 
 def _border_sides(quad: np.ndarray, size: tuple[int, int]) -> int:
     """How many sides of ``quad`` lie along the border of a frame of ``size``."""
-    return sum(_along_border(np.array([quad[i], quad[(i + 1) % 4]]), size) for i in range(4))
+    return sum(side_on_border(np.array([quad[i], quad[(i + 1) % 4]]), size) for i in range(4))
 
 
 # Ink on more than this share of the frame is no page's text on its backing (see faint_page).
@@ -413,7 +351,7 @@ def _steps_onto_whiter(lab: np.ndarray, quad: np.ndarray) -> bool:
     receipt is a little warmer)."""
     pts, _ = side_samples(order_quad(quad), SAMPLES, np.array([-HALF_SPAN, HALF_SPAN]))
     # Mean Lab per side, inside (0) and outside (1): normals point out of an ordered quad.
-    tone = _sample_lab(lab, pts.reshape(-1, 2)).reshape(4, SAMPLES, 2, 3).mean(axis=1)
+    tone = sample_lab(lab, pts.reshape(-1, 2)).reshape(4, SAMPLES, 2, 3).mean(axis=1)
     lighter = tone[:, 1, 0] - tone[:, 0, 0]
     chroma = np.hypot(tone[:, :, 1] - 128.0, tone[:, :, 2] - 128.0)
     paler = chroma[:, 0] - chroma[:, 1]
