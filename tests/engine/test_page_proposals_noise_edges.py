@@ -12,7 +12,7 @@ import pytest
 
 from correction_engine.imaging.geometry import quad_iou
 from correction_engine.imaging.page_detection import find_page_quad, turned_back
-from correction_engine.imaging.page_proposals import step_thresholds
+from correction_engine.imaging.page_proposals import SOBEL_GAIN, step_thresholds
 from correction_engine.synth.documents import make_page_photo
 
 H, W = 600, 800
@@ -114,3 +114,13 @@ def test_a_printed_page_filling_the_frame_under_a_shadow_is_not_cut() -> None:
         quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], float) if found is None else found.quad
         ious.append(quad_iou(quad, page.corners))
     assert min(ious) >= 0.9, ious
+
+
+@pytest.mark.parametrize("height", [8, 20, 60])
+def test_the_sobel_gain_is_what_canny_reads_of_a_blurred_step(height: int) -> None:
+    # step_thresholds turns a step's height into Canny's gradient units by SOBEL_GAIN: measured
+    # here as Canny measures it (3x3 Sobel after the proposers' 5x5 Gaussian), not restated.
+    img = np.full((64, 64), 100, np.uint8)
+    img[:, 32:] += height
+    gradient = cv2.Sobel(cv2.GaussianBlur(img, (5, 5), 0), cv2.CV_32F, 1, 0, ksize=3)
+    assert abs(float(gradient.max()) / height - SOBEL_GAIN) < 0.15

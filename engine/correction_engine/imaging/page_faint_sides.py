@@ -27,15 +27,16 @@ SAMPLES = 60
 PAPER_DISTANCE = 20.0
 # The walk outward from the text block moves by this many pixels a line.
 WALK = 2.0
-# A like step (at most this many times the side's) within this many pixels beyond a side found
-# makes it one of a series, no side (see repeats): the rules of lined paper lie 10-25 px
+# Two like steps (each at most this many times the side's) within this many pixels beyond a side
+# found make it one of a series, no side (see repeats): the rules of lined paper lie 10-25 px
 # apart on the analysis copy (a sheet filling half to all of the frame's long side), a table's
-# rows a little farther.
-REPEAT_SPAN = 40.0
+# rows a little farther, so two of them lie within 60 px.
+REPEAT_SPAN_SERIES = 60.0
 REPEAT_RATIO = 2.0
 
 
 def lab_of(image: np.ndarray) -> np.ndarray:
+    """``image`` (RGB uint8) in Lab, float, smoothed over the noise of a pixel or two."""
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
     return cv2.GaussianBlur(lab, (0, 0), 1.5)
 
@@ -43,15 +44,21 @@ def lab_of(image: np.ndarray) -> np.ndarray:
 def side_step(lab: np.ndarray, pts: np.ndarray, normal: np.ndarray) -> tuple[float, float]:
     """(mean step size, share of samples stepping the same way by half of it) across the line
     through ``pts`` (n x 2), from the inside to the outside along ``normal``."""
-    out = sample_lab(lab, pts + HALF_SPAN * normal[None, :])
+    mean, _, share = step_across(lab, pts, normal)
+    size = float(np.linalg.norm(mean))
+    return (0.0, 0.0) if size < 1e-6 else (size, share)
+
+
+def step_across(lab: np.ndarray, pts: np.ndarray, normal: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(mean Lab step, mean Lab tone inside, share of samples stepping the mean's way by half of
+    its size) across the line through ``pts`` (n x 2), from the inside to the outside along
+    ``normal``."""
     inside = sample_lab(lab, pts - HALF_SPAN * normal[None, :])
-    steps = out - inside  # (n, 3)
+    steps = sample_lab(lab, pts + HALF_SPAN * normal[None, :]) - inside  # (n, 3)
     mean = steps.mean(axis=0)
     size = float(np.linalg.norm(mean))
-    if size < 1e-6:
-        return 0.0, 0.0
-    along = steps @ (mean / size)
-    return size, float((along > 0.5 * size).mean())
+    share = 0.0 if size < 1e-6 else float((steps @ (mean / size) > 0.5 * size).mean())
+    return mean, inside.mean(axis=0), share
 
 
 def sample_lab(lab: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -96,50 +103,49 @@ def whole_sides_step(lab: np.ndarray, quad: np.ndarray) -> bool:
 
 
 def repeats(lab: np.ndarray, side: np.ndarray, normal: np.ndarray) -> bool:
-    """Whether a like step (the same way, at most REPEAT_RATIO times as large) follows the side
-    ``side`` (n x 2, ``normal`` outwards) on the tone of its inside, within REPEAT_SPAN beyond it.
+    """Whether a series of like steps (the same way, at most REPEAT_RATIO times as large, on
+    the tone of its inside) follows the side ``side`` (n x 2, ``normal`` outwards): two more
+    within REPEAT_SPAN_SERIES beyond it, each apart from the one before.
 
-    One of a series of like steps on the paper is no side of it: the rules of lined paper or a
-    table, under a glare's falloff, each leave a faint step of about the same size in the
-    text-free copy (the closing fills a rule from its brighter side), and the walk stopped at
-    the first. Beyond a page's side lies its backing, with no like step on the paper's tone
-    (the backing's own edge, if that near, steps far more, or onto another tone)."""
+    The rules of lined paper or a table, under a glare's falloff, each leave a faint step of
+    about the same size in the text-free copy (the closing fills a rule from its brighter
+    side), and the walk stopped at the first. Beyond a page's side lies its backing: no like
+    step on the paper's tone, or one, its own edge (a receipt near the edge of a notepad of
+    nearly its tone, the desk beyond); one such step is no series (review of session 10: a
+    single one refused the receipt's side and the whole pad was cropped)."""
 
     def step_at(offset: float) -> tuple[np.ndarray, np.ndarray, float] | None:
-        """(mean step, the tone inside, share stepping its way) across the line ``offset``
-        beyond the side; None off the frame."""
+        """step_across the line ``offset`` beyond the side; None off the frame."""
         line = side + offset * normal[None, :]
-        if not in_frame(line, lab.shape[:2]):
-            return None
-        inside = sample_lab(lab, line - HALF_SPAN * normal[None, :])
-        steps = sample_lab(lab, line + HALF_SPAN * normal[None, :]) - inside
-        mean = steps.mean(axis=0)
-        size = float(np.linalg.norm(mean))
-        share = float((steps @ (mean / max(size, 1e-6)) > 0.5 * size).mean())
-        return mean, inside.mean(axis=0), share
+        return step_across(lab, line, normal) if in_frame(line, lab.shape[:2]) else None
 
     first = step_at(0.0)
     if first is None:
         return False
     step, tone = float(np.linalg.norm(first[0])), first[1]
-    # A soft edge steps over more than the span: a like step counts only once the side's own has
-    # died away (under MIN_STEP), as it does between two rules.
+    # A soft edge steps over more than the span: a like step counts only once the one before
+    # has died away (under MIN_STEP), as it does between two rules.
     apart = False
-    for offset in np.arange(WALK, REPEAT_SPAN + 1, WALK):
+    like = 0
+    for offset in np.arange(WALK, REPEAT_SPAN_SERIES + 1, WALK):
         found = step_at(float(offset))
         if found is None:
             return False
         mean, inside, share = found
         size = float(np.linalg.norm(mean))
-        apart = apart or size < MIN_STEP
-        if (
+        if size < MIN_STEP:
+            apart = True
+        elif (
             apart
-            and MIN_STEP <= size <= REPEAT_RATIO * step
+            and size <= REPEAT_RATIO * step
             and share >= MIN_CONSISTENT
             and float(mean @ first[0]) >= 0.5 * size * step
             and float(np.linalg.norm(inside - tone)) <= PAPER_DISTANCE
         ):
-            return True
+            like += 1
+            apart = False
+            if like >= 2:
+                return True
     return False
 
 
