@@ -5,7 +5,8 @@ frame breaks the outline, so it is no rectangle or quadrilateral and has no mirr
 but two of its sides stay straight. Each straight run of the outline is refitted by least
 squares at the working grid's full detail (a fraction of a degree over a few hundred
 pixels); runs of one side broken by an occluder are merged; with the photo, the pair found
-is refitted to the photo's own edges beside it. Used by
+is refitted to the photo's own edges beside it. Also the weaker cue of many long straight
+runs agreeing on one direction (:func:`edges_tilt`). Used by
 :func:`correction_engine.imaging.straighten.estimate_tilt`.
 """
 
@@ -15,25 +16,23 @@ import cv2
 import numpy as np
 
 from correction_engine.imaging.edge_fit import ImageEdges, refit_side
-from correction_engine.imaging.scene_tilt import fold
+from correction_engine.imaging.scene_tilt import fold, fold_array
 
-
-def segment_fits(
-    contour: np.ndarray, eps: float = 0.01, frame: tuple[int, int] | None = None
-) -> list[tuple[float, float, np.ndarray]]:
-    """The outline's straight runs (Douglas-Peucker at ``eps`` x the perimeter), each refitted
-    by least squares to its own contour points away from the corners (a run's end vertices
-    sit on a rounded corner and skew the chord): (direction, length, centre) each. With the
-    ``frame``'s size (h, w), runs lying along the frame's border are left out: where the
-    frame cuts the product, the outline follows the frame, whose edge is no side of the
-    product (paired with a real side, it pulls the tilt towards level)."""
-    return [fit for fit, _ in _segment_runs(contour, eps, frame)]
+# The Douglas-Peucker tolerance (a share of the perimeter) that splits the outline into
+# straight runs: the one the quadrilateral and edges cues start from
+# (:mod:`~correction_engine.imaging.straighten`), so the three read the same sides.
+RUN_EPS = 0.01
 
 
 def _segment_runs(
     contour: np.ndarray, eps: float, frame: tuple[int, int] | None
 ) -> list[tuple[tuple[float, float, np.ndarray], np.ndarray]]:
-    """:func:`segment_fits`, each fit with the contour points it was fitted to."""
+    """The outline's straight runs (Douglas-Peucker at ``eps`` x the perimeter), each refitted
+    by least squares to its own contour points away from the corners (a run's end vertices
+    sit on a rounded corner and skew the chord): ((direction, length, centre), the points it
+    was fitted to) each. With the ``frame``'s size (h, w), runs lying along the frame's border
+    are left out: where the frame cuts the product, the outline follows the frame, whose edge
+    is no side of the product (paired with a real side, it pulls the tilt towards level)."""
     perimeter = cv2.arcLength(contour, True)
     poly = cv2.approxPolyDP(contour, eps * perimeter, True)
     fits: list[tuple[tuple[float, float, np.ndarray], np.ndarray]] = []
@@ -130,21 +129,15 @@ def _ends(side: tuple[float, float, np.ndarray]) -> tuple[np.ndarray, np.ndarray
     return centre - half, centre + half
 
 
-def merge_collinear(
+def _merge(
     fits: list[tuple[float, float, np.ndarray]], max_angle: float, max_offset: float
-) -> list[tuple[float, float, np.ndarray]]:
+) -> tuple[list[tuple[float, float, np.ndarray]], list[list[int]]]:
     """Runs of one straight edge broken by an occluder (a thumb across a carton's side) as
     one side: runs within ``max_angle`` degrees on one line (``max_offset`` pixels apart
     across it) are merged, their direction length-weighted, the side spanning the runs'
     end points projected on it (so its centre and length are the whole side's, and the
-    band between two sides is where the product is)."""
-    return _merge(fits, max_angle, max_offset)[0]
-
-
-def _merge(
-    fits: list[tuple[float, float, np.ndarray]], max_angle: float, max_offset: float
-) -> tuple[list[tuple[float, float, np.ndarray]], list[list[int]]]:
-    """:func:`merge_collinear`, with the indices in ``fits`` of each merged side's runs."""
+    band between two sides is where the product is). Returns the sides and, for each, the
+    indices in ``fits`` of its runs."""
     merged: list[tuple[float, float, np.ndarray]] = []
     members: list[list[int]] = []
     # The outline seen on each merged side (its runs' summed lengths, not the span across
@@ -225,7 +218,7 @@ def sides_tilt(
     in a hand (the hand or a shelf breaks the outline, so it is no quadrilateral, but two of
     its edges stay straight), a can, a book.
 
-    Each side (:func:`segment_fits`, collinear runs merged) must be at least ``min_length``
+    Each side (:func:`_segment_runs`, collinear runs merged: :func:`_merge`) must be at least ``min_length``
     x the outline's longer extent (its minimum-area box), its partner ``min_partner`` x (the
     hand holding a carton hides part of one side), the two within ``max_spread`` degrees of each other
     (perspective makes opposite sides converge), and apart by at least ``min_gap`` x the
@@ -248,7 +241,7 @@ def sides_tilt(
     x, y, w, h = cv2.boundingRect(contour)
     inside = np.zeros((h, w), np.uint8)
     cv2.drawContours(inside, [contour], -1, 1, thickness=-1, offset=(-x, -y))
-    runs = _segment_runs(contour, 0.01, frame)
+    runs = _segment_runs(contour, RUN_EPS, frame)
     merged, members = _merge([fit for fit, _ in runs], 3.0, 0.02 * major)
     keep = [k for k, f in enumerate(merged) if f[1] >= min_partner * major]
     fits = [merged[k] for k in keep]
@@ -288,3 +281,26 @@ def sides_tilt(
     (a, la, _), (b, lb, _) = pair
     d = (a - b + 90.0) % 180.0 - 90.0
     return fold(b + d * la / (la + lb)), float(1.0 - abs(d) / (2 * max_spread))
+
+
+def edges_tilt(contour: np.ndarray, edge_share: float = 0.6, agreement: float = 1.0) -> float | None:
+    """Long straight edges agreeing on one direction modulo 90 degrees: each simplified
+    segment of at least 5 % of the perimeter votes with its length; the winning direction
+    (+-``agreement``) must hold ``edge_share`` of the perimeter."""
+    perimeter = cv2.arcLength(contour, True)
+    poly = cv2.approxPolyDP(contour, RUN_EPS * perimeter, True).reshape(-1, 2).astype(np.float64)
+    seg = np.roll(poly, -1, axis=0) - poly
+    lengths = np.hypot(seg[:, 0], seg[:, 1])
+    # Screen y grows downwards; -dy makes counter-clockwise on screen positive.
+    angles = np.array([fold(float(np.degrees(np.arctan2(-dy, dx)))) for dx, dy in seg])
+    long_enough = lengths >= 0.05 * perimeter
+    best_a, best_w = 0.0, 0.0
+    for a in angles[long_enough]:
+        diff = fold_array(angles - a)
+        sel = long_enough & (np.abs(diff) <= agreement)
+        wsum = lengths[sel].sum()
+        if wsum > best_w:
+            best_w, best_a = wsum, a + float(np.sum(diff[sel] * lengths[sel]) / wsum)
+    if best_w < edge_share * perimeter:
+        return None
+    return fold(best_a)

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from correction_engine.imaging.edge_fit import ImageEdges
-from correction_engine.imaging.outline_sides import polygon_runs, sides_tilt
+from correction_engine.imaging.outline_sides import edges_tilt, polygon_runs, sides_tilt
 from correction_engine.imaging.scene_tilt import (
     GRADIENT_MIN_PEAK,
     GRADIENT_MIN_TILT,
@@ -217,28 +217,6 @@ def axis_tilt(
     return angle, float(symmetry)
 
 
-def edges_tilt(contour: np.ndarray, edge_share: float = 0.6, agreement: float = 1.0) -> float | None:
-    """Long straight edges agreeing on one direction modulo 90 degrees: each simplified
-    segment of at least 5 % of the perimeter votes with its length; the winning direction
-    (+-``agreement``) must hold ``edge_share`` of the perimeter."""
-    perimeter = cv2.arcLength(contour, True)
-    poly = cv2.approxPolyDP(contour, 0.01 * perimeter, True).reshape(-1, 2).astype(np.float64)
-    seg = np.roll(poly, -1, axis=0) - poly
-    lengths = np.hypot(seg[:, 0], seg[:, 1])
-    angles = np.array([_direction(dx, dy) for dx, dy in seg])
-    long_enough = lengths >= 0.05 * perimeter
-    best_a, best_w = 0.0, 0.0
-    for a in angles[long_enough]:
-        diff = fold_array(angles - a)
-        sel = long_enough & (np.abs(diff) <= agreement)
-        wsum = lengths[sel].sum()
-        if wsum > best_w:
-            best_w, best_a = wsum, a + float(np.sum(diff[sel] * lengths[sel]) / wsum)
-    if best_w < edge_share * perimeter:
-        return None
-    return fold(best_a)
-
-
 # Outline cues that the scene's lines may overrule and its gradients confirm (a box or
 # rectangle outline is exact enough to stand alone).
 WEAK = ("axis", "sides", "edges", "weak-axis", "weak-sides")
@@ -280,23 +258,23 @@ def estimate_tilt(
 
     Evidence in order: a perspective quadrilateral or rectangle (:func:`quad_tilt`; a
     quadrilateral that is also a symmetric elongated outline whose axis disagrees with it by
-    more than ``QUAD_AXIS_AGREE`` is a tapered product, read by its axis), a
-    rectangle by its minimum-area box (:func:`rectangle_tilt`), a symmetric elongated outline
+    more than ``QUAD_AXIS_AGREE`` is a tapered product, read by its axis), a rectangle by its
+    minimum-area box (:func:`rectangle_tilt`), a symmetric elongated outline
     (:func:`axis_tilt`), two long parallel sides of an elongated outline
     (:func:`~correction_engine.imaging.outline_sides.sides_tilt`; with ``image`` on the mask's
     grid, the pair is read on the photo's own edges beside the outline), long straight edges
-    (:func:`edges_tilt`), and, with ``image`` only, a roughly symmetric tall outline or the
-    parallel sides of a squat one ("weak-axis", "weak-sides": they count only where the
-    scene's lines or gradients agree within ``WEAK_AXIS_AGREE``). The first that applies decides; with the working copy
-    ``image`` (RGB or grey), the scene's lines (:func:`lines_tilt`) are averaged with an
-    edges answer or a group member's axis when they agree (a single product's axis stands), and
-    replace it (or no answer) when they disagree
-    and are strong on their own; a rectangle or quadrilateral outline is never overruled.
-    Without lines, the scene's gradients (:func:`gradient_tilt`, the product left out) that
-    agree with an axis or edges answer are averaged with it. Tilts beyond ``max_tilt`` are
-    left alone (``evidence`` still says what was seen), and so are tilts under ``min_tilt``
-    (``EDGE_MIN_TILT`` for sides, mere edges or a group member's axis alone (:func:`one_of_a_group`),
-    ``GRADIENT_MIN_TILT`` with gradients).
+    (:func:`~correction_engine.imaging.outline_sides.edges_tilt`), and, with ``image`` only, a roughly symmetric tall outline or the
+    parallel sides of a squat one ("weak-axis", "weak-sides": they count only where the scene's
+    lines or gradients agree within ``WEAK_AXIS_AGREE``). The first that applies decides; with
+    the working copy ``image`` (RGB or grey), the scene's lines (:func:`lines_tilt`) are
+    averaged with an edges answer or a group member's axis when they agree (a single product's
+    axis stands), and replace it (or no answer) when they disagree and are strong on their own;
+    a rectangle or quadrilateral outline is never overruled. Without lines, the scene's
+    gradients (:func:`gradient_tilt`, the product left out) that agree with an axis or edges
+    answer are averaged with it. Tilts beyond ``max_tilt`` are left alone (``evidence`` still
+    says what was seen), and so are tilts under ``min_tilt`` (``EDGE_MIN_TILT`` for sides, mere
+    edges or a group member's axis alone (:func:`one_of_a_group`), ``GRADIENT_MIN_TILT`` with
+    gradients).
     """
     contour = _largest_contour(mask)
     if contour is None:
@@ -326,11 +304,10 @@ def estimate_tilt(
         axis = axis_tilt(main.astype(bool))
         if axis is not None:
             found = (axis[0], "axis", axis[1])
-    # The photo's own edges, to which the outline's straight sides are refitted (the mask's
-    # outline is rough to a few pixels); only on the mask's grid, and only when sides are read.
-    photo_edges = None
-    if found is None and image is not None and image.shape[:2] == mask.shape[:2]:
-        photo_edges = ImageEdges.of(image)
+    # The photo's own edges, to which the outline's sides are refitted (the mask's outline is
+    # rough to a few pixels); only on the mask's grid. Read only where a side's search looks.
+    on_grid = image is not None and image.shape[:2] == mask.shape[:2]
+    photo_edges = ImageEdges(image) if on_grid and image is not None else None
     if found is None:
         sides = sides_tilt(contour, mask.shape[:2], edges=photo_edges)
         if sides is not None:
