@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .geometry import is_convex, order_quad, plausible_page, quad_area, quarter_turn
+from .geometry import is_convex, order_quad, plausible_page, quad_area, quad_mask, quarter_turn
 from .page_border import border_variants
 from .page_cast_shadow import beyond_shadow, shadow_sides
 from .page_faint import faint_page
@@ -31,6 +31,7 @@ from .page_proposals import (
 )
 from .page_regions import MAX_OUTSIDE, border_sides, clamp_to_frame, corners_outside
 from .page_scoring import TEXT_SPILL, edge_contrast, outside_ink, refine_quad, score_quad, text_ink
+from .page_text_block import text_marks
 from .page_thin_edges import thin_edged
 from .page_tint import shadowed_page_quads
 
@@ -54,6 +55,9 @@ FAINT_SCORE = MIN_SCORE
 FAINT_SENSITIVITY = 0.5
 # The detector name of outlines seen on the least channel (see _find_in_pose).
 WHITE_EDGES = "whiteness edges"
+# An outline with a side on the frame's border holds at least this share of the photo's text,
+# or it is no page (see _holds_most_text).
+MIN_TEXT_HELD = 0.5
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,25 @@ def _past_cast_shadows(
         if moved is not None and score_quad(gray, moved, contrast) >= min_score:
             quad, name = moved, f"{name} past a shadow"
     return quad, name
+
+
+def _holds_most_text(ink: np.ndarray, quad: np.ndarray) -> bool:
+    """Whether ``quad`` holds at least MIN_TEXT_HELD of the text in ``ink`` (see text_marks), or
+    has no side on the frame's border, or the photo has no text.
+
+    A side on the border is supported all along by the scorer (the page runs on out of the
+    frame), so a bright, bare patch of the backing that reaches the border outlines as well as a
+    page cut by the frame (issue 8: a corner of the white sheet under a receipt, the receipt's
+    print all outside it: IoU 0.05, a wrong crop). A page cut by the frame holds its own text;
+    most of the photo's text beyond such an outline says it is not the page."""
+    if not border_sides(quad, ink.shape[:2]):
+        return True
+    text = text_marks(ink)
+    total = int(np.count_nonzero(text))
+    if not total:
+        return True
+    held = np.count_nonzero(text & quad_mask(text.shape, quad))
+    return bool(held >= MIN_TEXT_HELD * total)
 
 
 def canonical_turns(gray: np.ndarray) -> int:
@@ -326,6 +349,8 @@ def _find_in_pose(
             wider = wider_of(_scored(gray, [(q, f"{name} by tint") for q in tinted], contrast))
         if wider:
             s, area, quad, name = max(wider, key=lambda sc: sc[0])
+    if not _holds_most_text(ink, quad):
+        return _faint(image, closed, ink, None, min_area, scale)
     if name == chosen[3]:
         quad, name = _past_cast_shadows(gray, quad, name, contrast, min_score)
     # An open book's facing page, cut by the frame, joins the page's region across the gutter.
