@@ -172,13 +172,13 @@ def _merge(
 
 def _on_edges(
     side: tuple[float, float, np.ndarray], points: np.ndarray, edges: ImageEdges
-) -> tuple[float, float, np.ndarray]:
+) -> tuple[float, float, np.ndarray] | None:
     """A merged side (direction, length, centre) refitted to the photo's own edge along its
-    runs' ``points`` (:func:`~correction_engine.imaging.edge_fit.refit_side`); the side as it
-    was where no edge stands out. Its length stays; its centre moves onto the new line."""
+    runs' ``points`` (:func:`~correction_engine.imaging.edge_fit.refit_side`); None where no
+    edge stands out. Its length stays; its centre moves onto the new line."""
     refit = refit_side(points, edges)
     if refit is None:
-        return side
+        return None
     (vx, vy), on_line = refit
     u = np.array([vx, vy], float)
     centre = on_line + float((side[2] - on_line) @ u) * u
@@ -272,11 +272,15 @@ def sides_tilt(
         # short run alone is read a few degrees off). Refitting never makes a pair (turned
         # by up to 4 degrees, a T-shirt's or a hat's sides would become parallel), and a
         # refit that leaves the pair further apart than max_spread is no better reading.
-        refined = [
+        # Both sides are read on the photo, or neither: one side refitted beside one read on
+        # the mask mixes two readings with different errors (a tub's label-broken side kept
+        # on the mask beside its refitted other side read 1.7 degrees off; the mask's pair 1.3).
+        refits = [
             _on_edges(fits[k], np.concatenate([runs[r][1] for r in members[keep[k]]]), edges)
             for k in best[1:]
         ]
-        if abs((refined[0][0] - refined[1][0] + 90.0) % 180.0 - 90.0) <= max_spread:
+        refined = [r for r in refits if r is not None]
+        if len(refined) == 2 and abs((refined[0][0] - refined[1][0] + 90.0) % 180.0 - 90.0) <= max_spread:
             pair = refined
     (a, la, _), (b, lb, _) = pair
     d = (a - b + 90.0) % 180.0 - 90.0
