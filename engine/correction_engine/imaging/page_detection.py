@@ -130,12 +130,14 @@ def _faint(
     best: np.ndarray | None,
     min_area: float,
     scale: float,
+    text: np.ndarray | None = None,
 ) -> PageQuad | None:
     """The page as a faint outline inside ``best`` (see page_faint), in ``image`` coordinates,
-    or None. Not refined: the refinement moves a side to the strongest brightness peak near it,
-    and a side that steps only in chroma has none there but the paper's grain (on the three
-    white receipts, whose sides step in brightness too, refining gained 0.001-0.007 IoU)."""
-    quad = faint_page(closed, ink, best, min_area)
+    or None; ``text``, the text marks of ``ink`` when already found. Not refined: the
+    refinement moves a side to the strongest brightness peak near it, and a side that steps
+    only in chroma has none there but the paper's grain (on the three white receipts, whose
+    sides step in brightness too, refining gained 0.001-0.007 IoU)."""
+    quad = faint_page(closed, ink, best, min_area, text)
     if quad is None:
         return None
     return PageQuad(clamp_to_frame(order_quad(quad / scale), image.shape[:2]), FAINT_SCORE, "faint outline")
@@ -154,9 +156,10 @@ def _past_cast_shadows(
     return quad, name
 
 
-def _holds_most_text(ink: np.ndarray, quad: np.ndarray) -> bool:
-    """Whether ``quad`` holds at least MIN_TEXT_HELD of the text in ``ink`` (see text_marks), or
-    has no side on the frame's border, or the photo has no text.
+def _holds_most_text(ink: np.ndarray, quad: np.ndarray, text: np.ndarray | None = None) -> bool:
+    """Whether ``quad`` holds at least MIN_TEXT_HELD of the text in ``ink`` (see text_marks;
+    ``text``, those marks when already found), or has no side on the frame's border, or the
+    photo has no text.
 
     A side on the border is supported all along by the scorer (the page runs on out of the
     frame), so a bright, bare patch of the backing that reaches the border outlines as well as a
@@ -165,7 +168,8 @@ def _holds_most_text(ink: np.ndarray, quad: np.ndarray) -> bool:
     most of the photo's text beyond such an outline says it is not the page."""
     if not border_sides(quad, ink.shape[:2]):
         return True
-    text = text_marks(ink)
+    if text is None:
+        text = text_marks(ink)
     total = int(np.count_nonzero(text))
     if not total:
         return True
@@ -349,8 +353,11 @@ def _find_in_pose(
             wider = wider_of(_scored(gray, [(q, f"{name} by tint") for q in tinted], contrast))
         if wider:
             s, area, quad, name = max(wider, key=lambda sc: sc[0])
-    if not _holds_most_text(ink, quad):
-        return _faint(image, closed, ink, None, min_area, scale)
+    # The text marks are found once, and only for an outline on the border, whose test needs
+    # them; the faint search below reuses them.
+    text = text_marks(ink) if border_sides(quad, ink.shape[:2]) else None
+    if not _holds_most_text(ink, quad, text):
+        return _faint(image, closed, ink, None, min_area, scale, text)
     if name == chosen[3]:
         quad, name = _past_cast_shadows(gray, quad, name, contrast, min_score)
     # An open book's facing page, cut by the frame, joins the page's region across the gutter.
@@ -358,7 +365,7 @@ def _find_in_pose(
     cut = gutter_cut(blackhat, gray, quad, contrast, min_area)
     if cut is not None:
         quad, name = cut[0], f"{name} to gutter"
-    inner = _faint(image, closed, ink, quad, min_area, scale)
+    inner = _faint(image, closed, ink, quad, min_area, scale, text)
     if inner is not None:
         return inner
     ref_gray, ref_white, ref_scale = text_free_gray(image, refine_side)

@@ -213,7 +213,11 @@ def _quad_around(
 
 
 def faint_page(
-    image: np.ndarray, ink: np.ndarray, best: np.ndarray | None, min_area: float
+    image: np.ndarray,
+    ink: np.ndarray,
+    best: np.ndarray | None,
+    min_area: float,
+    text: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """The faint outline of the page in ``image`` (see _quad_around, or else page_tint) when the
     best outline found on clear edges (``best``, or None for none) leaves the text block a
@@ -226,7 +230,8 @@ def faint_page(
     # Checked first, as it costs nothing; finding the block's direction on such a photo does.
     if np.count_nonzero(ink) > MAX_INK_SHARE * ink.size:
         return None
-    text = text_marks(ink)
+    if text is None:
+        text = text_marks(ink)
     block = text_block(text)
     if block is None:
         return None
