@@ -15,10 +15,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from correction_engine.imaging.straighten import GROUP_SHARE
+__all__ = ["GROUP_SHARE", "faint_members"]
 
-__all__ = ["faint_members"]
-
+# Another part of the mask at least this share of the largest part's area makes the mask a
+# group of products (three bottles in a row), each member leaning its own way by the camera's
+# perspective; a smaller part is a loose piece or a speck. Read here (the faint members of a
+# group) and by straightening (:func:`correction_engine.imaging.straighten.one_of_a_group`:
+# a member's axis needs more tilt than a single product's).
+GROUP_SHARE = 0.5
 # The model's probability that counts as a faint member: the placement's "maybe" level (a
 # faint bottle in the real set's group of four reads 0.2-0.5 over its label and body).
 MEMBER_LEVEL = 0.2

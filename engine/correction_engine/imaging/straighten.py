@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from correction_engine.imaging.edge_fit import ImageEdges
+from correction_engine.imaging.group_members import GROUP_SHARE
 from correction_engine.imaging.outline_sides import edges_tilt, polygon_runs, sides_tilt
 from correction_engine.imaging.scene_tilt import (
     GRADIENT_MIN_PEAK,
@@ -68,8 +69,7 @@ QUAD_AXIS_AGREE = 1.0
 # degrees off were all one bottle of a group of three, each of which leans its own way by the
 # camera's perspective (+3.1, -0.7, -1.9 degrees). So a single product's axis straightens from
 # DEFAULT_MIN_TILT, while a group member's (another part of the mask at least GROUP_SHARE of
-# the largest) keeps EDGE_MIN_TILT.
-GROUP_SHARE = 0.5
+# the largest: :mod:`~correction_engine.imaging.group_members`) keeps EDGE_MIN_TILT.
 # A box's side runs straight to the mask's jitter: the outline's RMS distance from the side's
 # fitted line was at most 0.7 % of its length on the real set's boxes and cartons, while the
 # "sides" of a skirt's bowed hem, a T-shirt laid flat or a can among chess pieces stood 2.5-5 %
@@ -274,7 +274,7 @@ def estimate_tilt(
     answer are averaged with it. Tilts beyond ``max_tilt`` are left alone (``evidence`` still
     says what was seen), and so are tilts under ``min_tilt`` (``EDGE_MIN_TILT`` for sides, mere
     edges or a group member's axis alone (:func:`one_of_a_group`), ``GRADIENT_MIN_TILT`` with
-    gradients).
+    gradients and for a weak cue the lines confirm).
     """
     contour = _largest_contour(mask)
     if contour is None:
@@ -372,8 +372,9 @@ def estimate_tilt(
         threshold = min_tilt
     elif evidence in WEAK:
         threshold = max(min_tilt, EDGE_MIN_TILT)
-    elif evidence.endswith("gradients"):
-        # Two independent weak cues that agree.
+    elif evidence.endswith("gradients") or evidence.split("+")[0] in UNCONFIRMED:
+        # Two independent weak cues that agree: a weak outline cue confirmed by the scene's
+        # gradients or by its lines alike.
         threshold = max(min_tilt, GRADIENT_MIN_TILT)
     else:
         threshold = min_tilt
