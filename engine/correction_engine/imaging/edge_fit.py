@@ -55,6 +55,13 @@ MIN_CONTRAST = 2.0
 # 8 readings of another bottle moved by up to 0.6 degree, 6 of them nearer; the even half was
 # unchanged. Percentiles 0-20 read alike; 25 lost the carton.
 QUIET_QUANTILE = 10.0
+# A quiet tenth exists between the stripes of any periodic pattern (ribs, slats, a striped
+# backdrop, ruled print) of period >= 3 px, so its best stripe would pass as an edge and turn a
+# level product by the pattern's angle (review of session 11: a level box in front of fine
+# stripes 3.5 degrees off was turned 3.6). An edge, with a fold beside it, peaks at most
+# MAX_LIKE_PEAKS times across the offsets at PEAK_SHARE of the best line; stripes peak 4-6.
+PEAK_SHARE = 0.6
+MAX_LIKE_PEAKS = 2
 # ... and at least this much in grey levels per pixel (Sobel of a 1-sigma blurred copy; noise
 # of sigma 3 / 8 grey levels gave a best line of 0.65 / 1.7). The real set read alike with
 # 1.5-3 x and 0-4 grey levels: both guard plain, noisy sides, not its cartons.
@@ -191,7 +198,12 @@ def refit_side(
     # further: no reading of it).
     at_end = j in (0, len(offsets) - 1) or abs(fine[i]) >= SEARCH_ANGLE - 1e-9
     quiet = float(np.percentile(scores[i], QUIET_QUANTILE))
-    if at_end or best < MIN_STRENGTH or best < MIN_CONTRAST * quiet:
+    if (
+        at_end
+        or best < MIN_STRENGTH
+        or best < MIN_CONTRAST * quiet
+        or _like_peaks(scores[i]) > MAX_LIKE_PEAKS
+    ):
         return None
     deg = _top_middle(scores[:, j], fine, FINE_STEP)
     offset = offsets[j] + _parabola(scores[i], int(j)) * OFFSET_STEP
@@ -205,3 +217,11 @@ def refit_side(
     u = np.array([np.cos(angle), np.sin(angle)])
     n = np.array([-u[1], u[0]])
     return u, centre + offset * n
+
+
+def _like_peaks(row: np.ndarray) -> int:
+    """How many local maxima of ``row`` (one angle's line scores across the offsets) reach
+    PEAK_SHARE of its best: 1-2 for an edge (a fold beside it), more for a periodic pattern."""
+    mid = row[1:-1]
+    peaks = (mid >= row[:-2]) & (mid > row[2:]) & (mid >= PEAK_SHARE * float(row.max()))
+    return int(np.count_nonzero(peaks))

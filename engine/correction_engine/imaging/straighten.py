@@ -373,8 +373,10 @@ def estimate_tilt(
     elif evidence in WEAK:
         threshold = max(min_tilt, EDGE_MIN_TILT)
     elif evidence.endswith("gradients") or evidence.split("+")[0] in UNCONFIRMED:
-        # Two independent weak cues that agree: a weak outline cue confirmed by the scene's
-        # gradients or by its lines alike.
+        # Two weak cues that agree: any outline cue confirmed only by the scene's gradients
+        # (the weaker scene cue), and a cue that counts only when confirmed (UNCONFIRMED)
+        # whichever scene cue confirms it. Sides, edges or a group member's axis confirmed
+        # by the scene's lines keep ``min_tilt``: the lines are the stronger scene cue.
         threshold = max(min_tilt, GRADIENT_MIN_TILT)
     else:
         threshold = min_tilt
