@@ -477,6 +477,51 @@ def write_report(rows: list[dict], before: list[dict] | None, seconds: float, co
 
 NOTES = """## Notes
 
+- Eighth round (2026-12-01, session 11), decided on the odd photos, checked on the even ones:
+  - Straightening: a side refitted on the photo's edge must stand 2x above the quietest tenth
+    of the lines within reach (`edge_fit.QUIET_QUANTILE`), not the median line: a carton's
+    panel fold 5-8 px inside its outer edge lifts most lines on a soft photo
+    (pi-food-tropicana-01's left side 17 grey levels, median line 12, quietest tenth 5; read on
+    the mask the pair was 1.6 degrees off, refitted 1.2). The hostile review then found that
+    any periodic pattern (stripes, ribs, slats, ruled print) has quiet lines between its
+    stripes, so a level box before fine stripes 3.5 degrees off was turned 3.6 (the median rule:
+    0); a line among more than two like peaks across the offsets (>= 0.6 x the best) is now no
+    side (synthetic stripes of period 5-8 px: no reading, level boxes stay level; tropicana
+    kept). Helper's tilt script on all ten angles, replicated and cut, 110 committed photos:
+    odd taken-tilted 1 -> 2 of 3, even unchanged; no level photo turned; the quiet rule's other
+    odd gain (pa-bottle-04's cut copy at +8, 3.7 -> 0.8 off) is lost again to the peak rule. A
+    weak outline cue (weak axis, weak sides) confirmed by the scene's lines now needs 2 degrees,
+    as it did confirmed by gradients (a level cabinet of parts read 1.54 on one mask variant).
+    Still missed, taken tilted: pa-food-15 and pi-food-sourcream-01 (the mask joins a hand or
+    a carton behind, no pair of sides survives), pa-food-09 and pb-food-10 (2 degrees: under
+    the 3 degree threshold of sides alone), pa-food-04 (the mask's side 1 degree off). Tried and
+    dropped: printed label lines inside the mask (8-31 degrees off on 4 of 6 cartons at 348 px).
+  - 0.3 vs 12 MP agreement (no engine change): the method chosen is the same at both sizes on
+    all six failing photos. Their working copies differ by 0.3-1.3 grey levels on average (up
+    to 31 at edges): the area-down and bicubic-up routes fold detail finer than the 512 px grid
+    back differently, u2netp's object (pa-bottle-05/-10, pb-food-09) and the border palette on
+    348 px photos (pa-food-14/-15) amplify it, and hard cuts then flip (pa-food-13: solidity
+    0.850 vs 0.853 at the 0.85 cut). Tried and dropped: a Gaussian (sigma 0.5 working px) on
+    u2netp's copy before the shrink: pa-bottle-05 0.894 -> 0.995, pa-bottle-10 0.771 -> 0.964,
+    pa-food-08 0.944 -> 0.958, but 8 photos lost > 0.005 of native IoU (pc-electronics-05 0.70
+    -> 0.47) and pa-food-15 fell to 0.78; sigma 0.3 fixed nothing; blurring the border model's
+    copy too flipped pa-food-13 and pa-tool-04. Recorded as a strict xfail (the working copy
+    aliases). Next step: decisions that change smoothly across the 0.8 / 0.85 / 0.9 cuts.
+  - Held out: six photos (pm-*: two devices photographed tilted, a board with a coin on white,
+    a PCB upside down on grey, a keyboard half in an envelope, sneakers on a wood floor; MIT,
+    CC-BY-4.0, CC0) were added after this round's tuning, masks corrected by eye from grabCut
+    proposals, the engine not run while adding. As first measured: IoU 0.930 / 0.980 / 0.744 /
+    0.892 / 0.728 / 0.965, mean 0.873 against u2netp alone 0.895: the engine LOST on unseen
+    photos. pm-electronics-sensor-case-dark-01 0.892 vs 0.982: the hole rule (u2netp < 0.1
+    inside its filled object is background seen through) opened the case's dark solar cells
+    (4530 working px); the cells are backdrop-like in the border palette too, so a colour test
+    does not tell them from a see-through hole (tried, no change). ...-cable-01 0.744 vs 0.785:
+    the border model kept a patch of backdrop at the cable's entry. Crop held 6/6, sizes agree
+    6/6, the -13 degree device level, the -25 one not.
+  - Whole set (116): IoU 0.851 vs u2netp 0.832, alpha error 0.043 vs 0.056, crop held 111/116,
+    sizes agree 110/116, tilted cases 30/36, level photos turned > 1 degree 0/11, untilted
+    turned > 1 degree 5/93, upright again 1/252 with evidence, wrong turns 1/356.
+
 - Seventh round (2026-11-30, session 10), tuned on the even photos, checked on the odd ones:
   - Straightening: a product's pair of long outline sides (chosen on the mask's outline, as
     before) is read on the photo's own edges (`edge_fit.refit_side`): of the lines within 4
