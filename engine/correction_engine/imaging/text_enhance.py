@@ -23,14 +23,24 @@ from correction_core.contract import MAX_DIMENSION
 from .geometry import downscale
 from .letter_height import text_height
 
-# Where the closing's background is darker than this share of the paper around it, it is not
-# paper in shadow (hard shadows keep a third of the light or more) but dark printed content.
+# Where the closing's background is darker than this share of the paper around it, it is dark
+# printed content, not paper in shadow (the printed squares of the real set's boofcv pages read
+# 0.13-0.29 of their paper) - unless its surround is as dark (SHADOW_RIM_SHARE): the deepest
+# shadows keep 15 % of the light.
 CONTENT_DARKNESS = 0.3
 # Where one channel of the closing's background is this many times brighter, relative to the
 # surrounding paper, than another, it is a coloured print (a label, a stamp pad, a photo), not a
 # colour cast: casts tint paper by a few tens of percent.
 CONTENT_CHROMA = 1.5
 CONTENT_GROW = 0.7
+# A dark area whose surround is, over this share of it, no brighter than the area itself is paper
+# in shadow, not print: the rim of a shadow wider than the wide closing reads dark against the lit
+# paper the closing reaches across, but it runs on into the shadow's inside, paper of its own
+# tone. Printed content is darker than all the paper around it, lit or shaded alike. (Lowering
+# CONTENT_DARKNESS instead washed plain dark-grey print to white and only moved the cliff.)
+SHADOW_RIM_SHARE = 0.25
+# "No brighter": the surround's level under this many times the area's mean level.
+SHADOW_RIM_STEP = 1.3
 # A tint: the closing's background under this share of the page's paper white; it is printed
 # if light marks at least TINT_LETTER_STEP above it (its letters) cover TINT_LETTER_SHARE of it.
 TINT_LEVEL = 0.9
@@ -82,10 +92,11 @@ def solid_content_mask(background: np.ndarray, paper: np.ndarray, stroke: int = 
     r, g, b = cv2.split(ratio)
     lum = (r + g + b) / 3.0
     chroma = cv2.max(cv2.max(r, g), b) / np.maximum(cv2.min(cv2.min(r, g), b), 1e-3)
-    seeds = (lum < CONTENT_DARKNESS) | (chroma > CONTENT_CHROMA)
+    level = cv2.cvtColor(background, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    dark = lum < CONTENT_DARKNESS
+    seeds = (dark & ~shadow_rims(dark, lum < CONTENT_GROW, level, stroke)) | (chroma > CONTENT_CHROMA)
     # Tints are judged against the page's paper at large: a band covering half a card is its own
     # surround, so relative to the local paper level it looks like paper.
-    level = cv2.cvtColor(background, cv2.COLOR_RGB2GRAY).astype(np.float32)
     white = float(np.percentile(cv2.cvtColor(paper[::4, ::4], cv2.COLOR_RGB2GRAY), 95)) + 1.0
     seeds |= reverse_text_tints(level / white, stroke)
     # Hysteresis: a printed photo is that dark or coloured only in parts; its lighter tones are
@@ -114,6 +125,43 @@ def solid_content_mask(background: np.ndarray, paper: np.ndarray, stroke: int = 
     cv2.floodFill(outside, None, (0, 0), 2)
     mask[outside[1:-1, 1:-1] == 1] = 1
     return mask.astype(bool)
+
+
+def shadow_rims(dark: np.ndarray, weak: np.ndarray, level: np.ndarray, stroke: int) -> np.ndarray:
+    """The pieces of ``dark`` that are paper in shadow. Each is judged by ``level`` (the
+    closing's grey) in a ring ``stroke`` wide around the region of ``weak`` holding it (a printed
+    area's lighter parts are no surround of its darker ones; ``dark`` lies within ``weak``):
+    over SHADOW_RIM_SHARE of the ring no brighter than the piece (SHADOW_RIM_STEP times its mean
+    level)."""
+    pieces, piece_labels = cv2.connectedComponents(dark.astype(np.uint8), connectivity=8)
+    if pieces <= 1:
+        return np.zeros(dark.shape, bool)
+    _, labels, region_stats, _ = cv2.connectedComponentsWithStats(weak.astype(np.uint8), connectivity=8)
+    inside = piece_labels[dark]
+    counts = np.bincount(inside, minlength=pieces)
+    piece_level = np.bincount(inside, weights=level[dark], minlength=pieces) / np.maximum(counts, 1)
+    region_of = np.zeros(pieces, np.int64)
+    region_of[inside] = labels[dark]
+    k = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * stroke + 1, 2 * stroke + 1))
+    h, w = labels.shape
+    rims = np.zeros(pieces, bool)
+    for region in np.unique(region_of[1:]):
+        x, y, rw, rh = (int(v) for v in region_stats[region, :4])
+        y0, y1, x0, x1 = (
+            max(0, y - stroke),
+            min(h, y + rh + stroke),
+            max(0, x - stroke),
+            min(w, x + rw + stroke),
+        )
+        grown = cv2.dilate((labels[y0:y1, x0:x1] == region).astype(np.uint8), k) > 0
+        ring = np.sort(level[y0:y1, x0:x1][grown & ~weak[y0:y1, x0:x1]])
+        if ring.size == 0:
+            continue
+        held = np.flatnonzero(region_of == region)
+        held = held[held > 0]
+        as_dark = np.searchsorted(ring, SHADOW_RIM_STEP * piece_level[held], side="right") / ring.size
+        rims[held] = as_dark >= SHADOW_RIM_SHARE
+    return rims[piece_labels]
 
 
 def reverse_text_tints(lum: np.ndarray, stroke: int) -> np.ndarray:
