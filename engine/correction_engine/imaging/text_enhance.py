@@ -157,8 +157,7 @@ def shadow_rims(dark: np.ndarray, weak: np.ndarray, level: np.ndarray, stroke: i
         ring = np.sort(level[y0:y1, x0:x1][grown & ~weak[y0:y1, x0:x1]])
         if ring.size == 0:
             continue
-        held = np.flatnonzero(region_of == region)
-        held = held[held > 0]
+        held = np.flatnonzero(region_of == region)  # region > 0, so never label 0
         as_dark = np.searchsorted(ring, SHADOW_RIM_STEP * piece_level[held], side="right") / ring.size
         rims[held] = as_dark >= SHADOW_RIM_SHARE
     return rims[piece_labels]
