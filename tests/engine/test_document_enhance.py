@@ -10,7 +10,7 @@ import pytest
 
 from bench.real_sets import DOCUMENTS, load_document
 from correction_engine.imaging.document import crop_orient_enhance
-from correction_engine.imaging.text_enhance import enhance_text
+from correction_engine.imaging.text_enhance import enhance_at_size, enhance_text
 from correction_engine.synth.documents import character_error_rate, make_page_photo, make_shadowed_page
 
 
@@ -77,6 +77,19 @@ def test_an_enlargement_stays_within_the_contracts_largest_image_and_12_mp():
     square = _lines_of_print(7, size=(2200, 2200))
     out = enhance_text(square)
     assert square.shape[0] < out.shape[0] and out.shape[0] * out.shape[1] <= 12_000_000, out.shape
+
+
+def test_a_page_larger_than_its_letter_sample_is_measured_and_enhanced_as_a_whole():
+    # Over 2 MP the letters are measured on a sample flattened by the page's own light, which
+    # then serves the page: normal print comes out exactly as the page enhanced at its size,
+    # small print under a hard shadow is still found and enlarged.
+    normal, small = (_lines_of_print(h, size=(1500, 2000)).astype(np.float32) for h in (24, 7))
+    normal[:, 1200:] *= 0.45
+    small[:, 1200:] *= 0.45
+    normal, small = normal.astype(np.uint8), small.astype(np.uint8)
+    assert np.array_equal(enhance_text(normal), enhance_at_size(normal))
+    out = enhance_text(small)
+    assert out.shape[0] > 1.5 * small.shape[0], out.shape
 
 
 def test_shadow_boundary_is_flattened(shadowed):

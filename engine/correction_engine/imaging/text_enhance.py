@@ -314,24 +314,22 @@ def enhance_text(
     # which would halve the estimate, while its blotches stay as strong and must still be
     # clipped to white.
     noise = estimate_noise(image)
-
-    def at_size(img: np.ndarray) -> np.ndarray:
-        return enhance_at_size(img, tuning=tuning, noise=noise)
-
     if not enlarge_small_print or largest_enlargement(image.shape) < MIN_UPSCALE:
-        return at_size(image)
-    # The letters are measured on an enhanced sample of the page (at most 2 MP): the page is
-    # then enhanced once, at its final size; a page small enough to be its own sample and
-    # needing no enlargement is already done.
+        return enhance_at_size(image, tuning=tuning, noise=noise)
+    # The letters are measured on an enhanced sample of the page (at most 2 MP), flattened by
+    # the page's own light: estimating the light is most of an enhancement's cost whatever the
+    # size, and the page needs it anyway when its print is large enough. A page small enough to
+    # be its own sample and needing no enlargement is then already done.
+    h, w = image.shape[:2]
+    light = cv2.resize(paper_light(image, tuning=tuning, noise=noise), (w, h), interpolation=cv2.INTER_LINEAR)
     sample = letter_sample(image)
-    enhanced_sample = at_size(sample)
+    enhanced_sample = flatten(sample, letter_sample(light), tuning=tuning)
     s = reading_scale(image.shape, text_height(cv2.cvtColor(enhanced_sample, cv2.COLOR_RGB2GRAY)))
     if s == 1.0:
-        return enhanced_sample if sample is image else at_size(image)
-    h, w = image.shape[:2]
+        return enhanced_sample if sample is image else flatten(image, light, tuning=tuning)
     # Floor, not round: the enlarged page stays within MAX_DIMENSION and MAX_ENLARGED_PIXELS.
     big = cv2.resize(image, (int(w * s), int(h * s)), interpolation=cv2.INTER_CUBIC)
-    return at_size(big)
+    return enhance_at_size(big, tuning=tuning, noise=noise)
 
 
 def enhance_at_size(
@@ -340,24 +338,36 @@ def enhance_at_size(
     tuning: TextTuning = DEFAULT_TUNING,
     noise: float | None = None,
 ) -> np.ndarray:
-    """Flatten the light, stretch contrast, keep colour, denoise and sharpen; same size as input.
-
-    Each pixel is divided by the paper's light less ``tuning.noise_margin`` noise deviations, so paper
-    noise lands at or above white and is clipped away even in a deep shadow, where the division's
-    gain is highest and a fixed white point would let it through as grey speckle. ``noise`` is
-    that deviation when known, else measured here (see estimate_noise).
-    ``tuning.ink_percentile`` of the flattened grey becomes black.
-    """
+    """Flatten the light, stretch contrast, keep colour, denoise and sharpen; same size as input:
+    ``image`` divided by its paper_light (see there for ``noise``) and finished by flatten."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError("enhance_text expects an HxWx3 RGB image")
     h, w = image.shape[:2]
+    small = paper_light(image, tuning=tuning, noise=noise)
+    return flatten(image, cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), tuning=tuning)
+
+
+def paper_light(
+    image: np.ndarray, *, tuning: TextTuning = DEFAULT_TUNING, noise: float | None = None
+) -> np.ndarray:
+    """The paper's light under ``image`` at most ``tuning.work_side`` on its long side (see
+    background_at_work_size), less ``tuning.noise_margin`` noise deviations: each pixel divided
+    by it, paper noise lands at or above white and is clipped away even in a deep shadow, where
+    the division's gain is highest and a fixed white point would let it through as grey
+    speckle. ``noise`` is that deviation when known, else measured here (see estimate_noise)."""
     noise = estimate_noise(image) if noise is None else noise
     margin = int(round(min(tuning.noise_margin * max(noise, 1.0), 40.0)))
     # The margin and the floor that keeps the division finite are applied at the work size,
     # before the one full-size resize: two passes over 12 MP fewer.
-    small = np.maximum(cv2.subtract(background_at_work_size(image, work_side=tuning.work_side), margin), 1)
-    background = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    flat = cv2.divide(image, background, scale=255)
+    return np.maximum(cv2.subtract(background_at_work_size(image, work_side=tuning.work_side), margin), 1)
+
+
+def flatten(image: np.ndarray, light: np.ndarray, *, tuning: TextTuning = DEFAULT_TUNING) -> np.ndarray:
+    """``image`` divided by ``light`` (its paper_light at its size), then
+    ``tuning.ink_percentile`` of the flattened grey made black by a tone curve and the strokes
+    sharpened."""
+    h, w = image.shape[:2]
+    flat = cv2.divide(image, light, scale=255)
     # The ink level from a strided sample of pixels, not an averaged thumbnail: averaging mixes
     # thin strokes with paper and would put the black point far above the ink.
     step = max(1, int(np.sqrt(h * w / 250_000)))
