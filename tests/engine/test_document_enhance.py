@@ -303,6 +303,34 @@ def test_a_printed_tint_with_light_letters_keeps_its_tone_and_a_shadow_does_not(
     assert out[band_paper].mean() < 215, out[band_paper].mean()
 
 
+def test_a_printed_tint_keeps_its_tone_where_a_shadow_falls_across_it():
+    # The counter-case to grey rows of print beside a shadow (the demo page, below): a tint's
+    # white letters still stand out in the shade, so the shaded half of the band is tint too.
+    h, w = 900, 700
+    page = np.full((h, w, 3), 235, np.uint8)
+    band = np.zeros((h, w), bool)
+    band[60:420, 40:660] = True
+    page[band] = 165
+    for i, y in enumerate(range(110, 400, 45)):
+        cv2.putText(
+            page, f"Tel 0{i} 555 0123 {i}", (60, y), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (235, 235, 235), 2
+        )
+    for y in range(480, 860, 40):
+        cv2.putText(
+            page, "the quick brown fox jumps", (50, y), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (30, 30, 30), 2
+        )
+    shade = np.ones((h, w), np.float32)
+    shade[:, 330:] = 0.6
+    shade = cv2.GaussianBlur(shade, (0, 0), 3)
+    photo = np.clip(page.astype(np.float32) * shade[..., None], 0, 255).astype(np.uint8)
+    grey = cv2.cvtColor(page, cv2.COLOR_RGB2GRAY)
+    bare = cv2.erode((grey > 150).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    out = cv2.cvtColor(_enhanced(photo), cv2.COLOR_RGB2GRAY).astype(float)
+    for part in (slice(0, 300), slice(380, w)):
+        tint = bare[:, part] & band[:, part] & (grey[:, part] < 200)
+        assert out[:, part][tint].mean() < 215, (part, out[:, part][tint].mean())
+
+
 def test_a_textured_surface_around_a_note_is_not_taken_for_small_print():
     # A sticky note with 40 px handwriting on a carpet, sent whole as type 1: the carpet's grain
     # is letter-sized and outnumbers the note's letters, but it stands in no text lines, so the
@@ -317,12 +345,9 @@ def test_small_print_on_a_real_receipt_is_still_enlarged():
     assert enhance_text(image).shape[0] >= 1.5 * image.shape[0]
 
 
-# Known defect (the demo's document-shadow.jpg, type 2): a shadow narrower than the wide closing
-# stays grey. A few "light letter" marks (the gaps between text rows in the closing's background,
-# 0.75-0.88 of the paper) seed a printed tint inside it, and the seed grows through the whole
-# shadow (0.63 of the paper, under CONTENT_GROW). Real tints' marks read 0.80-1.0 too, so a bar
-# on their lightness does not tell them apart. Strict, so a fix shows.
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="a narrow shadow is grown from a tint seed")
+# The demo's document-shadow.jpg (type 2): its large print outlasts the closing as grey rows
+# whose gaps read as a tint's letters, and the tint's closing joined the rows to the hand's
+# shadow beside them, which then kept its grey (see print_beside_a_shadow).
 def test_the_demo_pages_narrow_hand_shadow_is_flattened():
     photo = make_page_photo(35, size=(1200, 1600), rotation=0, background="gradient", shadow=True)
     out = cv2.cvtColor(crop_orient_enhance(photo.image), cv2.COLOR_RGB2GRAY)

@@ -46,6 +46,14 @@ SHADOW_RIM_STEP = 1.3
 TINT_LEVEL = 0.9
 TINT_LETTER_STEP = 0.1
 TINT_LETTER_SHARE = 0.03
+# Print beside a shadow (see print_beside_a_shadow): a part of a tint region this much darker
+# than its letters' tone, over SHADE_SHARE of it, with under SHADE_LETTER_SHARE letters in it.
+# The demo page's shadow beside its grey rows: 0.24 darker, 67 % of the region, 0.00005 letters
+# per pixel; real tints on the real set with a darker part: at least 0.006 (a sixth of
+# TINT_LETTER_SHARE), and that one a speck under the size of a band.
+SHADE_STEP = 0.15
+SHADE_SHARE = 0.25
+SHADE_LETTER_SHARE = 0.003
 # Small print: below this median letter height (pixels, ink marks of the enhanced page) the page
 # is enlarged so that its letters reach it. Tesseract, like a reader without a zoom, loses
 # letters a few pixels high, and at that size the tone curve and sharpening thicken strokes
@@ -177,18 +185,61 @@ def reverse_text_tints(lum: np.ndarray, stroke: int) -> np.ndarray:
         return tint.astype(bool)
     # A square: OpenCV runs it as two 1-D passes, an ellipse costs its full area per pixel.
     k = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * stroke + 1, 2 * stroke + 1))
-    marks = (cv2.morphologyEx(lum, cv2.MORPH_TOPHAT, k) > TINT_LETTER_STEP).astype(np.uint8)
+    rise = cv2.morphologyEx(lum, cv2.MORPH_TOPHAT, k)
+    marks = rise > TINT_LETTER_STEP
     # A letter mark lies in a tint if the tint surrounds it: close the tint over the marks.
     tint = cv2.morphologyEx(tint, cv2.MORPH_CLOSE, k)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(tint, connectivity=8)
     if n <= 1:
         return np.zeros(lum.shape, bool)
-    hits = np.bincount(labels[marks.astype(bool)], minlength=n).astype(float)
+    hits = np.bincount(labels[marks], minlength=n).astype(float)
     density = hits / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
     # Big enough to hold a line of letters: a speck between two dark marks is not a band.
     keep = (density >= TINT_LETTER_SHARE) & (stats[:, cv2.CC_STAT_AREA] >= (4 * stroke) ** 2)
     keep[0] = False
+    keep &= ~print_beside_a_shadow(lum, rise, marks, labels, keep, stroke)
     return keep[labels] & (lum < TINT_LEVEL)
+
+
+def print_beside_a_shadow(
+    lum: np.ndarray,
+    rise: np.ndarray,
+    marks: np.ndarray,
+    labels: np.ndarray,
+    candidates: np.ndarray,
+    stroke: int,
+) -> np.ndarray:
+    """Which ``candidates`` (tint regions, flags over ``labels``) are rows of print beside a
+    shadow, not a printed tint. Large print can outlast the closing as grey rows whose gaps
+    (``marks``, ``rise`` above their surround in ``lum``) read as a tint's letters, and the tint's
+    closing joins the rows to a shadow that touches them. A printed tint's letters are paper
+    white on the tint and still stand out where a shadow falls across it; the gaps between grey
+    rows barely clear TINT_LETTER_STEP in the light and vanish in the shade. So a region with a
+    part SHADE_STEP darker than the tone its letters stand in, over SHADE_SHARE of it, holding
+    almost no letters of its own (SHADE_LETTER_SHARE), is no tint."""
+    flagged = np.zeros(candidates.shape, bool)
+    kept = np.flatnonzero(candidates)
+    if kept.size == 0:
+        return flagged
+    n = candidates.size
+    ground = lum - rise  # the level each letter stands in (the opening)
+    tone = np.zeros(n, np.float32)
+    on = marks & candidates[labels]
+    mark_labels, mark_ground = labels[on], ground[on]
+    for c in kept:  # a handful of regions; each one's letters only
+        tone[c] = np.median(mark_ground[mark_labels == c])
+    shade_level = tone[labels] - SHADE_STEP
+    tinted = candidates[labels] & (lum < TINT_LEVEL)
+    shade = tinted & (lum < shade_level)
+    shade_area = np.bincount(labels[shade], minlength=n)
+    tinted_area = np.bincount(labels[tinted], minlength=n)
+    shade_letters = np.bincount(labels[on & (ground < shade_level)], minlength=n)
+    flagged[kept] = (
+        (shade_area[kept] >= SHADE_SHARE * tinted_area[kept])
+        & (shade_area[kept] >= (4 * stroke) ** 2)
+        & (shade_letters[kept] < SHADE_LETTER_SHARE * shade_area[kept])
+    )
+    return flagged
 
 
 def background_at_work_size(
