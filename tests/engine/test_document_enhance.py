@@ -267,34 +267,36 @@ def test_large_dark_and_coloured_areas_keep_their_look():
     assert np.percentile(grey[parts["paper"]], 5) > 235
 
 
-def _band_and_shadow_page() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A white page with black text, a grey band holding white text (a printed tint) at the
-    top, and a shadow as dark as the band over the lower half; with masks of the band's and the
-    shadow's bare paper."""
+def _tint_band_page(band_bottom: int, shaded: tuple[slice, slice], shade_level: float):
+    """A white page with black text below a grey band holding white text (a printed tint) from
+    row 60 to ``band_bottom``, photographed with ``shaded`` under a shadow of ``shade_level``.
+    Returns the photo, the page's grey, the band's mask, the bare (letter-free) areas and the
+    shadow's light field."""
     h, w = 900, 700
     page = np.full((h, w, 3), 235, np.uint8)
     band = np.zeros((h, w), bool)
-    band[60:260, 40:660] = True
+    band[60:band_bottom, 40:660] = True
     page[band] = 165
-    for i, y in enumerate(range(110, 250, 45)):
+    for i, y in enumerate(range(110, band_bottom - 10, 45)):
         cv2.putText(page, f"Tel 0{i} 555 0123", (70, y), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (235, 235, 235), 2)
-    for y in range(330, 860, 40):
+    for y in range(band_bottom + 70, 860, 40):
         cv2.putText(
             page, "the quick brown fox jumps", (50, y), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (30, 30, 30), 2
         )
     shade = np.ones((h, w), np.float32)
-    shade[520:, :] = 165 / 235
+    shade[shaded] = shade_level
     shade = cv2.GaussianBlur(shade, (0, 0), 3)
     photo = np.clip(page.astype(np.float32) * shade[..., None], 0, 255).astype(np.uint8)
     grey = cv2.cvtColor(page, cv2.COLOR_RGB2GRAY)
     bare = cv2.erode((grey > 150).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
-    band_paper = bare & band & (grey < 200)
-    shadow_paper = bare & (shade < 0.75) & (grey > 200)
-    return photo, band_paper, shadow_paper
+    return photo, grey, band, bare, shade
 
 
 def test_a_printed_tint_with_light_letters_keeps_its_tone_and_a_shadow_does_not():
-    photo, band_paper, shadow_paper = _band_and_shadow_page()
+    # A shadow as dark as the band over the page's lower half.
+    photo, grey, band, bare, shade = _tint_band_page(260, (slice(520, None), slice(None)), 165 / 235)
+    band_paper = bare & band & (grey < 200)
+    shadow_paper = bare & (shade < 0.75) & (grey > 200)
     out = cv2.cvtColor(_enhanced(photo), cv2.COLOR_RGB2GRAY).astype(float)
     raw = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(float)
     # Before: both the same grey (truth), after: the band grey, the shadow white.
@@ -306,27 +308,9 @@ def test_a_printed_tint_with_light_letters_keeps_its_tone_and_a_shadow_does_not(
 def test_a_printed_tint_keeps_its_tone_where_a_shadow_falls_across_it():
     # The counter-case to grey rows of print beside a shadow (the demo page, below): a tint's
     # white letters still stand out in the shade, so the shaded half of the band is tint too.
-    h, w = 900, 700
-    page = np.full((h, w, 3), 235, np.uint8)
-    band = np.zeros((h, w), bool)
-    band[60:420, 40:660] = True
-    page[band] = 165
-    for i, y in enumerate(range(110, 400, 45)):
-        cv2.putText(
-            page, f"Tel 0{i} 555 0123 {i}", (60, y), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (235, 235, 235), 2
-        )
-    for y in range(480, 860, 40):
-        cv2.putText(
-            page, "the quick brown fox jumps", (50, y), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (30, 30, 30), 2
-        )
-    shade = np.ones((h, w), np.float32)
-    shade[:, 330:] = 0.6
-    shade = cv2.GaussianBlur(shade, (0, 0), 3)
-    photo = np.clip(page.astype(np.float32) * shade[..., None], 0, 255).astype(np.uint8)
-    grey = cv2.cvtColor(page, cv2.COLOR_RGB2GRAY)
-    bare = cv2.erode((grey > 150).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    photo, grey, band, bare, _ = _tint_band_page(420, (slice(None), slice(330, None)), 0.6)
     out = cv2.cvtColor(_enhanced(photo), cv2.COLOR_RGB2GRAY).astype(float)
-    for part in (slice(0, 300), slice(380, w)):
+    for part in (slice(0, 300), slice(380, None)):
         tint = bare[:, part] & band[:, part] & (grey[:, part] < 200)
         assert out[:, part][tint].mean() < 215, (part, out[:, part][tint].mean())
 
