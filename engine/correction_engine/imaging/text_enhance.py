@@ -54,6 +54,9 @@ TINT_LETTER_SHARE = 0.03
 SHADE_STEP = 0.15
 SHADE_SHARE = 0.25
 SHADE_LETTER_SHARE = 0.003
+# ... and whose lit part is over this share paper: the demo's rows 0.52; tints (their letters)
+# under a shadow, beside one, or holding a printed photo: 0.18 at most (review cases).
+ROWS_PAPER_SHARE = 0.4
 # Small print: below this median letter height (pixels, ink marks of the enhanced page) the page
 # is enlarged so that its letters reach it. Tesseract, like a reader without a zoom, loses
 # letters a few pixels high, and at that size the tone curve and sharpening thicken strokes
@@ -216,7 +219,9 @@ def print_beside_a_shadow(
     white on the tint and still stand out where a shadow falls across it; the gaps between grey
     rows barely clear TINT_LETTER_STEP in the light and vanish in the shade. So a region with a
     part SHADE_STEP darker than the tone its letters stand in, over SHADE_SHARE of it, holding
-    almost no letters of its own (SHADE_LETTER_SHARE), is no tint."""
+    almost no letters of its own (SHADE_LETTER_SHARE), is no tint - when its lit part is rows on
+    paper: over ROWS_PAPER_SHARE of it as light as paper. A tint is tint between its letters; a
+    deep shadow across it hides its letters too, and a photo printed in it has none."""
     flagged = np.zeros(candidates.shape, bool)
     kept = np.flatnonzero(candidates)
     if kept.size == 0:
@@ -234,10 +239,16 @@ def print_beside_a_shadow(
     shade_area = np.bincount(labels[shade], minlength=n)
     tinted_area = np.bincount(labels[tinted], minlength=n)
     shade_letters = np.bincount(labels[on & (ground < shade_level)], minlength=n)
+    region = candidates[labels]
+    lit_part = region & ~shade
+    lit_area = np.bincount(labels[lit_part], minlength=n)
+    lit_paper = np.bincount(labels[lit_part & (lum >= TINT_LEVEL)], minlength=n)
+    paper_share = lit_paper / np.maximum(lit_area, 1)
     flagged[kept] = (
         (shade_area[kept] >= SHADE_SHARE * tinted_area[kept])
         & (shade_area[kept] >= (4 * stroke) ** 2)
         & (shade_letters[kept] < SHADE_LETTER_SHARE * shade_area[kept])
+        & (paper_share[kept] >= ROWS_PAPER_SHARE)
     )
     return flagged
 
@@ -378,6 +389,9 @@ def enhance_text(
     s = reading_scale(image.shape, text_height(cv2.cvtColor(enhanced_sample, cv2.COLOR_RGB2GRAY)))
     if s == 1.0:
         return enhanced_sample if sample is image else flatten(image, light, tuning=tuning)
+    # The enlarged page finds its own light: no full-size copy held while it does (review: 22 MB
+    # more at the peak on a 7 MP page).
+    del light, enhanced_sample
     # Floor, not round: the enlarged page stays within MAX_DIMENSION and MAX_ENLARGED_PIXELS.
     big = cv2.resize(image, (int(w * s), int(h * s)), interpolation=cv2.INTER_CUBIC)
     return enhance_at_size(big, tuning=tuning, noise=noise)
