@@ -36,6 +36,7 @@ import httpcore
 import httpx
 
 from correction_core import contract
+from correction_core.capped_body import AS_IS, BodyEncodingRefused, BodyTooLarge, capped_chunks
 
 from .settings import EngineSettings
 
@@ -320,7 +321,7 @@ class SourceFetcher:
     def _fetch(self, url: str, ends: float) -> bytes:
         settings = self._settings
         cap = settings.max_url_image_bytes
-        request = self._client.build_request("GET", url)
+        request = self._client.build_request("GET", url, headers=AS_IS)
         for _hop in range(settings.url_fetch_max_redirects + 1):
             # The network layer also cuts every wait to what is left (see DeadlineStream).
             per_read = min(self._remaining(ends), settings.url_fetch_timeout_seconds)
@@ -336,11 +337,14 @@ class SourceFetcher:
                 if declared is not None and declared.isdigit() and int(declared) > cap:
                     raise SourceTooLarge(f"source declares {declared} bytes, over the {cap}-byte limit")
                 body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > cap:
-                        raise SourceTooLarge(f"source exceeds the {cap}-byte limit")
-                    self._remaining(ends)
+                try:
+                    for chunk in capped_chunks(response, cap):
+                        body += chunk
+                        self._remaining(ends)
+                except BodyTooLarge:
+                    raise SourceTooLarge(f"source exceeds the {cap}-byte limit") from None
+                except BodyEncodingRefused as exc:
+                    raise FetchError(f"source refused: {exc}") from None
                 return bytes(body)
             finally:
                 response.close()

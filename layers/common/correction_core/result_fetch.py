@@ -20,6 +20,7 @@ from typing import BinaryIO, NamedTuple, cast
 import httpx
 
 from . import contract
+from .capped_body import AS_IS, BodyEncodingRefused, BodyTooLarge, capped_chunks
 from .errors import ApiTransportError, ApiUnavailable, ResultDownloadRefused, ResultUnavailable
 from .imageheader import CONTENT_TYPES, sniff_format
 from .redaction import redact_text, redact_url
@@ -181,7 +182,7 @@ def _download(
         for _hop in range(policy.max_redirects + 1):
             shown = redact_url(str(current))
             try:
-                with client.stream("GET", current) as response:
+                with client.stream("GET", current, headers=AS_IS) as response:
                     if response.is_redirect:
                         current = _next_hop(current, response, policy)
                         continue
@@ -288,17 +289,19 @@ def _read_capped(
         )
     size = 0
     head = b""
-    # No chunk_size: a re-chunking buffer would read up to its size past the cap before we look.
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        # Counted on decoded bytes, so a compressed bomb is stopped too; we stop reading here.
-        if size > max_bytes:
-            raise ResultDownloadRefused(f"result exceeds the {max_bytes}-byte cap: {shown}")
-        if len(head) < _SNIFF_BYTES:
-            head += chunk[: _SNIFF_BYTES - len(head)]
-        sink.write(chunk)
-        if clock() > deadline:
-            raise ApiTransportError(f"downloading the result took too long: {shown}")
+    try:
+        # Counted on decoded bytes, and never inflated past the cap (see capped_body).
+        for chunk in capped_chunks(response, max_bytes):
+            size += len(chunk)
+            if len(head) < _SNIFF_BYTES:
+                head += chunk[: _SNIFF_BYTES - len(head)]
+            sink.write(chunk)
+            if clock() > deadline:
+                raise ApiTransportError(f"downloading the result took too long: {shown}")
+    except BodyTooLarge:
+        raise ResultDownloadRefused(f"result exceeds the {max_bytes}-byte cap: {shown}") from None
+    except BodyEncodingRefused as exc:
+        raise ResultDownloadRefused(f"result refused: {exc}: {shown}") from None
     return size, head
 
 
