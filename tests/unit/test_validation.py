@@ -383,6 +383,8 @@ class CountingS3:
 
     def get_object(self, **kwargs):
         self.gets += 1
+        if self.gets > 50:  # a walk that reads on forever fails here instead of hanging
+            raise AssertionError(f"{self.gets} reads of one object")
         return self._client.get_object(**kwargs)
 
     def __getattr__(self, name):
@@ -395,6 +397,23 @@ def test_megabytes_of_metadata_before_the_frame_cost_a_few_reads_not_one_per_seg
     inspected = inspect_object(counting, put(s3, "portrait.jpg", data))
     assert (inspected.width, inspected.height) == (640, 480)
     assert counting.gets <= 6
+
+
+@pytest.mark.parametrize("cut", ["marker", "length", "frame"])
+def test_a_jpeg_cut_inside_its_header_is_refused_after_a_read_or_two(s3, cut):
+    # Review: cut after a marker's FF, inside a segment's length or inside the frame header, the
+    # walk asked again for the bytes it had, forever (Lambda timeout, redelivery, no outcome).
+    full = jpeg()
+    end = {
+        "marker": full.find(b"\xff\xdb") + 1,
+        "length": full.find(b"\xff\xdb") + 3,
+        "frame": full.find(b"\xff\xc0") + 7,
+    }[cut]
+    counting = CountingS3(s3)
+    with pytest.raises(InvalidInput) as caught:
+        inspect_object(counting, put(s3, f"cut-{cut}.jpg", full[:end]))
+    assert caught.value.code == "corrupt_header"
+    assert counting.gets <= 3, counting.gets
 
 
 def test_a_strip_that_downscaling_would_thin_below_the_minimum_is_refused_before_paying(s3):

@@ -244,8 +244,12 @@ def _jpeg_dimensions(s3: Any, ref: ObjectRef, first: bytes, size: int) -> tuple[
         except imageheader.CorruptHeader as exc:
             raise InvalidInput(f"the JPEG header is corrupt: {exc}", code="corrupt_header") from exc
         except imageheader.HeaderTooShort as exc:
+            # The walk wants bytes past those read; when they already reach the file's end there
+            # are none (a JPEG cut inside a segment's marker, length or frame header): reading
+            # again from where the walk stopped would return the same bytes forever.
+            read_to_end = offset + len(data) >= size
             offset = exc.resume_at if exc.resume_at is not None else offset + len(data)
-            if offset >= size:
+            if offset >= size or read_to_end:
                 raise InvalidInput(
                     "the JPEG ends before its frame header (no dimensions)", code="corrupt_header"
                 ) from exc
