@@ -200,3 +200,16 @@ def test_alarm_topics_are_not_under_the_aws_managed_sns_key():
     for name in alarm_topics:
         key = resources[name].get("Properties", {}).get("KmsMasterKeyId")
         assert key != "alias/aws/sns", f"{name}: CloudWatch cannot publish under the AWS managed SNS key"
+
+
+def test_an_idempotency_note_outlives_every_message_that_could_create_its_task():
+    # Review: notes kept 7 days, messages 14 in the queue and 14 more in the dead-letter queue;
+    # a message moved back after its note expired created (and paid for) its task again.
+    from correction_core.settings import Settings
+
+    resources = TEMPLATE["Resources"]
+    lives = sum(
+        resources[name]["Properties"]["MessageRetentionPeriod"]
+        for name in ("IntakeQueue", "IntakeDeadLetterQueue")
+    )
+    assert Settings().idempotency_ttl_seconds > lives

@@ -70,6 +70,19 @@ def test_phone_formats_become_upright_jpeg_with_their_capture_metadata(fmt):
     assert converted.source_format == source_format
 
 
+@pytest.mark.parametrize("fmt", ["HEIF", "PNG"])
+def test_exif_too_long_for_a_jpeg_is_left_out_and_said_so(fmt):
+    # Review: 70 KB of EXIF (a maker note, an embedded description) failed the JPEG encode
+    # outside any refusal; the upload ended with no outcome.
+    tags = exif(orientation=6)
+    tags[0x010E] = "x" * 70_000  # ImageDescription
+    data = encode(stored_sideways(landscape_with_a_red_top()), fmt, exif=tags.tobytes())
+    converted = convert_for_api(data, imageheader.sniff_format(data[:64]))
+    out = opened(converted.data)
+    assert out.format == "JPEG" and out.size == (400, 200)  # still turned upright first
+    assert any("EXIF" in note for note in converted.notes), converted.notes
+
+
 def test_multi_image_heic_sends_the_primary_image():
     burst = [Image.new("RGB", (64, 48), (20, 20, 220)), Image.new("RGB", (96, 80), (20, 200, 20))]
     data = encode(burst[0], "HEIF", save_all=True, append_images=burst[1:], primary_index=1)

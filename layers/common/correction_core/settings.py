@@ -64,6 +64,9 @@ def check_areas_apart(destination_prefix: str, failure_prefix: str) -> None:
         )
 
 
+IDEMPOTENCY_TTL_SECONDS = 30 * 24 * 3600
+
+
 @dataclass(frozen=True)
 class Settings:
     destination_bucket: str = ""
@@ -79,7 +82,10 @@ class Settings:
     presign_seconds: int = 600
     state_machine_arn: str = ""
     idempotency_table: str = ""
-    idempotency_ttl_seconds: int = 7 * 24 * 3600
+    # Longer than a notification can live: 14 days in the intake queue, then up to 14 in the
+    # dead-letter queue before it is moved back. A note that expired first let a redriven message
+    # create (and pay for) its task again (review: 7 days).
+    idempotency_ttl_seconds: int = IDEMPOTENCY_TTL_SECONDS
     result_hosts: tuple[str, ...] = (".aoscdn.com",)
     allow_http_results: bool = False
     max_result_bytes: int = contract.MAX_RESULT_BYTES
@@ -124,7 +130,7 @@ class Settings:
             presign_seconds=_int(env, "PRESIGN_SECONDS", 600),
             state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
-            idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 7 * 24 * 3600),
+            idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", IDEMPOTENCY_TTL_SECONDS),
             result_hosts=_csv(env, "RESULT_HOSTS", (".aoscdn.com",)),
             allow_http_results=_bool(env, "ALLOW_HTTP_RESULTS", False),
             max_result_bytes=_int(env, "MAX_RESULT_BYTES", contract.MAX_RESULT_BYTES),

@@ -142,7 +142,7 @@ def convert_for_api(
         ) from exc
 
     image, colour = _to_srgb(image, icc, nclx, notes)
-    exif_bytes = _capture_metadata(exif)
+    exif_bytes = _capture_metadata(exif, notes)
     srgb_icc = _srgb_profile_bytes()
     has_alpha = image.mode == "RGBA"
     if has_alpha:
@@ -231,13 +231,23 @@ def _to_srgb(image, icc: bytes | None, nclx: dict | None, notes: list[str]):
     return converted.convert(out_mode), f"converted from {name}"
 
 
-def _capture_metadata(exif) -> bytes | None:
-    """The EXIF to keep: all of it but the orientation, which the pixels now carry."""
+# A JPEG carries EXIF in one APP1 segment: 64 KB less its length field and "Exif\0\0".
+MAX_JPEG_EXIF_BYTES = 65_535 - 2 - 6
+
+
+def _capture_metadata(exif, notes: list[str]) -> bytes | None:
+    """The EXIF to keep: all of it but the orientation, which the pixels now carry; none when it
+    is too long for a JPEG (review: a PNG or HEIC with 70 KB of EXIF failed the encode, outside
+    any refusal, and the upload ended with no outcome), which the notes say."""
     if not exif:
         return None
     if _ORIENTATION_TAG in exif:
         del exif[_ORIENTATION_TAG]
-    return exif.tobytes()
+    data = exif.tobytes()
+    if len(data) > MAX_JPEG_EXIF_BYTES:
+        notes.append(f"EXIF of {len(data)} bytes not kept: over a JPEG's {MAX_JPEG_EXIF_BYTES}-byte segment")
+        return None
+    return data
 
 
 def _encode(image, fmt: str, *, exif: bytes | None, icc_profile: bytes, **kwargs: Any) -> bytes:
