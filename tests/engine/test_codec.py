@@ -403,3 +403,19 @@ def test_jpeg_results_of_a_non_contiguous_view_are_the_views_pixels():
     pixels = np.random.default_rng(2).integers(0, 256, (64, 96, 3), dtype=np.uint8)
     view = pixels[::2, ::3]
     assert codec.encode_image(view).data == _pillow_jpeg(np.ascontiguousarray(view), codec.JPEG_QUALITY)
+
+
+def _scan_bomb(scans: int, side: int = 512) -> bytes:
+    """A progressive JPEG whose last (smallest) scan is repeated: each copy costs a pass over
+    the whole frame when decoded (review: 259 KB held a worker 18.6 s at 4096 px)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (side, side), (128, 128, 128)).save(buffer, "JPEG", progressive=True, quality=90)
+    data = buffer.getvalue()
+    last, end = data.rfind(b"\xff\xda"), data.rfind(b"\xff\xd9")
+    return data[:end] + data[last:end] * (scans - data.count(b"\xff\xda")) + b"\xff\xd9"
+
+
+def test_a_progressive_jpeg_with_its_usual_scans_decodes_and_a_scan_bomb_is_refused():
+    assert codec.decode_image(_scan_bomb(12)).shape == (512, 512, 3)
+    with pytest.raises(codec.InvalidImageError, match="scans"):
+        codec.decode_image(_scan_bomb(400))

@@ -120,6 +120,37 @@ def test_a_jpeg_over_the_pixel_limit_is_refused_before_decoding():
     assert info.value.code == "too_large_to_downscale"
 
 
+def test_a_jpeg_scan_bomb_is_refused_before_decoding():
+    # Review: a 458 KB progressive JPEG of 8192x6144 with its smallest scan repeated 6000 times
+    # spent 33 s converting; both deliveries then ran out of time with no outcome.
+    buffer = io.BytesIO()
+    Image.new("RGB", (600, 400), (128, 128, 128)).save(buffer, "JPEG", progressive=True)
+    data = buffer.getvalue()
+    last, end = data.rfind(b"\xff\xda"), data.rfind(b"\xff\xd9")
+    with pytest.raises(InvalidInput) as info:
+        convert_for_api(data[:end] + data[last:end] * 300 + b"\xff\xd9", "jpeg")
+    assert info.value.code == "corrupt_image" and "scans" in str(info.value)
+
+
+@pytest.mark.parametrize("subsampling, refused", [(0, True), (2, False)])
+def test_a_progressive_jpeg_is_converted_only_while_its_coefficients_fit(monkeypatch, subsampling, refused):
+    # Review: a progressive JPEG is held whole as coefficients while it decodes; a 200 MP 4:4:4
+    # one took 1.27 GB in Submit's 1 GB. The limit is scaled down here with the image.
+    from correction_core import source_conversion
+
+    monkeypatch.setattr(source_conversion, "MAX_PROGRESSIVE_COEFFICIENT_BYTES", 10_000_000)
+    buffer = io.BytesIO()
+    Image.new("RGB", (2000, 1200), (90, 120, 150)).save(
+        buffer, "JPEG", progressive=True, subsampling=subsampling
+    )
+    if refused:  # 2000 x 1200 x 3 components x 2 bytes = 14.4 MB
+        with pytest.raises(InvalidInput) as info:
+            convert_for_api(buffer.getvalue(), "jpeg")
+        assert info.value.code == "too_large_to_downscale"
+    else:  # 4:2:0: 7.2 MB
+        assert convert_for_api(buffer.getvalue(), "jpeg").size == (2000, 1200)
+
+
 def test_exif_orientation_survives_the_reduced_decode():
     data = flat_jpeg(8000, 6000, (90, 90, 90), exif=exif(orientation=6).tobytes())
     converted = convert_for_api(data, "jpeg")

@@ -21,7 +21,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import colour_profiles, contract
+from . import colour_profiles, contract, imageheader
 from .errors import InvalidInput
 
 #: The largest JPEG source, in pixels: 200 MP phones (Samsung, Xiaomi) write 16320 × 12240.
@@ -101,6 +101,12 @@ def convert_for_api(
     if pillow_format is None:
         raise InvalidInput(f"{source_format} sources are not converted", code="unsupported_format")
     notes: list[str] = []
+    if source_format == "jpeg" and imageheader.jpeg_scans(data) > imageheader.MAX_JPEG_SCANS:
+        raise InvalidInput(
+            f"the JPEG holds {imageheader.jpeg_scans(data)} scans; at most "
+            f"{imageheader.MAX_JPEG_SCANS} are decoded",
+            code="corrupt_image",
+        )
     try:
         with Image.open(io.BytesIO(data), formats=[pillow_format]) as opened:
             original = opened.size
@@ -119,6 +125,7 @@ def convert_for_api(
                     code="resolution_too_small",
                 )
             if source_format == "jpeg":
+                _refuse_progressive_over_memory(opened)
                 fitted = _fit(original, max_side)
                 want = (
                     max(1, int(fitted[0] * DRAFT_SIDE_FRACTION)),
@@ -172,6 +179,31 @@ def convert_for_api(
     raise InvalidInput(
         "the image does not fit the API's limits even after downscaling", code="file_too_large"
     )
+
+
+# A progressive JPEG is held whole as DCT coefficients (2 bytes each) while it decodes, however
+# small the draft asked for: a 200 MP 4:4:4 one peaked at 1.27 GB in Submit's 1 GB (review; a
+# 4:2:0 one at 686 MB, a baseline one at 215 MB).
+MAX_PROGRESSIVE_COEFFICIENT_BYTES = 640_000_000
+
+
+def _refuse_progressive_over_memory(opened) -> None:
+    if not (opened.info.get("progressive") or opened.info.get("progression")):
+        return
+    layers = getattr(opened, "layer", None) or [("", 1, 1, 0)] * len(opened.getbands())
+    h_max = max(h for _, h, _, _ in layers)
+    v_max = max(v for _, _, v, _ in layers)
+    width, height = opened.size
+    blocks = sum(-(-width * h // (8 * h_max)) * -(-height * v // (8 * v_max)) for _, h, v, _ in layers)
+    if blocks * 64 * 2 > MAX_PROGRESSIVE_COEFFICIENT_BYTES:
+        raise InvalidInput(
+            f"the image is a {width}x{height} progressive JPEG, which needs "
+            f"{blocks * 128 // 1_000_000} MB to decode; progressive JPEGs are converted up to "
+            f"{MAX_PROGRESSIVE_COEFFICIENT_BYTES // 1_000_000} MB (save it as a baseline JPEG or HEIC)",
+            code="too_large_to_downscale",
+            width=width,
+            height=height,
+        )
 
 
 def _fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
