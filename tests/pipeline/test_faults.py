@@ -383,6 +383,38 @@ def test_a_destination_that_refuses_writes_for_good_yields_one_failure_record(ma
     assert [e["status"] for e in executions] == ["FAILED"]
 
 
+def test_a_finalize_that_fails_after_storing_the_result_leaves_the_result_alone(make_stack, engine):
+    # Review: the result is stored, then removing a stale record is refused (500) on every try;
+    # the Catch sent the upload to RecordFailure, which wrote a record beside the result.
+    from botocore.exceptions import ClientError
+
+    stack = make_stack(**UNTHROTTLED)
+    consume_test_event(stack)
+    deletes = []
+
+    def refuse_delete(params, **_):
+        deletes.append(params["Key"])
+        raise ClientError(
+            {
+                "Error": {"Code": "InternalError", "Message": "internal"},
+                "ResponseMetadata": {"HTTPStatusCode": 500},
+            },
+            "DeleteObject",
+        )
+
+    function_services("FinalizeFunction").s3.meta.events.register(
+        "before-parameter-build.s3.DeleteObject", refuse_delete
+    )
+    (upload,) = photos(1)
+    upload_all(stack, [upload])
+    _, executions = settle(stack)
+    bucket = read_destination(stack)
+    assert assert_accounted(bucket, [upload.key]) == {upload.key: "result"}
+    assert deletes  # the fault was met
+    assert counters(engine)["tasks_created"] == 1
+    assert [e["status"] for e in executions] == ["SUCCEEDED"]  # announced as corrected
+
+
 # --- Lambda and SQS: partial batch failures, crashes, and the dead-letter queue -------------
 
 

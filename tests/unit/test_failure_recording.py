@@ -63,3 +63,29 @@ def test_an_upload_replaced_since_leaves_no_record(world):
     out = record_failure(services, _failed_state(etag))
     assert out == {"failure_key": None, "reason": "superseded"}
     assert s3.list_objects_v2(Bucket="dst").get("KeyCount") == 0
+
+
+def test_a_result_finalize_stored_before_failing_is_the_outcome(world):
+    # Review: Finalize stored the result, then failed (its clean-up refused, a timeout); the
+    # failure branch wrote a record beside the result: two outcomes for one upload.
+    s3, services, etag = world
+    ref = ObjectRef.from_dict(_failed_state(etag)["object"])
+    stale = failure_key(ref, services.settings)
+    s3.put_object(Bucket="dst", Key=stale, Body=b"{}")  # an earlier attempt's record
+    meta = {"task-id": "t-9", "attempt": "0"}
+    s3.put_object(Bucket="dst", Key="results/a.jpg.png", Body=b"png", Metadata=meta)
+    out = record_failure(services, _failed_state(etag))
+    assert out == {"failure_key": None, "reason": "result_stored"}
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="dst")["Contents"]] == ["results/a.jpg.png"]
+
+
+def test_a_result_of_another_task_or_attempt_does_not_stand_for_this_one(world):
+    s3, services, etag = world
+    s3.put_object(
+        Bucket="dst", Key="results/a.jpg.jpg", Body=b"j", Metadata={"task-id": "t-1", "attempt": "0"}
+    )
+    s3.put_object(
+        Bucket="dst", Key="results/a.jpg.png", Body=b"p", Metadata={"task-id": "t-9", "attempt": "2"}
+    )
+    out = record_failure(services, _failed_state(etag))
+    assert out["reason"] == "task_failed" and out["failure_key"]

@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from .completion_events import announce_failure
-from .failures import count_failure, record_from_state, write_failure_record
-from .objects import ObjectRef, is_superseded
+from .failures import clear_failure_record, count_failure, record_from_state, write_failure_record
+from .objects import EXTENSION_BY_FORMAT, ObjectRef, is_superseded, result_key
 from .observability import MetricUnit, logger, metrics
 from .services import Services
+from .settings import Settings
 
 
 def record_failure(
@@ -25,6 +26,18 @@ def record_failure(
         # A newer upload of the same key decides what the key shows; this one leaves no record.
         logger.info("superseded by a newer upload; no failure record")
         return {"failure_key": None, "reason": "superseded"}
+    task_id = (state.get("task") or {}).get("task_id")
+    stored = stored_result_key(services.s3, services.settings, ref, task_id)
+    if stored is not None:
+        # Finalize stored this upload's result and failed after it (review: the clean-up of a
+        # stale record refused, retried, caught): the result is the outcome. A record beside it
+        # would be a second one; a stale one is removed if S3 lets us.
+        try:
+            clear_failure_record(services.s3, services.settings, ref)
+        except Exception:  # best effort: the result is stored either way
+            logger.exception("could not remove a stale failure record beside the stored result")
+        logger.warning("result already stored; no failure record", extra={"result_key": stored})
+        return {"failure_key": None, "reason": "result_stored"}
     record = record_from_state(state, execution=execution)
     key = write_failure_record(services.s3, services.settings, ref, record)
     metrics.add_metric(name="Failed", unit=MetricUnit.Count, value=1)
@@ -41,3 +54,22 @@ def record_failure(
         record_key=key,
     )
     return {"failure_key": key, "reason": record.reason}
+
+
+def stored_result_key(s3: Any, settings: Settings, ref: ObjectRef, task_id: str | None) -> str | None:
+    """The key of this upload's result if Finalize already stored it: a result under any of the
+    result formats' keys whose metadata names this attempt and this task (or, without a task id,
+    this source version)."""
+    for image_format in EXTENSION_BY_FORMAT:
+        key = result_key(ref, settings, image_format)
+        try:
+            metadata = s3.head_object(Bucket=settings.destination_bucket, Key=key).get("Metadata", {})
+        except Exception:  # NotFound, or unreadable: not known to be stored
+            continue
+        if metadata.get("attempt", "0") != str(ref.attempt):
+            continue
+        if task_id is not None and metadata.get("task-id") == task_id:
+            return key
+        if task_id is None and ref.version_id and metadata.get("source-version") == ref.version_id:
+            return key
+    return None

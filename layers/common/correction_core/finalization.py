@@ -114,13 +114,19 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
                 "Metadata": metadata,
             },
         )
-        clear_failure_record(services.s3, services.settings, ref)
     except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
         raise DestinationWriteFailed(
             f"could not write s3://{services.settings.destination_bucket}/{key}: {exc}"
         ) from exc
     finally:
         fetched.file.close()
+    try:
+        clear_failure_record(services.s3, services.settings, ref)
+    except (ClientError, BotoCoreError) as exc:
+        # The result is stored: the upload has its outcome, announced below. Failing here sent
+        # it down the failure branch, which wrote a record beside the result (review).
+        logger.warning("could not remove a stale failure record", extra={"error": str(exc)})
+        metrics.add_metric(name="StaleRecordKept", unit=MetricUnit.Count, value=1)
 
     written = time.time()
     submitted = float(execution_input["submitted_epoch"]) if execution_input.get("submitted_epoch") else None
