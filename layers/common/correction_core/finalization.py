@@ -21,7 +21,7 @@ from . import contract
 from .completion_events import StageTimes, announce_result, source_uploaded_at
 from .errors import DestinationWriteFailed, ResultUnavailable
 from .failures import clear_failure_record
-from .objects import ObjectRef, is_superseded, result_key
+from .objects import ObjectRef, is_superseded, remove_other_results, result_key
 from .observability import MetricUnit, logger, metrics
 from .result_fetch import DownloadPolicy, SpooledResult, fetch_result_to_file
 from .services import Services
@@ -120,13 +120,24 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
         ) from exc
     finally:
         fetched.file.close()
+    # Asked again: a newer upload that arrived during the download decides what the key shows;
+    # its failure record must not be the one removed here, nor this result left beside it
+    # (review: a race the length of the download).
+    if is_superseded(services.s3, ref):
+        try:
+            services.s3.delete_object(Bucket=services.settings.destination_bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning("could not remove a result superseded while stored", extra={"error": str(exc)})
+        logger.info("superseded by a newer upload during the download; result not kept")
+        return {"result_bucket": None, "result_key": None, "format": None, "bytes": 0, "superseded": True}
     try:
+        remove_other_results(services.s3, services.settings, ref, keep=key)
         clear_failure_record(services.s3, services.settings, ref)
     except (ClientError, BotoCoreError) as exc:
         # The result is stored: the upload has its outcome, announced below. Failing here sent
         # it down the failure branch, which wrote a record beside the result (review).
-        logger.warning("could not remove a stale failure record", extra={"error": str(exc)})
-        metrics.add_metric(name="StaleRecordKept", unit=MetricUnit.Count, value=1)
+        logger.warning("could not remove an older outcome", extra={"error": str(exc)})
+        metrics.add_metric(name="OlderOutcomeKept", unit=MetricUnit.Count, value=1)
 
     written = time.time()
     submitted = float(execution_input["submitted_epoch"]) if execution_input.get("submitted_epoch") else None

@@ -194,6 +194,18 @@ def failure_key(ref: ObjectRef, settings: Settings) -> str:
     return _fit_key(settings.failure_prefix, relative_key(ref, settings), ".json", ref.key)
 
 
+def remove_other_results(s3: Any, settings: Settings, ref: ObjectRef, keep: str | None = None) -> None:
+    """Remove the key's results other than ``keep``: called by the newest upload of the key as
+    its outcome is written (a result, or a failure record when it has no result of its own), so
+    the key shows that outcome only. Review: a newer upload refused at Submit left the older
+    upload's result beside its record, and one sent as another type left two results (.jpg and
+    .png). A result is one of a few keys (one per result format): deleted by name, no listing."""
+    for image_format in EXTENSION_BY_FORMAT:
+        key = result_key(ref, settings, image_format)
+        if key != keep:
+            s3.delete_object(Bucket=settings.destination_bucket, Key=key)
+
+
 def is_superseded(s3: Any, ref: ObjectRef) -> bool:
     """Whether a newer upload has replaced this one under the same key.
 
