@@ -9,7 +9,7 @@ from typing import Any
 
 from .completion_events import announce_failure
 from .failures import clear_failure_record, count_failure, record_from_state, write_failure_record
-from .objects import EXTENSION_BY_FORMAT, ObjectRef, is_superseded, remove_other_results, result_key
+from .objects import EXTENSION_BY_FORMAT, ObjectRef, is_superseded, result_key
 from .observability import MetricUnit, logger, metrics
 from .services import Services
 from .settings import Settings
@@ -40,7 +40,6 @@ def record_failure(
         return {"failure_key": None, "reason": "result_stored"}
     record = record_from_state(state, execution=execution)
     key = write_failure_record(services.s3, services.settings, ref, record)
-    remove_older_results(services, ref)
     metrics.add_metric(name="Failed", unit=MetricUnit.Count, value=1)
     count_failure(record.reason)
     logger.warning(
@@ -74,13 +73,3 @@ def stored_result_key(s3: Any, settings: Settings, ref: ObjectRef, task_id: str 
         if task_id is None and ref.version_id and metadata.get("source-version") == ref.version_id:
             return key
     return None
-
-
-def remove_older_results(services: Services, ref: ObjectRef) -> None:
-    """After the newest upload's failure record is written: an older upload's result beside it
-    is not this key's outcome any more (see remove_other_results). Never raises: the record,
-    this upload's outcome, is written already."""
-    try:
-        remove_other_results(services.s3, services.settings, ref)
-    except Exception:
-        logger.exception("could not remove an older result beside the failure record")

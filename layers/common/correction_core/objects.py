@@ -194,12 +194,14 @@ def failure_key(ref: ObjectRef, settings: Settings) -> str:
     return _fit_key(settings.failure_prefix, relative_key(ref, settings), ".json", ref.key)
 
 
-def remove_other_results(s3: Any, settings: Settings, ref: ObjectRef, keep: str | None = None) -> None:
-    """Remove the key's results other than ``keep``: called by the newest upload of the key as
-    its outcome is written (a result, or a failure record when it has no result of its own), so
-    the key shows that outcome only. Review: a newer upload refused at Submit left the older
-    upload's result beside its record, and one sent as another type left two results (.jpg and
-    .png). A result is one of a few keys (one per result format): deleted by name, no listing."""
+def remove_other_results(s3: Any, settings: Settings, ref: ObjectRef, keep: str) -> None:
+    """Remove the key's results other than ``keep``, the one the key's newest upload just
+    stored: a result of another format is an older upload's, which a result of the same format
+    would have overwritten (review: v1 as type 0 left results/x.jpg.jpg beside v2's type 4
+    results/x.jpg.png). A result is one of a few keys (one per format): deleted by name.
+
+    A newer upload's failure record leaves an older upload's result in place: it is a correct
+    result of the older photo (docs/reliability.md, "Re-uploads")."""
     for image_format in EXTENSION_BY_FORMAT:
         key = result_key(ref, settings, image_format)
         if key != keep:

@@ -21,7 +21,6 @@ from typing import Any
 from .client import proves_nothing_created
 from .create_notes import CreateNotes
 from .errors import AmbiguousCreate, ApiError, CorrectionError, InvalidInput, NotEnoughTime, RequestRejected
-from .failure_recording import remove_older_results
 from .failures import FailureRecord, count_failure, utc_now, write_failure_record
 from .objects import ObjectRef, is_superseded, skip_reason
 from .observability import MetricUnit, logger, metrics
@@ -263,7 +262,6 @@ def _reject(services: Services, ref: ObjectRef, error: CorrectionError, **extra:
         details={**{k: v for k, v in fields.items() if v is not None}, **extra},
     )
     record_key = write_failure_record(services.s3, services.settings, ref, record)
-    remove_older_results(services, ref)
     metrics.add_metric(name="Rejected", unit=MetricUnit.Count, value=1)
     count_failure(record.reason)
     logger.warning("object rejected", extra={"reason": record.reason, "code": record.code})
