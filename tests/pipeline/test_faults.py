@@ -338,32 +338,33 @@ def test_a_key_uploaded_twice_shows_only_the_newest_outcome(make_stack, engine):
     assert assert_accounted(bucket, [key]) == {key: "result"}
 
 
+def _a_key_uploaded_twice(make_stack, key: str, second: bytes, **metadata: str):
+    """The destination after ``key`` is uploaded, corrected, and uploaded again as ``second``."""
+    stack = make_stack(**UNTHROTTLED)
+    consume_test_event(stack)
+    upload_all(stack, [Upload(key, encode(page(40), "JPEG", quality=85))])
+    settle(stack)
+    upload_all(stack, [Upload(key, second, metadata=metadata)])
+    settle(stack)
+    return read_destination(stack)
+
+
 def test_a_newer_upload_refused_at_submit_leaves_the_older_result_beside_its_record(make_stack, engine):
     # The documented choice (docs/reliability.md, "Re-uploads"), reviewed again in session 13:
     # the older result is a correct result of the older photo and is not deleted.
-    stack = make_stack(**UNTHROTTLED)
-    consume_test_event(stack)
     key = "incoming/receipt.jpg"
-    upload_all(stack, [Upload(key, encode(page(40), "JPEG", quality=85))])
-    settle(stack)
     good = encode(page(41), "JPEG", quality=85)
-    upload_all(stack, [Upload(key, good[: len(good) // 2])])
-    settle(stack)
-    bucket = read_destination(stack)
+    bucket = _a_key_uploaded_twice(make_stack, key, good[: len(good) // 2])
     assert bucket.result_for(key) and bucket.failure_for(key)["code"] == "truncated_image"
 
 
 def test_a_newer_upload_of_another_type_replaces_the_older_result(make_stack, engine):
     # Review: v1 as type 0 (results/x.jpg.jpg), v2 as type 4 (a cut-out, results/x.jpg.png):
     # both stayed.
-    stack = make_stack(**UNTHROTTLED)
-    consume_test_event(stack)
     key = "incoming/shoe.jpg"
-    upload_all(stack, [Upload(key, encode(page(42), "JPEG", quality=85))])
-    settle(stack)
-    upload_all(stack, [Upload(key, encode(page(43), "JPEG", quality=85), metadata={"correction-type": "4"})])
-    settle(stack)
-    bucket = read_destination(stack)
+    bucket = _a_key_uploaded_twice(
+        make_stack, key, encode(page(43), "JPEG", quality=85), **{"correction-type": "4"}
+    )
     assert assert_accounted(bucket, [key]) == {key: "result"}
     assert [k.rsplit(".", 1)[1] for k in bucket.results] == ["png"]
 

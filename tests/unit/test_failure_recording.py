@@ -1,16 +1,21 @@
-"""The failure branch's core step on moto S3: one record per object, none for a superseded upload."""
+"""The failure branch's core step on moto S3: one record per object, none for a superseded upload;
+and Finalize against a newer upload arriving while its result downloads."""
 
 from __future__ import annotations
 
+import io
 import json
+import tempfile
 
 import boto3
 import pytest
 from moto import mock_aws
+from PIL import Image
 
-from correction_core import contract
+from correction_core import contract, finalization, submission
 from correction_core.failure_recording import record_failure
 from correction_core.objects import ObjectRef, failure_key
+from correction_core.result_fetch import SpooledResult
 from correction_core.services import Services
 from correction_core.settings import Settings
 
@@ -89,3 +94,41 @@ def test_a_result_of_another_task_or_attempt_does_not_stand_for_this_one(world):
     )
     out = record_failure(services, _failed_state(etag))
     assert out["reason"] == "task_failed" and out["failure_key"]
+
+
+def _jpeg(colour: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), colour).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def test_a_newer_upload_refused_during_finalizes_download_keeps_its_record_alone(world, monkeypatch):
+    # Review: the older upload's Finalize checked "superseded" once, before a download that can
+    # take seconds, then removed the key's failure record - the newer upload's, refused meanwhile
+    # - and kept its own stale result: the newer upload had no outcome.
+    s3, services, _ = world
+    services.s3 = s3
+    s3.put_bucket_versioning(Bucket="src", VersioningConfiguration={"Status": "Enabled"})
+    key = "incoming/receipt.jpg"
+
+    def put(body: bytes) -> ObjectRef:
+        answer = s3.put_object(Bucket="src", Key=key, Body=body)
+        return ObjectRef("src", key, version_id=answer["VersionId"], etag=answer["ETag"].strip('"'))
+
+    older = put(_jpeg((200, 200, 200)))
+
+    def download_while_a_newer_upload_is_refused(_services, _task_id):
+        cut = _jpeg((10, 10, 10))
+        assert submission.submit_object(services, put(cut[: len(cut) // 2])).status == "rejected"
+        spool = tempfile.SpooledTemporaryFile()  # noqa: SIM115 - finalize_task closes it
+        spool.write(_jpeg((250, 250, 250)))
+        size = spool.tell()
+        spool.seek(0)
+        return SpooledResult(file=spool, image_format="jpeg", content_type="image/jpeg", size=size)
+
+    monkeypatch.setattr(finalization, "_fetch_result", download_while_a_newer_upload_is_refused)
+    out = finalization.finalize_task(
+        services, {"object": older.to_dict(), "task": {"task_id": "t1", "enhancement_type": 2}}
+    )
+    assert out["superseded"] is True
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="dst")["Contents"]] == ["failures/receipt.jpg.json"]
