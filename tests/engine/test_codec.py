@@ -419,3 +419,17 @@ def test_a_progressive_jpeg_with_its_usual_scans_decodes_and_a_scan_bomb_is_refu
     assert codec.decode_image(_scan_bomb(12)).shape == (512, 512, 3)
     with pytest.raises(codec.InvalidImageError, match="scans"):
         codec.decode_image(_scan_bomb(400))
+
+
+def test_a_motion_photo_with_its_video_after_the_image_decodes():
+    # Review: a phone's motion photo carries an MP4 after the JPEG's end; compressed video holds
+    # the start-of-scan marker's two bytes every 50 KB or so, and counting them over the whole
+    # file refused a 7 MB photo. Only the main image's own scans count.
+    from correction_core import imageheader
+
+    rng = np.random.default_rng(5)
+    video = rng.integers(0, 256, 8 << 20, dtype=np.uint8).tobytes()
+    assert video.count(b"\xff\xda") > imageheader.MAX_JPEG_SCANS
+    photo = _scan_bomb(12) + video
+    assert imageheader.jpeg_scans(photo) == 12
+    assert codec.decode_image(photo).shape == (512, 512, 3)

@@ -120,11 +120,7 @@ def test_a_newer_upload_refused_during_finalizes_download_keeps_its_record_alone
     def download_while_a_newer_upload_is_refused(_services, _task_id):
         cut = _jpeg((10, 10, 10))
         assert submission.submit_object(services, put(cut[: len(cut) // 2])).status == "rejected"
-        spool = tempfile.SpooledTemporaryFile()  # noqa: SIM115 - finalize_task closes it
-        spool.write(_jpeg((250, 250, 250)))
-        size = spool.tell()
-        spool.seek(0)
-        return SpooledResult(file=spool, image_format="jpeg", content_type="image/jpeg", size=size)
+        return _spooled(_jpeg((250, 250, 250)))
 
     monkeypatch.setattr(finalization, "_fetch_result", download_while_a_newer_upload_is_refused)
     out = finalization.finalize_task(
@@ -132,3 +128,44 @@ def test_a_newer_upload_refused_during_finalizes_download_keeps_its_record_alone
     )
     assert out["superseded"] is True
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="dst")["Contents"]] == ["failures/receipt.jpg.json"]
+
+
+def _spooled(body: bytes) -> SpooledResult:
+    spool = tempfile.SpooledTemporaryFile()  # noqa: SIM115 - finalize_task closes it
+    spool.write(body)
+    size = spool.tell()
+    spool.seek(0)
+    return SpooledResult(file=spool, image_format="jpeg", content_type="image/jpeg", size=size)
+
+
+def test_a_newer_upload_finished_during_finalizes_download_keeps_its_result(world, monkeypatch):
+    # Review of the fix above: removing the older result after storing it took the newer
+    # upload's result, stored under the same key; the key showed nothing.
+    s3, services, _ = world
+    services.s3 = s3
+    s3.put_bucket_versioning(Bucket="src", VersioningConfiguration={"Status": "Enabled"})
+    key = "incoming/r.jpg"
+
+    def put(body: bytes) -> ObjectRef:
+        answer = s3.put_object(Bucket="src", Key=key, Body=body)
+        return ObjectRef("src", key, version_id=answer["VersionId"], etag=answer["ETag"].strip('"'))
+
+    older = put(_jpeg((200, 200, 200)))
+
+    def fetch(_services, task_id):
+        if task_id == "t1":  # the older upload's slow download: the newer one is made and done
+            newer = put(_jpeg((10, 10, 10)))
+            task = {"task_id": "t2", "enhancement_type": 2}
+            assert finalization.finalize_task(services, {"object": newer.to_dict(), "task": task})[
+                "result_key"
+            ]
+            return _spooled(b"\xff\xd8\xff" + b"OLDER")
+        return _spooled(b"\xff\xd8\xff" + b"NEWER")
+
+    monkeypatch.setattr(finalization, "_fetch_result", fetch)
+    out = finalization.finalize_task(
+        services, {"object": older.to_dict(), "task": {"task_id": "t1", "enhancement_type": 2}}
+    )
+    assert out["superseded"] is True
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="dst")["Contents"]] == ["results/r.jpg.jpg"]
+    assert s3.get_object(Bucket="dst", Key="results/r.jpg.jpg")["Body"].read().endswith(b"NEWER")

@@ -18,6 +18,10 @@ import httpx
 # Sent with every download of an image: no server has a reason to compress one.
 AS_IS = {"Accept-Encoding": "identity"}
 _INFLATED = ("gzip", "x-gzip", "deflate")
+# Compressions this reader does not inflate; any other token is no compression at all (``none``,
+# ``binary``: S3 returns whatever Content-Encoding the uploader stored) and read as it is, as
+# httpx itself does (review: refusing those failed a paid task's source download).
+_REFUSED = ("br", "zstd", "compress", "x-compress")
 
 
 class BodyTooLarge(Exception):
@@ -30,9 +34,11 @@ class BodyEncodingRefused(Exception):
 
 
 def content_codings(response: httpx.Response) -> list[str]:
-    """The response's content codings, outermost last, ``identity`` left out."""
+    """The response's compressions, outermost last: ``identity`` and tokens that name no
+    compression left out."""
     header = response.headers.get("content-encoding", "")
-    return [c for c in (part.strip().lower() for part in header.split(",")) if c and c != "identity"]
+    parts = (part.strip().lower() for part in header.split(","))
+    return [c for c in parts if c in _INFLATED or c in _REFUSED]
 
 
 def capped_chunks(response: httpx.Response, cap: int) -> Iterator[bytes]:
@@ -47,10 +53,14 @@ def capped_chunks(response: httpx.Response, cap: int) -> Iterator[bytes]:
             raise BodyTooLarge(f"body exceeds the {cap}-byte limit")
         yield response.content
         return
-    # 32 + 15: a gzip or a zlib header, told apart by the inflater itself.
+    # 32 + 15: a gzip or a zlib header, told apart by the inflater itself; "deflate" sent raw,
+    # without the zlib header (some servers do, and httpx reads it), is tried when that fails.
     inflater = zlib.decompressobj(32 + zlib.MAX_WBITS) if codings else None
+    undecided = codings == ["deflate"]
     size = 0
     for raw in response.iter_raw():
+        if undecided and raw:
+            inflater, undecided = _inflater_for(raw), False
         for piece in _inflate(inflater, raw, cap - size) if inflater is not None else (raw,):
             size += len(piece)
             if size > cap:
@@ -58,6 +68,13 @@ def capped_chunks(response: httpx.Response, cap: int) -> Iterator[bytes]:
             yield piece
     if inflater is not None and not inflater.eof:
         raise BodyEncodingRefused("the compressed body ends before its end")
+
+
+def _inflater_for(first: bytes) -> zlib._Decompress:
+    """A zlib-wrapped deflate stream (its two header bytes a multiple of 31), else raw deflate."""
+    if len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0:
+        return zlib.decompressobj(zlib.MAX_WBITS)
+    return zlib.decompressobj(-zlib.MAX_WBITS)
 
 
 def _inflate(inflater: zlib._Decompress, data: bytes, room: int) -> Iterator[bytes]:

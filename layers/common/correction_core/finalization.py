@@ -95,6 +95,14 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
         logger.info("superseded by a newer upload; result not stored")
         return {"result_bucket": None, "result_key": None, "format": None, "bytes": 0, "superseded": True}
     fetched = _fetch_result(services, task_id)
+    if is_superseded(services.s3, ref):
+        # Asked again after the download, which can take seconds: a newer upload that arrived
+        # meanwhile decides what the key shows (review: storing this result, then cleaning up,
+        # removed the newer upload's failure record; removing it again after storing could take
+        # the newer upload's own result, stored under the same key).
+        fetched.file.close()
+        logger.info("superseded by a newer upload during the download; result not stored")
+        return {"result_bucket": None, "result_key": None, "format": None, "bytes": 0, "superseded": True}
     key = result_key(ref, services.settings, fetched.image_format)
     metadata = {
         **source_metadata(ref),
@@ -120,19 +128,11 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
         ) from exc
     finally:
         fetched.file.close()
-    # Asked again: a newer upload that arrived during the download decides what the key shows;
-    # its failure record must not be the one removed here, nor this result left beside it
-    # (review: a race the length of the download).
-    if is_superseded(services.s3, ref):
-        try:
-            services.s3.delete_object(Bucket=services.settings.destination_bucket, Key=key)
-        except (ClientError, BotoCoreError) as exc:
-            logger.warning("could not remove a result superseded while stored", extra={"error": str(exc)})
-        logger.info("superseded by a newer upload during the download; result not kept")
-        return {"result_bucket": None, "result_key": None, "format": None, "bytes": 0, "superseded": True}
     try:
-        remove_other_results(services.s3, services.settings, ref, keep=key)
-        clear_failure_record(services.s3, services.settings, ref)
+        # Older outcomes go; not a newer upload's that arrived during the upload (its record).
+        if not is_superseded(services.s3, ref):
+            remove_other_results(services.s3, services.settings, ref, keep=key)
+            clear_failure_record(services.s3, services.settings, ref)
     except (ClientError, BotoCoreError) as exc:
         # The result is stored: the upload has its outcome, announced below. Failing here sent
         # it down the failure branch, which wrote a record beside the result (review).

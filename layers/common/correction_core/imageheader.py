@@ -10,6 +10,7 @@ following the file's structure, as decoders do.
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 
@@ -187,10 +188,35 @@ MAX_JPEG_SCANS = 100
 
 
 def jpeg_scans(data: bytes) -> int:
-    """How many scans (start-of-scan markers) a whole JPEG holds. Entropy-coded data cannot hold
-    the marker (a data FF is followed by 00), so counting it is exact but for metadata that
-    carries the two bytes (an EXIF thumbnail's own scans): an overcount of a few."""
-    return data.count(b"\xff\xda")
+    """How many scans (start-of-scan segments) the main image of a whole JPEG holds, walking its
+    segments to its end-of-image marker: what follows that (a phone's motion-photo video, which
+    holds the two bytes of the marker every 50 KB or so; review) and what metadata segments carry
+    (an EXIF thumbnail's own scans) is not counted. A walk that loses its way stops counting."""
+    pos, scans, size = 2, 0, len(data)
+    while pos + 4 <= size:
+        if data[pos] != 0xFF:
+            break
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+        elif marker == 0xD9:  # end of image
+            break
+        elif marker in _JPEG_STANDALONE:
+            pos += 2
+        elif marker == 0xDA:
+            scans += 1
+            # Past the scan's header, its entropy-coded data holds FF only as FF 00 or a restart
+            # marker: the next other marker ends it.
+            found = _NEXT_MARKER.search(data, pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big"))
+            if found is None:
+                break
+            pos = found.start()
+        else:
+            pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return scans
+
+
+_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")
 
 
 def _jpeg(head: bytes) -> tuple[int, int]:

@@ -149,9 +149,9 @@ def convert_for_api(
         ) from exc
 
     image, colour = _to_srgb(image, icc, nclx, notes)
-    exif_bytes = _capture_metadata(exif, notes)
-    srgb_icc = _srgb_profile_bytes()
     has_alpha = image.mode == "RGBA"
+    exif_bytes = _capture_metadata(exif, notes, into_jpeg=not has_alpha)
+    srgb_icc = _srgb_profile_bytes()
     if has_alpha:
         ladder = [("PNG", ".png", {"compress_level": 6}), ("WEBP", ".webp", {"quality": 90})]
     else:
@@ -263,11 +263,12 @@ def _to_srgb(image, icc: bytes | None, nclx: dict | None, notes: list[str]):
     return converted.convert(out_mode), f"converted from {name}"
 
 
-# A JPEG carries EXIF in one APP1 segment: 64 KB less its length field and "Exif\0\0".
-MAX_JPEG_EXIF_BYTES = 65_535 - 2 - 6
+# A JPEG carries EXIF in one APP1 segment: 64 KB less its length field (Pillow's EXIF bytes
+# start with "Exif\0\0" already).
+MAX_JPEG_EXIF_BYTES = 65_535 - 2
 
 
-def _capture_metadata(exif, notes: list[str]) -> bytes | None:
+def _capture_metadata(exif, notes: list[str], *, into_jpeg: bool) -> bytes | None:
     """The EXIF to keep: all of it but the orientation, which the pixels now carry; none when it
     is too long for a JPEG (review: a PNG or HEIC with 70 KB of EXIF failed the encode, outside
     any refusal, and the upload ended with no outcome), which the notes say."""
@@ -276,7 +277,7 @@ def _capture_metadata(exif, notes: list[str]) -> bytes | None:
     if _ORIENTATION_TAG in exif:
         del exif[_ORIENTATION_TAG]
     data = exif.tobytes()
-    if len(data) > MAX_JPEG_EXIF_BYTES:
+    if into_jpeg and len(data) > MAX_JPEG_EXIF_BYTES:
         notes.append(f"EXIF of {len(data)} bytes not kept: over a JPEG's {MAX_JPEG_EXIF_BYTES}-byte segment")
         return None
     return data
