@@ -79,9 +79,19 @@ def test_a_result_finalize_stored_before_failing_is_the_outcome(world):
     s3.put_object(Bucket="dst", Key=stale, Body=b"{}")  # an earlier attempt's record
     meta = {"task-id": "t-9", "attempt": "0"}
     s3.put_object(Bucket="dst", Key="results/a.jpg.png", Body=b"png", Metadata=meta)
+    published: list[tuple[str, dict]] = []
+
+    class Bus:
+        def publish(self, detail_type: str, detail: dict) -> bool:
+            published.append((detail_type, detail))
+            return True
+
+    services.completion_events = Bus()
     out = record_failure(services, _failed_state(etag))
     assert out == {"failure_key": None, "reason": "result_stored"}
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="dst")["Contents"]] == ["results/a.jpg.png"]
+    # Its one event is the correction, as Finalize would have announced it (review: none was).
+    assert [kind for kind, _ in published] == ["Photo Corrected"], published
 
 
 def test_a_result_of_another_task_or_attempt_does_not_stand_for_this_one(world):

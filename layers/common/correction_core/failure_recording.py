@@ -5,9 +5,10 @@ What RecordFailure does, apart from the Lambda event shape; failures.py holds th
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from .completion_events import announce_failure
+from .completion_events import StageTimes, announce_failure, announce_result
 from .failures import clear_failure_record, count_failure, record_from_state, write_failure_record
 from .objects import EXTENSION_BY_FORMAT, ObjectRef, is_superseded, result_key
 from .observability import MetricUnit, logger, metrics
@@ -26,8 +27,9 @@ def record_failure(
         # A newer upload of the same key decides what the key shows; this one leaves no record.
         logger.info("superseded by a newer upload; no failure record")
         return {"failure_key": None, "reason": "superseded"}
-    task_id = (state.get("task") or {}).get("task_id")
-    stored = stored_result_key(services.s3, services.settings, ref, task_id)
+    task = state.get("task") or {}
+    task_id = task.get("task_id")
+    stored = stored_result(services.s3, services.settings, ref, task_id)
     if stored is not None:
         # Finalize stored this upload's result and failed after it (review: the clean-up of a
         # stale record refused, retried, caught): the result is the outcome. A record beside it
@@ -36,7 +38,23 @@ def record_failure(
             clear_failure_record(services.s3, services.settings, ref)
         except Exception:  # best effort: the result is stored either way
             logger.exception("could not remove a stale failure record beside the stored result")
-        logger.warning("result already stored; no failure record", extra={"result_key": stored})
+        key, image_format, head = stored
+        logger.warning("result already stored; no failure record", extra={"result_key": key})
+        # Its outcome is the result: announced as Finalize would have (review: no event at all).
+        announce_result(
+            services.completion_events,
+            ref,
+            result_bucket=services.settings.destination_bucket,
+            result_key=key,
+            image_format=image_format,
+            content_type=str(head.get("ContentType", "")),
+            size=int(head.get("ContentLength", 0)),
+            task_id=str(task_id),
+            enhancement_type=task.get("enhancement_type"),
+            times=StageTimes(
+                uploaded=None, submitted=None, finished=None, written=_epoch(head.get("LastModified"))
+            ),
+        )
         return {"failure_key": None, "reason": "result_stored"}
     record = record_from_state(state, execution=execution)
     key = write_failure_record(services.s3, services.settings, ref, record)
@@ -56,20 +74,27 @@ def record_failure(
     return {"failure_key": key, "reason": record.reason}
 
 
-def stored_result_key(s3: Any, settings: Settings, ref: ObjectRef, task_id: str | None) -> str | None:
-    """The key of this upload's result if Finalize already stored it: a result under any of the
-    result formats' keys whose metadata names this attempt and this task (or, without a task id,
-    this source version)."""
+def stored_result(
+    s3: Any, settings: Settings, ref: ObjectRef, task_id: str | None
+) -> tuple[str, str, dict[str, Any]] | None:
+    """This upload's result if Finalize already stored it, as (key, format, its HEAD): a result
+    under any of the result formats' keys whose metadata names this attempt and this task (or,
+    without a task id, this source version)."""
     for image_format in EXTENSION_BY_FORMAT:
         key = result_key(ref, settings, image_format)
         try:
-            metadata = s3.head_object(Bucket=settings.destination_bucket, Key=key).get("Metadata", {})
+            head = s3.head_object(Bucket=settings.destination_bucket, Key=key)
         except Exception:  # NotFound, or unreadable: not known to be stored
             continue
+        metadata = head.get("Metadata", {})
         if metadata.get("attempt", "0") != str(ref.attempt):
             continue
-        if task_id is not None and metadata.get("task-id") == task_id:
-            return key
-        if task_id is None and ref.version_id and metadata.get("source-version") == ref.version_id:
-            return key
+        if (task_id is not None and metadata.get("task-id") == task_id) or (
+            task_id is None and ref.version_id and metadata.get("source-version") == ref.version_id
+        ):
+            return key, image_format, head
     return None
+
+
+def _epoch(moment: Any) -> float:
+    return moment.timestamp() if hasattr(moment, "timestamp") else time.time()
