@@ -112,19 +112,25 @@ def _jpeg(colour: tuple[int, int, int]) -> bytes:
     return buffer.getvalue()
 
 
-def test_a_newer_upload_refused_during_finalizes_download_keeps_its_record_alone(world, monkeypatch):
-    # Review: the older upload's Finalize checked "superseded" once, before a download that can
-    # take seconds, then removed the key's failure record - the newer upload's, refused meanwhile
-    # - and kept its own stale result: the newer upload had no outcome.
+def _versioned_source(world, key: str):
+    """The world's clients with the source bucket versioned, and a put of ``key`` that returns
+    the new version's ObjectRef."""
     s3, services, _ = world
     services.s3 = s3
     s3.put_bucket_versioning(Bucket="src", VersioningConfiguration={"Status": "Enabled"})
-    key = "incoming/receipt.jpg"
 
     def put(body: bytes) -> ObjectRef:
         answer = s3.put_object(Bucket="src", Key=key, Body=body)
         return ObjectRef("src", key, version_id=answer["VersionId"], etag=answer["ETag"].strip('"'))
 
+    return s3, services, put
+
+
+def test_a_newer_upload_refused_during_finalizes_download_keeps_its_record_alone(world, monkeypatch):
+    # Review: the older upload's Finalize checked "superseded" once, before a download that can
+    # take seconds, then removed the key's failure record - the newer upload's, refused meanwhile
+    # - and kept its own stale result: the newer upload had no outcome.
+    s3, services, put = _versioned_source(world, "incoming/receipt.jpg")
     older = put(_jpeg((200, 200, 200)))
 
     def download_while_a_newer_upload_is_refused(_services, _task_id):
@@ -151,15 +157,7 @@ def _spooled(body: bytes) -> SpooledResult:
 def test_a_newer_upload_finished_during_finalizes_download_keeps_its_result(world, monkeypatch):
     # Review of the fix above: removing the older result after storing it took the newer
     # upload's result, stored under the same key; the key showed nothing.
-    s3, services, _ = world
-    services.s3 = s3
-    s3.put_bucket_versioning(Bucket="src", VersioningConfiguration={"Status": "Enabled"})
-    key = "incoming/r.jpg"
-
-    def put(body: bytes) -> ObjectRef:
-        answer = s3.put_object(Bucket="src", Key=key, Body=body)
-        return ObjectRef("src", key, version_id=answer["VersionId"], etag=answer["ETag"].strip('"'))
-
+    s3, services, put = _versioned_source(world, "incoming/r.jpg")
     older = put(_jpeg((200, 200, 200)))
 
     def fetch(_services, task_id):
