@@ -145,10 +145,9 @@ def decode_image(data: bytes) -> np.ndarray:
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         # Someone switched Pillow to accept truncated files process-wide; we must not.
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False in the engine")
-    if kind == "jpeg" and imageheader.jpeg_scans(data) > imageheader.MAX_JPEG_SCANS:
-        raise InvalidImageError(
-            f"the JPEG holds {imageheader.jpeg_scans(data)} scans; at most {imageheader.MAX_JPEG_SCANS} are decoded"
-        )
+    bomb = imageheader.scan_bomb(data) if kind == "jpeg" else None
+    if bomb is not None:
+        raise InvalidImageError(bomb)
     try:
         with Image.open(io.BytesIO(data), formats=[_PILLOW_FORMAT[kind]]) as img:
             _check_size(img.size)

@@ -229,17 +229,17 @@ def print_beside_a_shadow(
     n = candidates.size
     ground = lum - rise  # the level each letter stands in (the opening)
     tone = np.zeros(n, np.float32)
-    on = marks & candidates[labels]
+    region = candidates[labels]  # pixels of the candidate regions
+    on = marks & region
     mark_labels, mark_ground = labels[on], ground[on]
     for c in kept:  # a handful of regions; each one's letters only
         tone[c] = np.median(mark_ground[mark_labels == c])
     shade_level = tone[labels] - SHADE_STEP
-    tinted = candidates[labels] & (lum < TINT_LEVEL)
+    tinted = region & (lum < TINT_LEVEL)
     shade = tinted & (lum < shade_level)
     shade_area = np.bincount(labels[shade], minlength=n)
     tinted_area = np.bincount(labels[tinted], minlength=n)
     shade_letters = np.bincount(labels[on & (ground < shade_level)], minlength=n)
-    region = candidates[labels]
     lit_part = region & ~shade
     lit_area = np.bincount(labels[lit_part], minlength=n)
     lit_paper = np.bincount(labels[lit_part & (lum >= TINT_LEVEL)], minlength=n)

@@ -10,7 +10,7 @@ from typing import Any
 
 from .completion_events import StageTimes, announce_failure, announce_result
 from .failures import clear_failure_record, count_failure, record_from_state, write_failure_record
-from .objects import EXTENSION_BY_FORMAT, ObjectRef, is_superseded, result_key
+from .objects import ObjectRef, is_superseded, result_keys
 from .observability import MetricUnit, logger, metrics
 from .services import Services
 from .settings import Settings
@@ -80,8 +80,7 @@ def stored_result(
     """This upload's result if Finalize already stored it, as (key, format, its HEAD): a result
     under any of the result formats' keys whose metadata names this attempt and this task (or,
     without a task id, this source version)."""
-    for image_format in EXTENSION_BY_FORMAT:
-        key = result_key(ref, settings, image_format)
+    for image_format, key in result_keys(ref, settings).items():
         try:
             head = s3.head_object(Bucket=settings.destination_bucket, Key=key)
         except Exception:  # NotFound, or unreadable: not known to be stored

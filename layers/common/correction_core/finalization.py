@@ -93,7 +93,7 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
     if is_superseded(services.s3, ref):
         # A newer upload of the same key is on its way; it alone decides what the key shows.
         logger.info("superseded by a newer upload; result not stored")
-        return {"result_bucket": None, "result_key": None, "format": None, "bytes": 0, "superseded": True}
+        return _superseded()
     fetched = _fetch_result(services, task_id)
     if is_superseded(services.s3, ref):
         # Asked again after the download, which can take seconds: a newer upload that arrived
@@ -102,7 +102,7 @@ def finalize_task(services: Services, execution_input: dict[str, Any]) -> dict[s
         # the newer upload's own result, stored under the same key).
         fetched.file.close()
         logger.info("superseded by a newer upload during the download; result not stored")
-        return {"result_bucket": None, "result_key": None, "format": None, "bytes": 0, "superseded": True}
+        return _superseded()
     key = result_key(ref, services.settings, fetched.image_format)
     metadata = {
         **source_metadata(ref),
@@ -192,3 +192,8 @@ def source_metadata(ref: ObjectRef) -> dict[str, str]:
     if len(encoded) <= MAX_SOURCE_KEY_METADATA:
         metadata["source-key"] = encoded
     return metadata
+
+
+def _superseded() -> dict[str, Any]:
+    """Finalize's answer for an upload a newer one replaced: nothing stored."""
+    return {"result_bucket": None, "result_key": None, "format": None, "bytes": 0, "superseded": True}

@@ -219,6 +219,14 @@ def jpeg_scans(data: bytes) -> int:
 _NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")
 
 
+def scan_bomb(data: bytes) -> str | None:
+    """Why a whole JPEG must not be decoded (over MAX_JPEG_SCANS scans), or None; one walk."""
+    scans = jpeg_scans(data)
+    if scans > MAX_JPEG_SCANS:
+        return f"the JPEG holds {scans} scans; at most {MAX_JPEG_SCANS} are decoded"
+    return None
+
+
 def _jpeg(head: bytes) -> tuple[int, int]:
     return jpeg_dimensions(head, 0)
 

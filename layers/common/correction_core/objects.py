@@ -194,6 +194,11 @@ def failure_key(ref: ObjectRef, settings: Settings) -> str:
     return _fit_key(settings.failure_prefix, relative_key(ref, settings), ".json", ref.key)
 
 
+def result_keys(ref: ObjectRef, settings: Settings) -> dict[str, str]:
+    """Every key a result of ``ref`` may have, by format: one per result format."""
+    return {image_format: result_key(ref, settings, image_format) for image_format in EXTENSION_BY_FORMAT}
+
+
 def remove_other_results(s3: Any, settings: Settings, ref: ObjectRef, keep: str) -> None:
     """Remove the key's results other than ``keep``, the one the key's newest upload just
     stored: a result of another format is an older upload's, which a result of the same format
@@ -202,8 +207,7 @@ def remove_other_results(s3: Any, settings: Settings, ref: ObjectRef, keep: str)
 
     A newer upload's failure record leaves an older upload's result in place: it is a correct
     result of the older photo (docs/reliability.md, "Re-uploads")."""
-    for image_format in EXTENSION_BY_FORMAT:
-        key = result_key(ref, settings, image_format)
+    for key in result_keys(ref, settings).values():
         if key != keep:
             s3.delete_object(Bucket=settings.destination_bucket, Key=key)
 

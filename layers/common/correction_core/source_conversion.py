@@ -101,12 +101,9 @@ def convert_for_api(
     if pillow_format is None:
         raise InvalidInput(f"{source_format} sources are not converted", code="unsupported_format")
     notes: list[str] = []
-    if source_format == "jpeg" and imageheader.jpeg_scans(data) > imageheader.MAX_JPEG_SCANS:
-        raise InvalidInput(
-            f"the JPEG holds {imageheader.jpeg_scans(data)} scans; at most "
-            f"{imageheader.MAX_JPEG_SCANS} are decoded",
-            code="corrupt_image",
-        )
+    bomb = imageheader.scan_bomb(data) if source_format == "jpeg" else None
+    if bomb is not None:
+        raise InvalidInput(bomb, code="corrupt_image")
     try:
         with Image.open(io.BytesIO(data), formats=[pillow_format]) as opened:
             original = opened.size
