@@ -650,10 +650,12 @@ def _json_entry(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def overlay_tree(before: Path, folder: Path) -> Path:
-    """``before`` with this tree's codec.py and operations.py: the speed work of this change alone."""
+    """``before`` with this tree's codec.py and operations.py: the speed work of this change alone
+    (and the header reader codec.py calls, which has grown functions the old one lacks)."""
     shutil.copytree(before, folder)
     for name in ("codec.py", "operations.py"):
         shutil.copy(ROOT / "engine" / "correction_engine" / name, folder / "correction_engine" / name)
+    shutil.copy(ROOT / "layers" / "common" / "correction_core" / "imageheader.py", folder / "correction_core")
     return folder
 
 
